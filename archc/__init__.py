@@ -1,0 +1,51 @@
+"""archc: a declarative architecture language and compiler for neural networks.
+
+`import archc` loads neither PyTorch nor TensorFlow; the backends import them when asked.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .compiler import Compilation, SpecReadError, compile_file, compile_source
+from .diagnostics import CompileError, Diagnostic
+from .graph import Network
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Compilation",
+    "CompileError",
+    "Diagnostic",
+    "Network",
+    "SpecReadError",
+    "__version__",
+    "check",
+    "compile_file",
+    "compile_source",
+    "load",
+]
+
+
+def _compile(spec: str | Path) -> Compilation:
+    """A path to a spec, or the spec's text itself (anything with a newline or a brace)."""
+    if isinstance(spec, Path) or ("\n" not in spec and "{" not in spec):
+        return compile_file(spec)
+    return compile_source(spec)
+
+
+def check(spec: str | Path) -> list[Diagnostic]:
+    """Every diagnostic of a spec; an empty list means clean."""
+    return _compile(spec).diagnostics
+
+
+def load(spec: str | Path, network: str | None = None) -> Network:
+    """The shaped network of a spec; raises CompileError listing every error."""
+    comp = _compile(spec)
+    comp.raise_for_errors()
+    if network is None:
+        return comp.networks[0]
+    for net in comp.networks:
+        if net.name == network:
+            return net
+    raise KeyError(f"no network {network!r} in the spec; it has {', '.join(n.name for n in comp.networks)}")

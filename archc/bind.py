@@ -1,0 +1,206 @@
+"""Binds an op's written arguments to the catalogue's options: positions, flags, types, defaults."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import ir, ops
+from .diagnostics import Diagnostics, Span
+
+
+@dataclass
+class Param:
+    """A module parameter's value inside one call."""
+
+    value: ir.Scalar
+    expr: str  # how generated code names it: the parameter itself
+
+
+@dataclass
+class Bound:
+    attrs: dict[str, Any]
+    exprs: dict[str, str] = field(default_factory=dict)
+    spans: dict[str, Span] = field(default_factory=dict)
+    activation: str | None = None
+    ok: bool = True
+
+
+def did_you_mean(word: str, candidates: list[str] | tuple[str, ...]) -> str | None:
+    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return f"did you mean `{close[0]}`?" if close else None
+
+
+def substitute(value: ir.Value, env: dict[str, Param]) -> tuple[ir.Scalar, str | None]:
+    """A module parameter's value in place of its name, with the name kept as the expression."""
+    v = value.value
+    if isinstance(v, ir.Ref) and v.name in env:
+        return env[v.name].value, env[v.name].expr
+    return v, None
+
+
+def bind(opdef: ops.OpDef, op: ir.Op, env: dict[str, Param], diags: Diagnostics) -> Bound:
+    out = Bound(attrs={})
+    given: dict[str, Span] = {}
+    for arg in op.args:
+        value, expr = substitute(arg.value, env)
+        if arg.key is not None:
+            _keyword(opdef, arg, value, expr, given, out, diags)
+        else:
+            _positional(opdef, arg, value, expr, given, out, diags)
+    for option in opdef.options:
+        if option.name in out.attrs:
+            continue
+        if option.required:
+            diags.error(
+                "missing-option",
+                f"{opdef.name} needs {option.name} ({ops.KIND_TEXT[option.kind]})",
+                op.op.span,
+                hint=f"for example: {opdef.example}",
+            )
+            out.ok = False
+        else:
+            out.attrs[option.name] = option.default
+    return out
+
+
+def _keyword(opdef: ops.OpDef, arg: ir.Arg, value: ir.Scalar, expr: str | None, given: dict[str, Span], out: Bound, diags: Diagnostics) -> None:
+    key = arg.key or ""
+    if key == "activation" and opdef.activation:
+        _set_activation(opdef, arg, value, out, diags)
+        return
+    option = opdef.option(key)
+    if option is None:
+        names = [o.name for o in opdef.options] + (["activation"] if opdef.activation else [])
+        hint = did_you_mean(key, names) or (f"{opdef.name} takes: {', '.join(names)}" if names else f"{opdef.name} takes no options")
+        diags.error("unknown-option", f"{opdef.name} has no option `{key}`", arg.span, hint=hint)
+        out.ok = False
+        return
+    _assign(opdef, option, arg, value, expr, given, out, diags)
+
+
+def _positional(opdef: ops.OpDef, arg: ir.Arg, value: ir.Scalar, expr: str | None, given: dict[str, Span], out: Bound, diags: Diagnostics) -> None:
+    if isinstance(value, ir.Ref):
+        if value.name in opdef.flags:
+            name, flag_value = opdef.flags[value.name]
+            option = opdef.option(name)
+            assert option is not None
+            _assign(opdef, option, arg, ir.Ref(str(flag_value)) if isinstance(flag_value, str) else value, None, given, out, diags, flag_value)
+            return
+        if value.name in ops.ACTIVATIONS:
+            _set_activation(opdef, arg, value, out, diags)
+            return
+        words = sorted(opdef.flags) + (list(ops.ACTIVATIONS) if opdef.activation else [])
+        hint = did_you_mean(value.name, words) or (f"{opdef.name} takes the words: {', '.join(words)}" if words else None)
+        diags.error("unknown-argument", f"{opdef.name} does not take `{value.name}`", arg.span, hint=hint)
+        out.ok = False
+        return
+    for name in opdef.positional:
+        option = opdef.option(name)
+        if option is not None and name not in given and _accepts(option, value):
+            _assign(opdef, option, arg, value, expr, given, out, diags)
+            return
+    slots = ", ".join(opdef.positional) or "nothing"
+    diags.error(
+        "unknown-argument",
+        f"{opdef.name} has no place for the value {value}",
+        arg.span,
+        hint=f"{opdef.name} takes by position: {slots}; name other options, e.g. stride=2",
+    )
+    out.ok = False
+
+
+def _set_activation(opdef: ops.OpDef, arg: ir.Arg, value: ir.Scalar, out: Bound, diags: Diagnostics) -> None:
+    if not opdef.activation:
+        diags.error(
+            "unknown-argument",
+            f"{opdef.name} takes no activation",
+            arg.span,
+            hint=f"write the activation as its own layer after the {opdef.name}",
+        )
+        out.ok = False
+    elif not isinstance(value, ir.Ref) or value.name not in ops.ACTIVATIONS:
+        diags.error("option-type", f"activation must be one of {', '.join(ops.ACTIVATIONS)}, got {value}", arg.span)
+        out.ok = False
+    elif out.activation is not None:
+        diags.error("duplicate-option", f"{opdef.name} already has the activation {out.activation}", arg.span)
+        out.ok = False
+    else:
+        out.activation = value.name
+
+
+def _accepts(option: ops.Option, value: ir.Scalar) -> bool:
+    if option.kind == ops.INT:
+        return isinstance(value, int)
+    if option.kind == ops.FLOAT:
+        return isinstance(value, (int, float))
+    if option.kind in (ops.DIMS, ops.PAD):
+        return isinstance(value, (int, ir.Dims))
+    return False
+
+
+def _assign(
+    opdef: ops.OpDef,
+    option: ops.Option,
+    arg: ir.Arg,
+    value: ir.Scalar,
+    expr: str | None,
+    given: dict[str, Span],
+    out: Bound,
+    diags: Diagnostics,
+    flag_value: object = None,
+) -> None:
+    if option.name in given:
+        diags.error(
+            "duplicate-option",
+            f"{opdef.name} is given {option.name} twice",
+            arg.span,
+            notes=(f"first given at line {given[option.name].line}, column {given[option.name].column}",),
+        )
+        out.ok = False
+        return
+    given[option.name] = arg.span
+    out.spans[option.name] = arg.value.span
+    converted = flag_value if flag_value is not None else _convert(opdef, option, value)
+    if converted is None:
+        expected = ops.KIND_TEXT[option.kind]
+        if option.kind == ops.CHOICE:
+            expected += " " + ", ".join(option.choices)
+        diags.error("option-type", f"{opdef.name} {option.name} takes {expected}, got {value}", arg.value.span)
+        out.ok = False
+        return
+    out.attrs[option.name] = converted
+    if expr is not None:
+        out.exprs[option.name] = expr
+
+
+def _convert(opdef: ops.OpDef, option: ops.Option, value: ir.Scalar) -> Any:
+    kind = option.kind
+    if kind == ops.INT:
+        return value if isinstance(value, int) else None
+    if kind == ops.FLOAT:
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    if kind == ops.BOOL:
+        if isinstance(value, ir.Ref) and value.name in ("true", "false"):
+            return value.name == "true"
+        return None
+    if kind == ops.CHOICE:
+        return value.name if isinstance(value, ir.Ref) and value.name in option.choices else None
+    if kind == ops.PAD and isinstance(value, ir.Ref):
+        return value.name if value.name in ("same", "valid") else None
+    if kind in (ops.DIMS, ops.PAD):
+        return _dims(opdef, option, value)
+    return None
+
+
+def _dims(opdef: ops.OpDef, option: ops.Option, value: ir.Scalar) -> tuple[int, ...] | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return (value, value)
+    if isinstance(value, ir.Dims):
+        vals = value.values
+        if len(vals) == 2:
+            return vals
+        if len(vals) == 3 and opdef.name == "conv" and option.name == "kernel":
+            return vals  # HxWxdepth: the depth is checked against the input
+    return None

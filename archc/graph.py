@@ -1,0 +1,169 @@
+"""The typed IR after resolution: every layer bound, instantiated and shaped.
+
+Two views of one network, built together by resolve.py:
+- a tree (`Network.body`: Node, Instance, RepeatBlock) that keeps module structure, read by
+  the code generators to emit one class or builder per module;
+- a flat dataflow list (`Network.nodes`, indexed by id) read by the summary and the renderer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+from . import ir
+from .diagnostics import Span
+from .shapes import Shape
+from .sym import Sym
+
+
+@dataclass
+class Node:
+    """One layer: an op with bound options, its inputs and its inferred output."""
+
+    id: int
+    name: str
+    path: tuple[str, ...]
+    op: str
+    attrs: dict[str, Any]
+    activation: str | None
+    inputs: tuple[int, ...]
+    shape: Shape
+    params: int
+    macs: int
+    aux: bool
+    module: str
+    span: Span
+    exprs: dict[str, str] = field(default_factory=dict)  # options given by a module parameter
+    in_sym: Sym = field(default_factory=Sym)
+    out_sym: Sym = field(default_factory=Sym)
+    explain: list[str] = field(default_factory=list)
+    branches: tuple[BranchSeq, ...] = ()
+    sourced: bool = False  # reads a named layer (`from X`) rather than the previous one
+
+    @property
+    def qualname(self) -> str:
+        return ".".join(self.path)
+
+
+@dataclass
+class BranchSeq:
+    name: str
+    path: tuple[str, ...]
+    items: list[Item]
+    input: int
+    output: int
+
+
+@dataclass
+class Instance:
+    """A module call: one instance of a `module` definition."""
+
+    name: str
+    path: tuple[str, ...]
+    module: str
+    args: tuple[Any, ...]
+    arg_exprs: tuple[str, ...]
+    body: list[Item]
+    input: int
+    output: int
+    shape: Shape
+    aux: bool
+    span: Span
+    in_sym: Sym = field(default_factory=Sym)
+    out_sym: Sym = field(default_factory=Sym)
+    sourced: bool = False
+
+    @property
+    def qualname(self) -> str:
+        return ".".join(self.path)
+
+
+@dataclass
+class RepeatBlock:
+    name: str
+    path: tuple[str, ...]
+    count: int
+    iterations: list[list[Item]]
+    input: int
+    output: int
+    shape: Shape
+    aux: bool
+    span: Span
+    sourced: bool = False
+
+    @property
+    def qualname(self) -> str:
+        return ".".join(self.path)
+
+
+Item = Union[Node, Instance, RepeatBlock]
+
+
+@dataclass
+class Network:
+    name: str
+    file: str
+    source: str
+    input_name: str
+    nodes: list[Node]
+    body: list[Item]
+    output: int
+    modules: dict[str, ir.ModuleDef]
+
+    @property
+    def input(self) -> Node:
+        return self.nodes[0]
+
+    @property
+    def input_shape(self) -> Shape:
+        return self.nodes[0].shape
+
+    @property
+    def layers(self) -> list[Node]:
+        return self.nodes[1:]
+
+    @property
+    def aux_heads(self) -> list[Item]:
+        return [item for item in self.body if item.aux]
+
+    @property
+    def total_params(self) -> int:
+        return sum(n.params for n in self.layers)
+
+    @property
+    def inference_params(self) -> int:
+        return sum(n.params for n in self.layers if not n.aux)
+
+    @property
+    def macs(self) -> int:
+        return sum(n.macs for n in self.layers if not n.aux)
+
+    @property
+    def training_macs(self) -> int:
+        return sum(n.macs for n in self.layers)
+
+    def node_of(self, item: Item) -> Node:
+        return self.nodes[item.id if isinstance(item, Node) else item.output]
+
+
+def walk(items: list[Item]) -> Iterator[Item]:
+    """Every item of a tree, depth first, in source order."""
+    for item in items:
+        yield item
+        if isinstance(item, Instance):
+            yield from walk(item.body)
+        elif isinstance(item, RepeatBlock):
+            for body in item.iterations:
+                yield from walk(body)
+        else:
+            for branch in item.branches:
+                yield from walk(branch.items)
+
+
+def item_nodes(item: Item) -> Iterator[Node]:
+    """The layers an item holds, itself included when it is a layer."""
+    for sub in walk([item]):
+        if isinstance(sub, Node):
+            yield sub

@@ -1,0 +1,264 @@
+"""Text → syntax IR. The Lark parser is built once; its exceptions become our diagnostics."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+
+from . import ir
+from .diagnostics import Diagnostics, Span
+
+# How each terminal reads to a user; Lark's own names (RBRACE, __ANON_3) never reach a message.
+TERMINAL_TEXT = {
+    "NAME": "a name",
+    "INT": "a number",
+    "FLOAT": "a decimal number",
+    "DIMS": "a size like 3x3",
+    "MARK": "'X' or '.'",
+    "_NL": "end of line",
+    "AUX": "'aux'",
+    "$END": "end of file",
+    "LBRACE": "'{'",
+    "RBRACE": "'}'",
+    "LPAR": "'('",
+    "RPAR": "')'",
+    "COLON": "':'",
+    "COMMA": "','",
+    "EQUAL": "'='",
+    "MINUS": "'-'",
+}
+
+MAX_SHOWN_EXPECTED = 8
+
+
+def grammar_text() -> str:
+    """The grammar shipped inside the wheel, or the repository's copy in a source checkout."""
+    packaged = resources.files("archc").joinpath("grammar/arch.lark")
+    if packaged.is_file():
+        return packaged.read_text(encoding="utf-8")
+    return (Path(__file__).resolve().parent.parent / "grammar" / "arch.lark").read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=1)
+def parser() -> Lark:
+    return Lark(grammar_text(), parser="lalr", strict=True, propagate_positions=True, maybe_placeholders=True)
+
+
+def parse(text: str, file: str, diags: Diagnostics) -> ir.Program | None:
+    """Parse one spec; on a syntax error, report it and return None."""
+    try:
+        tree = parser().parse(text)
+    except UnexpectedInput as exc:
+        diags.error(*_translate(exc, text, file))
+        return None
+    try:
+        program: ir.Program = _ToIR(file).transform(tree)
+    except VisitError as exc:  # a value the grammar admits but Python cannot hold
+        if isinstance(exc.orig_exc, _ValueTooLarge):
+            diags.error("syntax", str(exc.orig_exc), exc.orig_exc.span)
+            return None
+        raise
+    return program
+
+
+def _translate(exc: UnexpectedInput, text: str, file: str) -> tuple[str, str, Span, str | None]:
+    line = max(1, getattr(exc, "line", 1) or 1)
+    column = max(1, getattr(exc, "column", 1) or 1)
+    if isinstance(exc, UnexpectedToken) and exc.token.type == "$END" or isinstance(exc, UnexpectedEOF):
+        line, column = _end_position(text)
+        expected = _expected_text(getattr(exc, "expected", set()) or getattr(exc, "accepts", set()))
+        hint = "a '{' was opened but never closed" if text.count("{") > text.count("}") else None
+        return "syntax", f"unexpected end of file, expected {expected}", Span(file, line, column, line, column + 1), hint
+    if isinstance(exc, UnexpectedToken):
+        tok = exc.token
+        shown = _token_text(tok)
+        expected = _expected_text(exc.accepts or exc.expected)
+        end = column + max(1, len(str(tok)) if tok.type != "_NL" else 1)
+        hint = _hint_for(tok, exc.accepts or exc.expected)
+        return "syntax", f"unexpected {shown}, expected {expected}", Span(file, line, column, line, end), hint
+    if isinstance(exc, UnexpectedCharacters):
+        char = text[exc.pos_in_stream] if 0 <= exc.pos_in_stream < len(text) else "?"
+        expected = _expected_text(exc.allowed or set())
+        return "syntax", f"unexpected character {char!r}, expected {expected}", Span(file, line, column, line, column + 1), None
+    return "syntax", "invalid syntax", Span(file, line, column, line, column + 1), None
+
+
+def _token_text(tok: Token) -> str:
+    if tok.type == "_NL":
+        return "end of line"
+    if tok.type == "$END":
+        return "end of file"
+    return repr(str(tok))
+
+
+def _expected_text(names: set[str] | frozenset[str]) -> str:
+    shown = sorted({_terminal_text(n) for n in names})
+    if not shown:
+        return "something else"
+    if len(shown) > MAX_SHOWN_EXPECTED:
+        shown = shown[:MAX_SHOWN_EXPECTED] + ["…"]
+    return shown[0] if len(shown) == 1 else "one of " + ", ".join(shown)
+
+
+def _terminal_text(name: str) -> str:
+    if name in TERMINAL_TEXT:
+        return TERMINAL_TEXT[name]
+    pattern = _literal_of(name)
+    return f"'{pattern}'" if pattern else name.lower()
+
+
+@lru_cache(maxsize=None)
+def _literal_of(name: str) -> str | None:
+    for term in parser().terminals:
+        if term.name == name and term.pattern.type == "str":
+            return str(term.pattern.value)
+    return None
+
+
+def _hint_for(tok: Token, expected: set[str] | frozenset[str]) -> str | None:
+    if "RBRACE" in expected and tok.type in ("network", "NETWORK", "MODULE"):
+        return "a '}' is missing before this line"
+    if str(tok) in ("network", "module") and "RBRACE" in expected:
+        return "a '}' is missing before this line"
+    if tok.type == "FLOAT" and "INT" in expected:
+        return "this position takes a whole number"
+    return None
+
+
+def _end_position(text: str) -> tuple[int, int]:
+    lines = text.split("\n")
+    while len(lines) > 1 and not lines[-1].strip():
+        lines.pop()
+    return len(lines), len(lines[-1]) + 1
+
+
+class _ValueTooLarge(Exception):
+    def __init__(self, message: str, span: Span) -> None:
+        super().__init__(message)
+        self.span = span
+
+
+MAX_LITERAL_DIGITS = 30
+
+
+@v_args(meta=True)
+class _ToIR(Transformer[Token, Any]):
+    """Builds the IR bottom-up; every node gets the span Lark propagated."""
+
+    def __init__(self, file: str) -> None:
+        super().__init__()
+        self.file = file
+
+    def _span(self, meta: Any) -> Span:
+        if getattr(meta, "empty", True):
+            return Span.unknown(self.file)
+        return Span(self.file, meta.line, meta.column, meta.end_line, meta.end_column)
+
+    def _tok_span(self, tok: Token) -> Span:
+        return Span(self.file, tok.line or 1, tok.column or 1, tok.end_line or tok.line or 1, tok.end_column or 1)
+
+    def _name(self, tok: Token | None) -> ir.Name | None:
+        return None if tok is None else ir.Name(str(tok), self._tok_span(tok))
+
+    def _int(self, tok: Token) -> int:
+        if len(tok) > MAX_LITERAL_DIGITS:
+            raise _ValueTooLarge(f"number {str(tok)[:12]}… has more than {MAX_LITERAL_DIGITS} digits", self._tok_span(tok))
+        return int(tok)
+
+    def start(self, meta: Any, children: list[Any]) -> ir.Program:
+        modules = tuple(c for c in children if isinstance(c, ir.ModuleDef))
+        networks = tuple(c for c in children if isinstance(c, ir.NetworkDef))
+        return ir.Program(self.file, modules, networks, self._span(meta))
+
+    def module_def(self, meta: Any, children: list[Any]) -> ir.ModuleDef:
+        name, *rest = children
+        body = rest[-1]
+        params = tuple(self._name(t) for t in rest[:-1] if t is not None)
+        return ir.ModuleDef(self._name(name), params, body, self._span(meta))  # type: ignore[arg-type]
+
+    def network_def(self, meta: Any, children: list[Any]) -> ir.NetworkDef:
+        return ir.NetworkDef(self._name(children[0]), children[1], self._span(meta))  # type: ignore[arg-type]
+
+    def block(self, meta: Any, children: list[Any]) -> ir.Block:
+        return ir.Block(tuple(children), self._span(meta))
+
+    def input(self, meta: Any, children: list[Any]) -> ir.Input:
+        return ir.Input(self._name(children[0]), children[1], self._span(meta))
+
+    def layer(self, meta: Any, children: list[Any]) -> ir.Layer:
+        name, aux, body, sources, assertion = children
+        return ir.Layer(self._name(name), body, aux is not None, tuple(sources or ()), assertion, self._span(meta))
+
+    def op(self, meta: Any, children: list[Any]) -> ir.Op:
+        name, *args, extra = children
+        table = extra if isinstance(extra, ir.Table) else None
+        branches = extra if isinstance(extra, tuple) else None
+        return ir.Op(self._name(name), tuple(args), table, branches, self._span(meta))  # type: ignore[arg-type]
+
+    def call(self, meta: Any, children: list[Any]) -> ir.Call:
+        name, *values = children
+        return ir.Call(self._name(name), tuple(v for v in values if v is not None), self._span(meta))  # type: ignore[arg-type]
+
+    def repeat(self, meta: Any, children: list[Any]) -> ir.Repeat:
+        return ir.Repeat(children[0], children[1], self._span(meta))
+
+    def arg(self, meta: Any, children: list[Any]) -> ir.Arg:
+        return ir.Arg(None, children[0], self._span(meta))
+
+    def kwarg(self, meta: Any, children: list[Any]) -> ir.Arg:
+        return ir.Arg(str(children[0]), children[1], self._span(meta))
+
+    def source(self, meta: Any, children: list[Any]) -> tuple[ir.Name, ...]:
+        return tuple(self._name(t) for t in children)  # type: ignore[misc]
+
+    def assertion(self, meta: Any, children: list[Any]) -> ir.ShapeLit:
+        return children[0]  # type: ignore[no-any-return]
+
+    def branches(self, meta: Any, children: list[Any]) -> tuple[ir.Branch, ...]:
+        return tuple(children)
+
+    def branch(self, meta: Any, children: list[Any]) -> ir.Branch:
+        return ir.Branch(self._name(children[0]), children[1], self._span(meta))
+
+    def table(self, meta: Any, children: list[Any]) -> ir.Table:
+        rows = tuple(children)
+        return ir.Table(rows, any(r.marks for r in rows), self._span(meta))
+
+    def table_row(self, meta: Any, children: list[Any]) -> ir.TableRow:
+        index, *cells = children
+        ints = tuple(self._int(c) for c in cells if c.type == "INT")
+        marks = "".join(str(c) for c in cells if c.type == "MARK")
+        return ir.TableRow(self._int(index), ints, marks, self._span(meta))
+
+    def shape(self, meta: Any, children: list[Any]) -> ir.ShapeLit:
+        tok = children[0]
+        dims = tuple(self._int(Token("INT", p)) for p in str(tok).split("x"))
+        return ir.ShapeLit(dims, self._tok_span(tok))
+
+    def _value(self, tok: Token, value: ir.Scalar, meta: Any) -> ir.Value:
+        return ir.Value(value, self._span(meta) if not getattr(meta, "empty", True) else self._tok_span(tok))
+
+    def int(self, meta: Any, children: list[Any]) -> ir.Value:
+        return self._value(children[0], self._int(children[0]), meta)
+
+    def neg_int(self, meta: Any, children: list[Any]) -> ir.Value:
+        return self._value(children[0], -self._int(children[0]), meta)
+
+    def float(self, meta: Any, children: list[Any]) -> ir.Value:
+        return self._value(children[0], float(children[0]), meta)
+
+    def neg_float(self, meta: Any, children: list[Any]) -> ir.Value:
+        return self._value(children[0], -float(children[0]), meta)
+
+    def dims(self, meta: Any, children: list[Any]) -> ir.Value:
+        tok = children[0]
+        values = tuple(self._int(Token("INT", p)) for p in str(tok).split("x"))
+        return self._value(tok, ir.Dims(values), meta)
+
+    def name(self, meta: Any, children: list[Any]) -> ir.Value:
+        return self._value(children[0], ir.Ref(str(children[0])), meta)

@@ -1,0 +1,442 @@
+"""Syntax IR → typed graph: names bound, options defaulted, modules instantiated, shapes inferred.
+
+One walk does it all, because a module body can only be shaped once its input is known.
+Every problem becomes a diagnostic and the walk goes on, so a run reports all errors; a layer
+whose input is already broken is skipped quietly instead of cascading.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import ir, ops
+from .bind import Bound, Param, bind, did_you_mean, substitute
+from .diagnostics import Diagnostics, Span
+from .graph import BranchSeq, Instance, Item, Network, Node, RepeatBlock
+from .shapes import RULES, Outcome, Shape, ShapeProblem, fmt_shape
+from .sym import IN_CHANNELS, Sym
+from .tables import table_inputs
+
+# Limits that keep hostile or mistaken specs from exhausting the machine (docs/language.md).
+MAX_NESTING = 64  # module calls, branches and repeats inside one another
+MAX_REPEAT = 10_000
+MAX_LAYERS = 200_000
+PARAM_BUDGET = 10**10
+
+POISON: Shape = ()  # the shape of a value whose producer already failed
+
+
+@dataclass
+class Scope:
+    path: tuple[str, ...]
+    parent: Scope | None
+    names: dict[str, int] = field(default_factory=dict)
+    taken: set[str] = field(default_factory=set)
+    counters: dict[str, int] = field(default_factory=dict)
+
+    def lookup(self, name: str) -> int | None:
+        scope: Scope | None = self
+        while scope is not None:
+            if name in scope.names:
+                return scope.names[name]
+            scope = scope.parent
+        return None
+
+    def visible(self) -> list[str]:
+        out: list[str] = []
+        scope: Scope | None = self
+        while scope is not None:
+            out.extend(scope.names)
+            scope = scope.parent
+        return out
+
+    def auto_name(self, base: str) -> str:
+        while True:
+            k = self.counters.get(base, 0) + 1
+            self.counters[base] = k
+            name = f"{base}{k}" if base.endswith("branch") else f"{base}_{k}"
+            if name not in self.taken:
+                self.taken.add(name)
+                return name
+
+
+@dataclass
+class Ctx:
+    """What a module instance (or the network) sees: its parameters and its symbolic channels."""
+
+    env: dict[str, Param]
+    syms: dict[int, Sym]
+    module: str
+    stack: tuple[str, ...]
+    depth: int = 0
+    aux: bool = False
+
+
+class Resolver:
+    def __init__(self, program: ir.Program, diags: Diagnostics, input_override: Shape | None = None) -> None:
+        self.program = program
+        self.diags = diags
+        self.input_override = input_override
+        self.modules: dict[str, ir.ModuleDef] = {}
+        self.used: dict[str, ir.ModuleDef] = {}
+        self.nodes: list[Node] = []
+        self.too_big = False
+        for mdef in program.modules:
+            if mdef.name.text in self.modules:
+                diags.error("duplicate-name", f"module {mdef.name.text} is defined twice", mdef.name.span)
+            else:
+                self.modules[mdef.name.text] = mdef
+            check_module_params(mdef, diags)
+
+    # -- network -------------------------------------------------------------------------------
+    def network(self, ndef: ir.NetworkDef, source: str) -> Network | None:
+        self.nodes, self.used, self.too_big = [], {}, False
+        inputs = [s for s in ndef.body.stmts if isinstance(s, ir.Input)]
+        if not inputs:
+            self.diags.error(
+                "missing-input",
+                f"network {ndef.name.text} has no input",
+                ndef.name.span,
+                hint="declare it first, e.g. `input image: 3x224x224`",
+            )
+            return None
+        for extra in inputs[1:]:
+            self.diags.error("duplicate-input", "a network has exactly one input", extra.span)
+        first = inputs[0]
+        if ndef.body.stmts[0] is not first:
+            self.diags.error("input-order", "the input must come before the layers", first.span)
+        shape = self.input_override or first.shape.dims
+        if len(shape) not in (1, 3) or min(shape) < 1:
+            self.diags.error("input-shape", f"input shape {fmt_shape(shape)} must be CxHxW or a length N, every size ≥ 1", first.shape.span)
+            return None
+        name = first.name.text if first.name else "input"
+        inp = self._node(name, (name,), "input", {}, None, (), shape, first.span, Ctx({}, {}, "", ()))
+        scope = Scope((), None, {name: inp.id}, {name})
+        ctx = Ctx({}, {inp.id: Sym.of(shape[0])}, "", ())
+        body = [s for s in ndef.body.stmts if not isinstance(s, ir.Input)]
+        items, out = self.block(body, scope, ctx, inp.id)
+        net = Network(ndef.name.text, self.program.file, source, name, self.nodes, items, out, dict(self.used))
+        if self.too_big:
+            return None
+        if not self._poisoned(out) and net.total_params > PARAM_BUDGET:
+            self.diags.error(
+                "limit",
+                f"network {net.name} holds {net.total_params:,} parameters, over the budget of {PARAM_BUDGET:,}",
+                ndef.name.span,
+                hint="check the sizes; the budget protects the machine from an accidental giant",
+            )
+        return net
+
+    # -- blocks and layers -----------------------------------------------------------------------
+    def block(self, stmts: list[ir.Stmt] | tuple[ir.Stmt, ...], scope: Scope, ctx: Ctx, cur: int) -> tuple[list[Item], int]:
+        for stmt in stmts:
+            if isinstance(stmt, ir.Layer) and stmt.name is not None:
+                scope.taken.add(stmt.name.text)
+        items: list[Item] = []
+        for stmt in stmts:
+            if self.too_big:
+                break
+            if isinstance(stmt, ir.Input):
+                self.diags.error("input-order", "`input` belongs at the top of a network", stmt.span)
+                continue
+            item = self.layer(stmt, scope, ctx, cur)
+            if item is None:
+                continue
+            items.append(item)
+            if not stmt.aux:  # an aux head branches off; the main path goes on from before it
+                cur = item.id if isinstance(item, Node) else item.output
+        return items, cur
+
+    def layer(self, stmt: ir.Layer, scope: Scope, ctx: Ctx, cur: int) -> Item | None:
+        if ctx.depth > MAX_NESTING:
+            self.diags.error("limit", f"nesting deeper than {MAX_NESTING} levels", stmt.span)
+            self.too_big = True
+            return None
+        name = self._claim_name(stmt, scope)
+        sources = [self._source(s, scope) for s in stmt.sources]
+        if stmt.aux:
+            ctx = self._aux_ctx(stmt, scope, ctx)
+        if any(s is None for s in sources):
+            return None
+        src = [s for s in sources if s is not None]
+        body = stmt.body
+        if len(src) > 1 and not (isinstance(body, ir.Op) and body.op.text in ("concat", "add")):
+            self.diags.error("too-many-sources", "only concat and add read several layers", stmt.sources[1].span)
+            return None
+        start = src[0] if src else cur
+        item: Item | None
+        if isinstance(body, ir.Op):
+            item = self.op(stmt, body, name, scope, ctx, start, src)
+        elif isinstance(body, ir.Call):
+            item = self.call(stmt, body, name, scope, ctx, start)
+        else:
+            item = self.repeat(stmt, body, name, scope, ctx, start)
+        if item is None:
+            return None
+        item.sourced = bool(src)
+        scope.names[name] = item.id if isinstance(item, Node) else item.output
+        if stmt.assertion is not None:
+            self._check_assertion(stmt.assertion, name, self.nodes[scope.names[name]])
+        return item
+
+    def _claim_name(self, stmt: ir.Layer, scope: Scope) -> str:
+        if stmt.name is None:
+            body = stmt.body
+            base = body.op.text if isinstance(body, ir.Op) else body.module.text if isinstance(body, ir.Call) else "repeat"
+            return scope.auto_name(base)
+        name = stmt.name.text
+        if name in scope.names:
+            self.diags.error("duplicate-name", f"layer name {name} is already used in this scope", stmt.name.span)
+            return scope.auto_name(name)
+        return name
+
+    def _source(self, ref: ir.Name, scope: Scope) -> int | None:
+        found = scope.lookup(ref.text)
+        if found is None:
+            self.diags.error(
+                "undefined-name",
+                f"no layer named {ref.text} before this point",
+                ref.span,
+                hint=did_you_mean(ref.text, scope.visible()),
+            )
+        return found
+
+    def _aux_ctx(self, stmt: ir.Layer, scope: Scope, ctx: Ctx) -> Ctx:
+        if not stmt.sources:
+            self.diags.error("aux-source", "an aux head needs `from LAYER`", stmt.span, hint="e.g. `aux1: aux classifier(1000) from inception4a`")
+        if scope.parent is not None or ctx.module:
+            self.diags.error("aux-placement", "aux heads belong at the top level of a network", stmt.span)
+        return dataclasses.replace(ctx, aux=True)
+
+    def _check_assertion(self, lit: ir.ShapeLit, name: str, node: Node) -> None:
+        if self._poisoned(node.id) or lit.dims == node.shape:
+            return
+        self.diags.error(
+            "shape-assert",
+            f"{name} is declared {fmt_shape(lit.dims)} but computes {fmt_shape(node.shape)}",
+            lit.span,
+            notes=tuple(node.explain[:2]),
+        )
+
+    # -- ops --------------------------------------------------------------------------------------
+    def op(self, stmt: ir.Layer, op: ir.Op, name: str, scope: Scope, ctx: Ctx, cur: int, src: list[int]) -> Node | None:
+        opdef = ops.CATALOGUE.get(op.op.text)
+        if opdef is None:
+            self._unknown_op(op)
+            return self._node(name, scope.path + (name,), op.op.text, {}, None, (cur,), POISON, stmt.span, ctx)
+        bound = bind(opdef, op, ctx.env, self.diags)
+        self._check_block(opdef, op)
+        branches: tuple[BranchSeq, ...] = ()
+        if opdef.merge:
+            if op.branches and src:
+                self.diags.error("too-many-sources", f"{opdef.name} takes branches or `from`, not both", stmt.span)
+            if op.branches:
+                branches = self._branches(op, name, stmt.name is not None, scope, ctx, cur)
+                inputs = tuple(b.output for b in branches)
+            elif src:
+                inputs = tuple(src)
+            else:
+                self.diags.error("empty-merge", f"{opdef.name} needs branches or `from a, b`", op.op.span, hint=f"for example: {opdef.example}")
+                inputs = ()
+        else:
+            inputs = (cur,)
+        shape, outcome = self._shape(opdef, op, bound, inputs, stmt.span)
+        node = self._node(name, scope.path + (name,), opdef.name, bound.attrs, bound.activation, inputs, shape, stmt.span, ctx)
+        node.exprs, node.branches = bound.exprs, branches
+        if outcome is not None:
+            node.params, node.macs, node.explain = outcome.params, outcome.macs, outcome.explain
+        in_syms = [ctx.syms.get(i, Sym()) for i in inputs]
+        node.in_sym = in_syms[0] if in_syms else Sym()
+        node.out_sym = self._out_sym(node, in_syms, bound)
+        ctx.syms[node.id] = node.out_sym
+        return node
+
+    def _unknown_op(self, op: ir.Op) -> None:
+        word = op.op.text
+        if word in self.modules:
+            hint = f"{word} is a module: call it with its arguments, `{word}(...)`"
+        else:
+            hint = did_you_mean(word, list(ops.CATALOGUE) + list(self.modules)) or "see docs/language.md for the ops"
+        self.diags.error("unknown-op", f"unknown op `{word}`", op.op.span, hint=hint)
+
+    def _check_block(self, opdef: ops.OpDef, op: ir.Op) -> None:
+        if op.table is not None and opdef.block != "table":
+            self.diags.error("unexpected-block", f"{opdef.name} takes no connection table", op.table.span)
+        if op.branches is not None and opdef.block != "branches":
+            self.diags.error("unexpected-block", f"{opdef.name} takes no branches", op.span, hint="branches belong to concat and add")
+
+    def _branches(self, op: ir.Op, name: str, named: bool, scope: Scope, ctx: Ctx, cur: int) -> tuple[BranchSeq, ...]:
+        out = []
+        base = scope.path + (name,) if named else scope.path
+        inner = dataclasses.replace(ctx, depth=ctx.depth + 1)
+        for br in op.branches or ():
+            if br.name is not None:
+                if br.name.text in scope.taken and not named:
+                    self.diags.error("duplicate-name", f"branch name {br.name.text} is already used in this scope", br.name.span)
+                bname = br.name.text
+                scope.taken.add(bname)
+            else:
+                bname = scope.auto_name("branch")
+            bscope = Scope(base + (bname,), scope)
+            items, end = self.block(br.body.stmts, bscope, inner, cur) if br.body else ([], cur)
+            out.append(BranchSeq(bname, base + (bname,), items, cur, end))
+        return tuple(out)
+
+    def _shape(self, opdef: ops.OpDef, op: ir.Op, bound: Bound, inputs: tuple[int, ...], span: Span) -> tuple[Shape, Outcome | None]:
+        if not bound.ok or not inputs or any(self._poisoned(i) for i in inputs):
+            return POISON, None
+        shapes = [self.nodes[i].shape for i in inputs]
+        attrs = bound.attrs
+        if "stride" in attrs and attrs["stride"] is None:
+            attrs["stride"] = attrs["kernel"][:2]
+        if opdef.name == "conv" and op.table is not None:
+            if len(shapes[0]) != 3:
+                return POISON, None
+            table = table_inputs(op.table, shapes[0][0], attrs["filters"], self.diags)
+            if table is None:
+                return POISON, None
+            if attrs["groups"] != 1:
+                self.diags.error("connection-table", "a connection table replaces groups; drop groups=", op.table.span)
+                return POISON, None
+            attrs["table"] = table
+        try:
+            outcome = RULES[opdef.name](attrs, shapes)
+        except ShapeProblem as problem:
+            where = bound.spans.get(problem.option or "", op.op.span)
+            self.diags.error(problem.code, problem.message, where, hint=self._hint(problem, inputs))
+            return POISON, None
+        for warn in outcome.warnings:
+            self.diags.warning(warn.code, warn.message, bound.spans.get(warn.option or "", op.op.span), hint=warn.hint)
+        return outcome.shape, outcome
+
+    def _hint(self, problem: ShapeProblem, inputs: tuple[int, ...]) -> str | None:
+        if problem.hint or not inputs:
+            return problem.hint
+        prev = self.nodes[inputs[0]]
+        return f"the previous layer {prev.name} outputs {fmt_shape(prev.shape)}"
+
+    def _out_sym(self, node: Node, in_syms: list[Sym], bound: Bound) -> Sym:
+        if node.shape == POISON:
+            return Sym()
+        if node.op == "conv":
+            return _attr_sym(bound, "filters")
+        if node.op in ("dense", "rbf"):
+            return _attr_sym(bound, "units")
+        if node.op == "concat":
+            total = Sym()
+            for s in in_syms:
+                total = total + s
+            return total
+        if node.op == "flatten":
+            area = 1
+            for d in self.nodes[node.inputs[0]].shape[1:]:
+                area *= d
+            return in_syms[0].scale(area)
+        return in_syms[0] if in_syms else Sym()
+
+    # -- modules and repeats ---------------------------------------------------------------------
+    def call(self, stmt: ir.Layer, call: ir.Call, name: str, scope: Scope, ctx: Ctx, cur: int) -> Instance | None:
+        mname = call.module.text
+        mdef = self.modules.get(mname)
+        if mdef is None:
+            hint = f"`{mname}` is an op: write it without parentheses" if mname in ops.CATALOGUE else did_you_mean(mname, list(self.modules))
+            self.diags.error("unknown-module", f"unknown module `{mname}`", call.module.span, hint=hint)
+            return None
+        if len(call.args) != len(mdef.params):
+            params = ", ".join(p.text for p in mdef.params)
+            self.diags.error(
+                "module-arity",
+                f"module {mname} takes {len(mdef.params)} argument{'s' if len(mdef.params) != 1 else ''}, got {len(call.args)}",
+                call.span,
+                hint=f"{mname}({params}) is defined at line {mdef.span.line}",
+            )
+            return None
+        if mname in ctx.stack:
+            self.diags.error("recursive-module", f"module {mname} calls itself", call.span)
+            return None
+        self.used.setdefault(mname, mdef)
+        env: dict[str, Param] = {}
+        caller_syms: dict[str, Sym] = {IN_CHANNELS: ctx.syms.get(cur, Sym())}
+        args, exprs = [], []
+        for param, arg in zip(mdef.params, call.args, strict=True):
+            value, expr = substitute(arg, ctx.env)
+            env[param.text] = Param(value, param.text)
+            args.append(value)
+            exprs.append(expr if expr is not None else repr(value))
+            if isinstance(value, int):
+                caller_syms[param.text] = Sym.atom(expr) if expr else Sym.of(value)
+        path = scope.path + (name,)
+        inner = Ctx(env, {cur: Sym.atom(IN_CHANNELS)}, ".".join(path), ctx.stack + (mname,), ctx.depth + 1, ctx.aux)
+        items, out = self.block(mdef.body.stmts, Scope(path, None), inner, cur)
+        inst = Instance(name, path, mname, tuple(args), tuple(exprs), items, cur, out, self.nodes[out].shape, ctx.aux, stmt.span)
+        inst.in_sym = caller_syms[IN_CHANNELS]
+        inst.out_sym = inner.syms.get(out, Sym()).subst(caller_syms)
+        ctx.syms[out] = inst.out_sym
+        return inst
+
+    def repeat(self, stmt: ir.Layer, rep: ir.Repeat, name: str, scope: Scope, ctx: Ctx, cur: int) -> RepeatBlock | None:
+        count, _ = substitute(rep.count, ctx.env)
+        if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= MAX_REPEAT:
+            self.diags.error("option-type", f"repeat takes a count from 1 to {MAX_REPEAT:,}, got {count}", rep.count.span)
+            return None
+        start, iterations = cur, []
+        path = scope.path + (name,)
+        inner = dataclasses.replace(ctx, depth=ctx.depth + 1)
+        for i in range(count):
+            items, cur = self.block(rep.body.stmts, Scope(path + (str(i),), scope), inner, cur)
+            iterations.append(items)
+            if self.too_big:
+                break
+        return RepeatBlock(name, path, count, iterations, start, cur, self.nodes[cur].shape, ctx.aux, stmt.span)
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def _node(self, name: str, path: tuple[str, ...], op: str, attrs: dict[str, Any], activation: str | None, inputs: tuple[int, ...], shape: Shape, span: Span, ctx: Ctx) -> Node:
+        node = Node(len(self.nodes), name, path, op, attrs, activation, inputs, shape, 0, 0, ctx.aux, ctx.module, span)
+        self.nodes.append(node)
+        if len(self.nodes) > MAX_LAYERS and not self.too_big:
+            self.too_big = True
+            self.diags.error("limit", f"the network has more than {MAX_LAYERS:,} layers", span, hint="check the repeat counts")
+        return node
+
+    def _poisoned(self, node_id: int) -> bool:
+        return self.nodes[node_id].shape == POISON
+
+
+def _attr_sym(bound: Bound, key: str) -> Sym:
+    expr = bound.exprs.get(key)
+    return Sym.atom(expr) if expr else Sym.of(int(bound.attrs[key]))
+
+
+def check_module_params(mdef: ir.ModuleDef, diags: Diagnostics) -> None:
+    """Duplicate parameters are errors; parameters the body never reads are warnings."""
+    used = _names_read(mdef.body)
+    seen: set[str] = set()
+    for param in mdef.params:
+        if param.text in seen:
+            diags.error("duplicate-name", f"module {mdef.name.text} has two parameters named {param.text}", param.span)
+        seen.add(param.text)
+        if param.text not in used:
+            diags.warning("unused-param", f"module {mdef.name.text} never uses its parameter {param.text}", param.span)
+
+
+def _names_read(block: ir.Block) -> set[str]:
+    found: set[str] = set()
+    todo: list[ir.Block] = [block]
+    while todo:
+        for stmt in todo.pop().stmts:
+            if not isinstance(stmt, ir.Layer):
+                continue
+            body = stmt.body
+            values: list[ir.Value] = []
+            if isinstance(body, ir.Op):
+                values = [a.value for a in body.args]
+                todo.extend(b.body for b in body.branches or () if b.body is not None)
+            elif isinstance(body, ir.Call):
+                values = list(body.args)
+            else:
+                values = [body.count]
+                todo.append(body.body)
+            found.update(v.value.name for v in values if isinstance(v.value, ir.Ref))
+    return found

@@ -1,0 +1,341 @@
+"""One small pure rule per op: input shapes and options → output shape, params, MACs.
+
+Conventions (shared/reference/numbers.md): params are trainable weights and biases; MACs are
+multiply-accumulates of weights only (conv, dense, table conv, RBF), batch 1. Spatial
+arithmetic follows the frameworks: floor for conv and pools, PyTorch's rule for ceil pools.
+Each rule also returns the arithmetic in textbook form for `archc summary --explain`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+Shape = tuple[int, ...]
+
+
+@dataclass
+class Outcome:
+    shape: Shape
+    params: int = 0
+    macs: int = 0
+    explain: list[str] = field(default_factory=list)
+    warnings: list[ShapeProblem] = field(default_factory=list)
+
+
+class ShapeProblem(Exception):
+    """A rule's objection; `option` names the argument to point the caret at."""
+
+    def __init__(self, code: str, message: str, hint: str | None = None, option: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.hint = hint
+        self.option = option
+
+
+def fmt_shape(shape: Shape) -> str:
+    return "x".join(str(d) for d in shape)
+
+
+def n(value: int) -> str:
+    return f"{value:,}"
+
+
+def _pair(v: Any) -> tuple[int, int]:
+    if isinstance(v, tuple):
+        return (v[0], v[0]) if len(v) == 1 else (v[0], v[1])
+    return (int(v), int(v))
+
+
+def _spatial(shape: Shape, op: str) -> tuple[int, int, int]:
+    if len(shape) != 3:
+        raise ShapeProblem(
+            "needs-spatial",
+            f"{op} needs a CxHxW tensor, got {fmt_shape(shape)}",
+            "spatial ops come before `flatten`, `global_avgpool` and `dense`",
+        )
+    return shape[0], shape[1], shape[2]
+
+
+def window_out(size: int, k: int, s: int, p: int, d: int, ceil: bool, axis: str) -> tuple[int, str, int]:
+    """Output length of a sliding window, its arithmetic, and input rows left uncovered at the end."""
+    span = d * (k - 1) + 1
+    num = size + 2 * p - span
+    pad_text = f" + 2·{p}" if p else ""
+    k_text = f"{span}" if d == 1 else f"({d}·({k} − 1) + 1)"
+    if ceil:
+        out = -(-num // s) + 1
+        if out > 0 and (out - 1) * s >= size + p:  # PyTorch: the last window must start inside input + left pad
+            out -= 1
+        text = f"ceil(({size}{pad_text} − {k_text})/{s}) + 1 = {out}"
+        return out, text, 0
+    out = num // s + 1
+    text = f"floor(({size}{pad_text} − {k_text})/{s}) + 1 = {out}"
+    dropped = num % s - p if num >= 0 and span >= s else 0
+    return out, text, max(0, dropped)
+
+
+def _window(shape: Shape, op: str, kernel: Any, stride: Any, pad: Any, dilation: Any = 1, ceil: bool = False) -> Outcome:
+    c, h, w = _spatial(shape, op)
+    kh, kw = _pair(kernel)
+    sh, sw = _pair(stride)
+    ph, pw = _pair(pad)
+    dh, dw = _pair(dilation)
+    if min(kh, kw) < 1:
+        raise ShapeProblem("option-value", f"{op} kernel must be at least 1x1", option="kernel")
+    if min(sh, sw) < 1:
+        raise ShapeProblem("option-value", f"{op} stride must be at least 1", option="stride")
+    if min(ph, pw) < 0:
+        raise ShapeProblem("option-value", f"{op} padding cannot be negative", option="pad")
+    if min(dh, dw) < 1:
+        raise ShapeProblem("option-value", f"{op} dilation must be at least 1", option="dilation")
+    oh, th, drop_h = window_out(h, kh, sh, ph, dh, ceil, "H")
+    ow, tw, drop_w = window_out(w, kw, sw, pw, dw, ceil, "W")
+    explain = [th] if th == tw else [f"H: {th}", f"W: {tw}"]
+    if oh <= 0 or ow <= 0:
+        raise ShapeProblem(
+            "empty-output",
+            f"{op} output would be {oh}x{ow}: " + ("; ".join(explain)),
+            f"the {kh}x{kw} window does not fit the {h}x{w} input; pad it or use a smaller kernel",
+            option="kernel",
+        )
+    out = Outcome((c, oh, ow), explain=explain)
+    if drop_h or drop_w:
+        out.warnings.append(_dropped_rows(op, h, w, kh, kw, sh, sw, ph, pw, drop_h, drop_w))
+    return out
+
+
+def _dropped_rows(op: str, h: int, w: int, kh: int, kw: int, sh: int, sw: int, ph: int, pw: int, dh: int, dw: int) -> ShapeProblem:
+    what = f"{dh} row{'s' if dh != 1 else ''}" if dh == dw else f"{dh} rows and {dw} columns"
+    if dh == dw:
+        what += " and column" + ("s" if dh != 1 else "")
+    fix_h = h + (sh - (h + 2 * ph - kh) % sh) % sh
+    return ShapeProblem(
+        "dropped-rows",
+        f"{h} + 2·{ph} − {kh} is not divisible by stride {sh}: {op} drops {what} of its input",
+        f"an input of {fix_h}x{fix_h} makes it exact (Caffe's AlexNet used 227x227 for this reason)"
+        if kh == 11 and sh == 4
+        else f"an input of {fix_h}x{fix_h} makes it exact",
+        option="stride",
+    )
+
+
+def conv(attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
+    (shape,) = shapes
+    c = _spatial(shape, "conv")[0]
+    filters, groups = attrs["filters"], attrs["groups"]
+    kernel = attrs["kernel"]
+    kh, kw = kernel[0], kernel[1]
+    if filters < 1:
+        raise ShapeProblem("option-value", "conv needs at least 1 filter", option="filters")
+    if groups < 1 or c % groups or filters % groups:
+        bad = c if groups < 1 or c % groups else filters
+        what = "input maps" if bad == c else "filters"
+        raise ShapeProblem(
+            "groups",
+            f"groups={groups} does not divide the {bad} {what}",
+            f"with {c} input maps and {filters} filters, groups must divide both",
+            option="groups",
+        )
+    depth = c // groups
+    if len(kernel) == 3 and kernel[2] != depth:
+        raise ShapeProblem(
+            "channel-mismatch",
+            f"conv takes {c} input maps{f' in {groups} groups' if groups > 1 else ''}, "
+            f"so each filter is {kh}x{kw}x{depth}, but its filters are declared {kh}x{kw}x{kernel[2]}",
+            option="kernel",
+        )
+    pad = attrs["pad"]
+    dil = attrs["dilation"]
+    if pad == "same":
+        dh, dw = _pair(dil)
+        if _pair(attrs["stride"]) != (1, 1):
+            raise ShapeProblem("option-value", "pad=same needs stride 1 (PyTorch's rule)", "give the padding as a number", option="pad")
+        if (dh * (kh - 1)) % 2 or (dw * (kw - 1)) % 2:
+            raise ShapeProblem("option-value", "pad=same needs an odd kernel here", "give the padding as a number", option="pad")
+        pad = (dh * (kh - 1) // 2, dw * (kw - 1) // 2)
+    elif pad == "valid":
+        pad = 0
+    out = _window(shape, "conv", (kh, kw), attrs["stride"], pad, dil)
+    _, oh, ow = out.shape
+    out.shape = (filters, oh, ow)
+    table = attrs.get("table")
+    bias = 1 if attrs["bias"] else 0
+    b = "+1" if bias else ""
+    if table is not None:
+        links = sum(len(ins) for ins in table)
+        out.params = sum(kh * kw * len(ins) + bias for ins in table)
+        out.macs = oh * ow * kh * kw * links
+        terms = " + ".join(f"({kh}·{kw}·{cnt}{b})·{reps}" for cnt, reps in _table_runs(table, c))
+        out.explain.append(f"params {terms} = {n(out.params)}")
+        out.explain.append(f"MACs {oh}·{ow}·{kh}·{kw}·{links} links = {n(out.macs)}")
+        return out
+    out.params = (kh * kw * depth + bias) * filters
+    out.macs = oh * ow * filters * kh * kw * depth
+    out.explain.append(f"params ({kh}·{kw}·{depth}{b})·{filters} = {n(out.params)}")
+    out.explain.append(f"MACs {oh}·{ow}·{filters} · {kh}·{kw}·{depth} = {n(out.macs)}")
+    return out
+
+
+def _table_runs(table: tuple[tuple[int, ...], ...], maps: int) -> list[tuple[int, int]]:
+    """Groups output maps as the paper does: runs of equal input count and equal contiguity."""
+
+    def contiguous(ins: tuple[int, ...]) -> bool:
+        s = set(ins)
+        return any(all((start + i) % maps in s for i in range(len(s))) for start in range(maps))
+
+    runs: list[tuple[tuple[int, bool], int]] = []
+    for ins in table:
+        key = (len(ins), contiguous(ins))
+        if runs and runs[-1][0] == key:
+            runs[-1] = (key, runs[-1][1] + 1)
+        else:
+            runs.append((key, 1))
+    return [(key[0], reps) for key, reps in runs]
+
+
+def pool(op: str) -> Callable[[dict[str, Any], list[Shape]], Outcome]:
+    def rule(attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
+        stride = attrs["stride"] if attrs["stride"] is not None else attrs["kernel"]
+        kh, kw = _pair(attrs["kernel"])
+        ph, pw = _pair(attrs["pad"])
+        if ph * 2 > kh or pw * 2 > kw:
+            raise ShapeProblem("option-value", f"{op} padding must be at most half the kernel (PyTorch's rule)", option="pad")
+        return _window(shapes[0], op, attrs["kernel"], stride, attrs["pad"], 1, attrs["ceil"])
+
+    return rule
+
+
+def subsample(attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
+    stride = attrs["stride"] if attrs["stride"] is not None else attrs["kernel"]
+    out = _window(shapes[0], "subsample", attrs["kernel"], stride, 0)
+    c = out.shape[0]
+    out.params = 2 * c
+    out.explain.append(f"params (1+1)·{c} = {n(out.params)}")
+    return out
+
+
+def same_shape(op: str) -> Callable[[dict[str, Any], list[Shape]], Outcome]:
+    def rule(attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
+        return Outcome(shapes[0])
+
+    return rule
+
+
+def lrn(attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
+    _spatial(shapes[0], "lrn")
+    if attrs["size"] < 1:
+        raise ShapeProblem("option-value", "lrn size must be at least 1", option="size")
+    return Outcome(shapes[0])
+
+
+def batchnorm(attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
+    c = shapes[0][0]
+    out = Outcome(shapes[0], params=2 * c)
+    out.explain.append(f"params 2·{c} = {n(out.params)}")
+    return out
+
+
+def dropout(attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
+    if not 0 <= attrs["rate"] < 1:
+        raise ShapeProblem("option-value", f"dropout rate must be in [0, 1), got {attrs['rate']}", option="rate")
+    return Outcome(shapes[0])
+
+
+def _flat_input(shape: Shape, op: str) -> int:
+    if len(shape) != 1:
+        raise ShapeProblem(
+            "needs-flatten",
+            f"{op} after a {fmt_shape(shape)} tensor: {op} takes a flat vector",
+            "insert `flatten` before this layer",
+        )
+    return shape[0]
+
+
+def dense(attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
+    fan_in = _flat_input(shapes[0], "dense")
+    units = attrs["units"]
+    if units < 1:
+        raise ShapeProblem("option-value", "dense needs at least 1 unit", option="units")
+    bias = 1 if attrs["bias"] else 0
+    out = Outcome((units,), params=(fan_in + bias) * units, macs=fan_in * units)
+    out.explain.append(f"params ({fan_in}{'+1' if bias else ''})·{units} = {n(out.params)}")
+    out.explain.append(f"MACs {fan_in}·{units} = {n(out.macs)}")
+    return out
+
+
+def rbf(attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
+    fan_in = _flat_input(shapes[0], "rbf")
+    units = attrs["units"]
+    if units < 1:
+        raise ShapeProblem("option-value", "rbf needs at least 1 unit", option="units")
+    out = Outcome((units,), params=fan_in * units, macs=fan_in * units)
+    out.explain.append(f"params {fan_in}·{units} = {n(out.params)}")
+    return out
+
+
+def flatten(attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
+    shape = shapes[0]
+    total = 1
+    for d in shape:
+        total *= d
+    return Outcome((total,), explain=[f"{'·'.join(str(d) for d in shape)} = {n(total)}"] if len(shape) > 1 else [])
+
+
+def global_avgpool(attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
+    c, _, _ = _spatial(shapes[0], "global_avgpool")
+    return Outcome((c,))
+
+
+def concat(attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
+    if not shapes:
+        raise ShapeProblem("empty-merge", "concat needs at least one branch")
+    ranks = {len(s) for s in shapes}
+    if len(ranks) > 1:
+        raise ShapeProblem("concat-shape", "concat of flat and spatial tensors: " + ", ".join(fmt_shape(s) for s in shapes))
+    if len({s[1:] for s in shapes}) > 1:
+        raise ShapeProblem(
+            "concat-shape",
+            "concat of different spatial sizes: " + ", ".join(fmt_shape(s) for s in shapes),
+            "every branch must keep the same HxW; check each branch's stride and padding",
+        )
+    total = sum(s[0] for s in shapes)
+    out = Outcome((total,) + shapes[0][1:])
+    out.explain.append(f"maps {' + '.join(str(s[0]) for s in shapes)} = {total}")
+    return out
+
+
+def add(attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
+    if not shapes:
+        raise ShapeProblem("empty-merge", "add needs at least one branch")
+    if len(set(shapes)) > 1:
+        raise ShapeProblem(
+            "add-shape",
+            "add of different shapes: " + ", ".join(fmt_shape(s) for s in shapes),
+            "a downsampling branch needs a 1x1 conv with the same stride and filters",
+        )
+    return Outcome(shapes[0])
+
+
+RULES: dict[str, Callable[[dict[str, Any], list[Shape]], Outcome]] = {
+    "conv": conv,
+    "maxpool": pool("maxpool"),
+    "avgpool": pool("avgpool"),
+    "subsample": subsample,
+    "lrn": lrn,
+    "batchnorm": batchnorm,
+    "dense": dense,
+    "rbf": rbf,
+    "dropout": dropout,
+    "flatten": flatten,
+    "global_avgpool": global_avgpool,
+    "relu": same_shape("relu"),
+    "tanh": same_shape("tanh"),
+    "sigmoid": same_shape("sigmoid"),
+    "softmax": same_shape("softmax"),
+    "scaled_tanh": same_shape("scaled_tanh"),
+    "concat": concat,
+    "add": add,
+}

@@ -1,0 +1,52 @@
+"""Symbolic channel counts inside module definitions.
+
+A module body is resolved once per call with concrete numbers, but the PyTorch backend emits
+one class per module whose constructor takes the module's parameters. Each channel count
+therefore also carries a linear expression over the module's parameters and `in_channels`,
+e.g. inception's output `c1 + c3 + c5 + pp`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+IN_CHANNELS = "in_channels"
+
+
+@dataclass(frozen=True)
+class Sym:
+    const: int = 0
+    terms: tuple[tuple[str, int], ...] = field(default=())  # (atom, coefficient), first use first
+
+    @staticmethod
+    def of(value: int) -> Sym:
+        return Sym(value)
+
+    @staticmethod
+    def atom(name: str) -> Sym:
+        return Sym(0, ((name, 1),))
+
+    @property
+    def is_const(self) -> bool:
+        return not self.terms
+
+    def __add__(self, other: Sym) -> Sym:
+        coeffs = dict(self.terms)
+        for atom, c in other.terms:
+            coeffs[atom] = coeffs.get(atom, 0) + c
+        return Sym(self.const + other.const, tuple((a, c) for a, c in coeffs.items() if c))
+
+    def scale(self, k: int) -> Sym:
+        return Sym(self.const * k, tuple((a, c * k) for a, c in self.terms if c * k))
+
+    def subst(self, env: dict[str, Sym]) -> Sym:
+        out = Sym(self.const)
+        for atom, c in self.terms:
+            out = out + env.get(atom, Sym.atom(atom)).scale(c)
+        return out
+
+    def render(self) -> str:
+        parts = [a if c == 1 else f"{a} * {c}" for a, c in self.terms]
+        if self.const or not parts:
+            parts.append(str(self.const))
+        return " + ".join(parts)
