@@ -242,7 +242,7 @@ class Resolver:
                 inputs = ()
         else:
             inputs = (cur,)
-        shape, outcome = self._shape(opdef, op, bound, inputs, stmt.span)
+        shape, outcome = self._shape(name, opdef, op, bound, inputs)
         node = self._node(name, scope.path + (name,), opdef.name, bound.attrs, bound.activation, inputs, shape, stmt.span, ctx)
         node.exprs, node.branches = bound.exprs, branches
         if outcome is not None:
@@ -284,7 +284,7 @@ class Resolver:
             out.append(BranchSeq(bname, base + (bname,), items, cur, end))
         return tuple(out)
 
-    def _shape(self, opdef: ops.OpDef, op: ir.Op, bound: Bound, inputs: tuple[int, ...], span: Span) -> tuple[Shape, Outcome | None]:
+    def _shape(self, name: str, opdef: ops.OpDef, op: ir.Op, bound: Bound, inputs: tuple[int, ...]) -> tuple[Shape, Outcome | None]:
         if not bound.ok or not inputs or any(self._poisoned(i) for i in inputs):
             return POISON, None
         shapes = [self.nodes[i].shape for i in inputs]
@@ -302,7 +302,7 @@ class Resolver:
                 return POISON, None
             attrs["table"] = table
         try:
-            outcome = RULES[opdef.name](attrs, shapes)
+            outcome = RULES[opdef.name](name, attrs, shapes)
         except ShapeProblem as problem:
             where = bound.spans.get(problem.option or "", op.op.span)
             self.diags.error(problem.code, problem.message, where, hint=self._hint(problem, inputs))

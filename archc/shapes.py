@@ -114,17 +114,15 @@ def _dropped_rows(op: str, h: int, w: int, kh: int, kw: int, sh: int, sw: int, p
     fix_h = h + (sh - (h + 2 * ph - kh) % sh) % sh
     return ShapeProblem(
         "dropped-rows",
-        f"{h} + 2·{ph} − {kh} is not divisible by stride {sh}: {op} drops {what} of its input",
-        f"an input of {fix_h}x{fix_h} makes it exact (Caffe's AlexNet used 227x227 for this reason)"
-        if kh == 11 and sh == 4
-        else f"an input of {fix_h}x{fix_h} makes it exact",
+        f"{h}{f' + 2·{ph}' if ph else ''} − {kh} is not divisible by stride {sh}: {op} drops {what} of its input",
+        f"a {fix_h}x{fix_h} input to {op} makes it exact" + (" (Caffe's AlexNet used a 227x227 image for this reason)" if (kh, sh) == (11, 4) else ""),
         option="stride",
     )
 
 
-def conv(attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
+def conv(name: str, attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
     (shape,) = shapes
-    c = _spatial(shape, "conv")[0]
+    c = _spatial(shape, name)[0]
     filters, groups = attrs["filters"], attrs["groups"]
     kernel = attrs["kernel"]
     kh, kw = kernel[0], kernel[1]
@@ -143,7 +141,7 @@ def conv(attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
     if len(kernel) == 3 and kernel[2] != depth:
         raise ShapeProblem(
             "channel-mismatch",
-            f"conv takes {c} input maps{f' in {groups} groups' if groups > 1 else ''}, "
+            f"{name} takes {c} input maps{f' in {groups} groups' if groups > 1 else ''}, "
             f"so each filter is {kh}x{kw}x{depth}, but its filters are declared {kh}x{kw}x{kernel[2]}",
             option="kernel",
         )
@@ -158,7 +156,7 @@ def conv(attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
         pad = (dh * (kh - 1) // 2, dw * (kw - 1) // 2)
     elif pad == "valid":
         pad = 0
-    out = _window(shape, "conv", (kh, kw), attrs["stride"], pad, dil)
+    out = _window(shape, name, (kh, kw), attrs["stride"], pad, dil)
     _, oh, ow = out.shape
     out.shape = (filters, oh, ow)
     table = attrs.get("table")
@@ -169,13 +167,13 @@ def conv(attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
         out.params = sum(kh * kw * len(ins) + bias for ins in table)
         out.macs = oh * ow * kh * kw * links
         terms = " + ".join(f"({kh}·{kw}·{cnt}{b})·{reps}" for cnt, reps in _table_runs(table, c))
-        out.explain.append(f"params {terms} = {n(out.params)}")
-        out.explain.append(f"MACs {oh}·{ow}·{kh}·{kw}·{links} links = {n(out.macs)}")
+        out.explain.append(f"{terms} = {n(out.params)} params")
+        out.explain.append(f"{oh}·{ow}·{kh}·{kw}·{links} links = {n(out.macs)} MACs")
         return out
     out.params = (kh * kw * depth + bias) * filters
     out.macs = oh * ow * filters * kh * kw * depth
-    out.explain.append(f"params ({kh}·{kw}·{depth}{b})·{filters} = {n(out.params)}")
-    out.explain.append(f"MACs {oh}·{ow}·{filters} · {kh}·{kw}·{depth} = {n(out.macs)}")
+    out.explain.append(f"({kh}·{kw}·{depth}{b})·{filters} = {n(out.params)} params")
+    out.explain.append(f"{oh}·{ow}·{filters} · {kh}·{kw}·{depth} = {n(out.macs)} MACs")
     return out
 
 
@@ -196,49 +194,49 @@ def _table_runs(table: tuple[tuple[int, ...], ...], maps: int) -> list[tuple[int
     return [(key[0], reps) for key, reps in runs]
 
 
-def pool(op: str) -> Callable[[dict[str, Any], list[Shape]], Outcome]:
-    def rule(attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
+def pool(op: str) -> Callable[[str, dict[str, Any], list[Shape]], Outcome]:
+    def rule(name: str, attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
         stride = attrs["stride"] if attrs["stride"] is not None else attrs["kernel"]
         kh, kw = _pair(attrs["kernel"])
         ph, pw = _pair(attrs["pad"])
         if ph * 2 > kh or pw * 2 > kw:
             raise ShapeProblem("option-value", f"{op} padding must be at most half the kernel (PyTorch's rule)", option="pad")
-        return _window(shapes[0], op, attrs["kernel"], stride, attrs["pad"], 1, attrs["ceil"])
+        return _window(shapes[0], name, attrs["kernel"], stride, attrs["pad"], 1, attrs["ceil"])
 
     return rule
 
 
-def subsample(attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
+def subsample(name: str, attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
     stride = attrs["stride"] if attrs["stride"] is not None else attrs["kernel"]
-    out = _window(shapes[0], "subsample", attrs["kernel"], stride, 0)
+    out = _window(shapes[0], name, attrs["kernel"], stride, 0)
     c = out.shape[0]
     out.params = 2 * c
-    out.explain.append(f"params (1+1)·{c} = {n(out.params)}")
+    out.explain.append(f"(1+1)·{c} = {n(out.params)} params")
     return out
 
 
-def same_shape(op: str) -> Callable[[dict[str, Any], list[Shape]], Outcome]:
-    def rule(attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
+def same_shape(op: str) -> Callable[[str, dict[str, Any], list[Shape]], Outcome]:
+    def rule(name: str, attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
         return Outcome(shapes[0])
 
     return rule
 
 
-def lrn(attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
-    _spatial(shapes[0], "lrn")
+def lrn(name: str, attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
+    _spatial(shapes[0], name)
     if attrs["size"] < 1:
         raise ShapeProblem("option-value", "lrn size must be at least 1", option="size")
     return Outcome(shapes[0])
 
 
-def batchnorm(attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
+def batchnorm(name: str, attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
     c = shapes[0][0]
     out = Outcome(shapes[0], params=2 * c)
-    out.explain.append(f"params 2·{c} = {n(out.params)}")
+    out.explain.append(f"2·{c} = {n(out.params)} params")
     return out
 
 
-def dropout(attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
+def dropout(name: str, attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
     if not 0 <= attrs["rate"] < 1:
         raise ShapeProblem("option-value", f"dropout rate must be in [0, 1), got {attrs['rate']}", option="rate")
     return Outcome(shapes[0])
@@ -248,35 +246,35 @@ def _flat_input(shape: Shape, op: str) -> int:
     if len(shape) != 1:
         raise ShapeProblem(
             "needs-flatten",
-            f"{op} after a {fmt_shape(shape)} tensor: {op} takes a flat vector",
+            f"{op} reads a {fmt_shape(shape)} tensor, but it takes a flat vector",
             "insert `flatten` before this layer",
         )
     return shape[0]
 
 
-def dense(attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
-    fan_in = _flat_input(shapes[0], "dense")
+def dense(name: str, attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
+    fan_in = _flat_input(shapes[0], name)
     units = attrs["units"]
     if units < 1:
         raise ShapeProblem("option-value", "dense needs at least 1 unit", option="units")
     bias = 1 if attrs["bias"] else 0
     out = Outcome((units,), params=(fan_in + bias) * units, macs=fan_in * units)
-    out.explain.append(f"params ({fan_in}{'+1' if bias else ''})·{units} = {n(out.params)}")
-    out.explain.append(f"MACs {fan_in}·{units} = {n(out.macs)}")
+    out.explain.append(f"({fan_in}{'+1' if bias else ''})·{units} = {n(out.params)} params")
+    out.explain.append(f"{fan_in}·{units} = {n(out.macs)} MACs")
     return out
 
 
-def rbf(attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
-    fan_in = _flat_input(shapes[0], "rbf")
+def rbf(name: str, attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
+    fan_in = _flat_input(shapes[0], name)
     units = attrs["units"]
     if units < 1:
         raise ShapeProblem("option-value", "rbf needs at least 1 unit", option="units")
     out = Outcome((units,), params=fan_in * units, macs=fan_in * units)
-    out.explain.append(f"params {fan_in}·{units} = {n(out.params)}")
+    out.explain.append(f"{fan_in}·{units} = {n(out.params)} params")
     return out
 
 
-def flatten(attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
+def flatten(name: str, attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
     shape = shapes[0]
     total = 1
     for d in shape:
@@ -284,12 +282,12 @@ def flatten(attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
     return Outcome((total,), explain=[f"{'·'.join(str(d) for d in shape)} = {n(total)}"] if len(shape) > 1 else [])
 
 
-def global_avgpool(attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
-    c, _, _ = _spatial(shapes[0], "global_avgpool")
+def global_avgpool(name: str, attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
+    c, _, _ = _spatial(shapes[0], name)
     return Outcome((c,))
 
 
-def concat(attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
+def concat(name: str, attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
     if not shapes:
         raise ShapeProblem("empty-merge", "concat needs at least one branch")
     ranks = {len(s) for s in shapes}
@@ -307,7 +305,7 @@ def concat(attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
     return out
 
 
-def add(attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
+def add(name: str, attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
     if not shapes:
         raise ShapeProblem("empty-merge", "add needs at least one branch")
     if len(set(shapes)) > 1:
@@ -319,7 +317,7 @@ def add(attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
     return Outcome(shapes[0])
 
 
-RULES: dict[str, Callable[[dict[str, Any], list[Shape]], Outcome]] = {
+RULES: dict[str, Callable[[str, dict[str, Any], list[Shape]], Outcome]] = {
     "conv": conv,
     "maxpool": pool("maxpool"),
     "avgpool": pool("avgpool"),

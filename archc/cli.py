@@ -1,0 +1,241 @@
+"""The `archc` command line: argparse only; every command calls the public API.
+
+Exit codes: 0 ok, 1 errors in the spec, 2 usage errors (bad flags, unreadable files),
+3 missing environment (torch, keras, Graphviz's dot) with an install hint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from . import __version__
+from .compiler import Compilation, SpecReadError, compile_source, decode_spec, read_spec
+from .diagnostics import render_all, to_json
+from .env import MissingDependency
+from .graph import Network
+from .shapes import Shape
+
+EXIT_OK, EXIT_SPEC, EXIT_USAGE, EXIT_ENV = 0, 1, 2, 3
+
+
+class UsageError(Exception):
+    pass
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on bad usage, 0 on --help
+        return int(exc.code or 0)
+    try:
+        return int(args.func(args))
+    except UsageError as exc:
+        print(f"archc: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except SpecReadError as exc:
+        print(f"archc: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except MissingDependency as exc:
+        print(f"archc: error: {exc}", file=sys.stderr)
+        return EXIT_ENV
+    except KeyboardInterrupt:
+        print("archc: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="archc", description="Compile .arch network specs: check, summarise, render, build.")
+    p.add_argument("--version", action="version", version=f"archc {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    c = sub.add_parser("check", help="parse and shape-check specs; exit 1 on errors")
+    c.add_argument("specs", nargs="+", metavar="SPEC", help="spec files, or - for standard input")
+    c.add_argument("--strict", action="store_true", help="warnings fail the check too")
+    c.add_argument("--json", action="store_true", help="print diagnostics as JSON")
+    c.set_defaults(func=cmd_check)
+
+    s = sub.add_parser("summary", help="per-layer shapes, parameters and MACs")
+    _spec_args(s)
+    s.add_argument("--json", action="store_true", help="one JSON object per network")
+    s.add_argument("--explain", action="store_true", help="show the arithmetic behind every number")
+    s.set_defaults(func=cmd_summary)
+
+    b = sub.add_parser("build", help="generate PyTorch or Keras source")
+    _spec_args(b)
+    b.add_argument("--target", choices=("torch", "keras"), required=True)
+    b.add_argument("-o", "--output", metavar="DIR", default="out", help="output directory (default: out)")
+    b.add_argument("--force", action="store_true", help="overwrite a file archc did not write")
+    b.add_argument("--logits", action="store_true", help="drop a trailing softmax (for losses that take logits)")
+    b.add_argument("--line-comments", action="store_true", help="add `# spec.arch:LINE` comments")
+    b.set_defaults(func=cmd_build)
+
+    r = sub.add_parser("render", help="draw the network with Graphviz")
+    _spec_args(r)
+    r.add_argument("-o", "--output", metavar="FILE", help="output file (default: SPEC name with the format's suffix)")
+    r.add_argument("--format", choices=("svg", "png", "pdf", "dot"), default=None)
+    r.add_argument("--rankdir", choices=("TB", "LR"), default="TB")
+    r.add_argument("--depth", type=int, default=None, help="1: one node per module instance")
+    r.add_argument("--phase", choices=("train", "eval"), default="train", help="eval hides aux heads")
+    r.set_defaults(func=cmd_render)
+
+    h = sub.add_parser("report", help="a self-contained HTML report")
+    _spec_args(h)
+    h.add_argument("-o", "--output", metavar="FILE", required=True)
+    h.set_defaults(func=cmd_report)
+
+    v = sub.add_parser("verify", help="prove the PyTorch and Keras models compute the same function")
+    _spec_args(v)
+    v.add_argument("--atol", type=float, default=1e-4, help="tolerance relative to the output's scale")
+    v.add_argument("--seed", type=int, default=0)
+    v.set_defaults(func=cmd_verify)
+
+    f = sub.add_parser("fmt", help="print the spec in canonical form")
+    f.add_argument("spec", metavar="SPEC")
+    f.set_defaults(func=cmd_fmt)
+    return p
+
+
+def _spec_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("spec", metavar="SPEC", help="a spec file, or - for standard input")
+    p.add_argument("--input", metavar="CxHxW", type=_shape_arg, help="override the input shape")
+    p.add_argument("--network", metavar="NAME", help="the network to use when the spec has several")
+
+
+def _shape_arg(text: str) -> Shape:
+    try:
+        dims = tuple(int(p) for p in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a shape like 3x224x224") from None
+    if not dims or min(dims) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a shape like 3x224x224")
+    return dims
+
+
+# -- loading and reporting ------------------------------------------------------------------------
+def load_spec(path: str, input_shape: Shape | None = None) -> Compilation:
+    if path == "-":
+        return compile_source(decode_spec(sys.stdin.buffer.read(), "<stdin>"), "<stdin>", input_shape)
+    return compile_source(read_spec(path), path, input_shape)
+
+
+def report(comp: Compilation, strict: bool = False) -> bool:
+    """Print the diagnostics; True when the spec may be used."""
+    if comp.diagnostics:
+        color = sys.stderr.isatty() and "NO_COLOR" not in os.environ
+        print(render_all(comp.diagnostics, {comp.file: comp.source}, color), file=sys.stderr)
+    return comp.ok and not (strict and comp.warnings)
+
+
+def networks(args: argparse.Namespace) -> list[Network] | None:
+    comp = load_spec(args.spec, args.input)
+    if not report(comp):
+        return None
+    if args.network:
+        chosen = [n for n in comp.networks if n.name == args.network]
+        if not chosen:
+            raise UsageError(f"no network {args.network} in {args.spec}; it has {', '.join(n.name for n in comp.networks)}")
+        return chosen
+    return comp.networks
+
+
+def _with_networks(run: Callable[[argparse.Namespace, list[Network]], int]) -> Callable[[argparse.Namespace], int]:
+    def command(args: argparse.Namespace) -> int:
+        nets = networks(args)
+        return EXIT_SPEC if nets is None else run(args, nets)
+
+    return command
+
+
+# -- commands -------------------------------------------------------------------------------------
+def cmd_check(args: argparse.Namespace) -> int:
+    failed, all_diags = False, []
+    for path in args.specs:
+        comp = load_spec(path)
+        all_diags.extend(comp.diagnostics)
+        if args.json:
+            ok = comp.ok and not (args.strict and comp.warnings)
+        else:
+            ok = report(comp, args.strict)
+        failed |= not ok
+    if args.json:
+        print(to_json(all_diags))
+    return EXIT_SPEC if failed else EXIT_OK
+
+
+@_with_networks
+def cmd_summary(args: argparse.Namespace, nets: list[Network]) -> int:
+    from .summary import explain, to_json, to_text
+
+    if args.json:
+        objs = [to_json(n) for n in nets]
+        print(json.dumps(objs[0] if len(objs) == 1 else {"networks": objs}, indent=2))
+    elif args.explain:
+        print("\n\n".join(explain(n) for n in nets))
+    else:
+        print("\n\n".join(to_text(n) for n in nets))
+    return EXIT_OK
+
+
+@_with_networks
+def cmd_build(args: argparse.Namespace, nets: list[Network]) -> int:
+    from .build import BuildError, write_build
+
+    try:
+        path = write_build(nets, args.spec, args.target, Path(args.output), force=args.force, logits=args.logits, line_comments=args.line_comments)
+    except BuildError as exc:
+        report(exc.compilation)
+        return EXIT_SPEC
+    print(f"wrote {path}")
+    return EXIT_OK
+
+
+@_with_networks
+def cmd_render(args: argparse.Namespace, nets: list[Network]) -> int:
+    from .render import render_to_file
+
+    fmt = args.format or (Path(args.output).suffix.lstrip(".") if args.output else "svg")
+    if fmt not in ("svg", "png", "pdf", "dot"):
+        raise UsageError(f"unknown format {fmt!r}: choose svg, png, pdf or dot")
+    out = Path(args.output) if args.output else Path(Path(args.spec).stem if args.spec != "-" else nets[0].name).with_suffix("." + fmt)
+    render_to_file(nets[0], out, fmt, rankdir=args.rankdir, depth=args.depth, phase=args.phase)
+    print(f"wrote {out}")
+    return EXIT_OK
+
+
+@_with_networks
+def cmd_report(args: argparse.Namespace, nets: list[Network]) -> int:
+    from .report import write_report
+
+    write_report(nets[0], Path(args.output))
+    print(f"wrote {args.output}")
+    return EXIT_OK
+
+
+@_with_networks
+def cmd_verify(args: argparse.Namespace, nets: list[Network]) -> int:
+    from .verify import verify
+
+    ok = True
+    for net in nets:
+        result = verify(net, atol=args.atol, seed=args.seed)
+        print(result.text())
+        ok &= result.ok
+    return EXIT_OK if ok else EXIT_SPEC
+
+
+def cmd_fmt(args: argparse.Namespace) -> int:
+    from .backends.arch import format_program
+
+    comp = load_spec(args.spec)
+    if comp.program is None or not report(comp):
+        return EXIT_SPEC
+    sys.stdout.write(format_program(comp.program))
+    return EXIT_OK
