@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -69,7 +69,7 @@ def parse(text: str, file: str, diags: Diagnostics) -> ir.Program | None:
 def _translate(exc: UnexpectedInput, text: str, file: str) -> tuple[str, str, Span, str | None]:
     line = max(1, getattr(exc, "line", 1) or 1)
     column = max(1, getattr(exc, "column", 1) or 1)
-    if isinstance(exc, UnexpectedToken) and exc.token.type == "$END" or isinstance(exc, UnexpectedEOF):
+    if (isinstance(exc, UnexpectedToken) and exc.token.type == "$END") or isinstance(exc, UnexpectedEOF):
         line, column = _end_position(text)
         expected = _expected_text(getattr(exc, "expected", set()) or getattr(exc, "accepts", set()))
         hint = "a '{' was opened but never closed" if text.count("{") > text.count("}") else None
@@ -82,7 +82,8 @@ def _translate(exc: UnexpectedInput, text: str, file: str) -> tuple[str, str, Sp
         hint = _hint_for(tok, exc.accepts or exc.expected)
         return "syntax", f"unexpected {shown}, expected {expected}", Span(file, line, column, line, end), hint
     if isinstance(exc, UnexpectedCharacters):
-        char = text[exc.pos_in_stream] if 0 <= exc.pos_in_stream < len(text) else "?"
+        pos = exc.pos_in_stream or 0
+        char = text[pos] if 0 <= pos < len(text) else "?"
         expected = _expected_text(exc.allowed or set())
         return "syntax", f"unexpected character {char!r}, expected {expected}", Span(file, line, column, line, column + 1), None
     return "syntax", "invalid syntax", Span(file, line, column, line, column + 1), None
@@ -112,7 +113,7 @@ def _terminal_text(name: str) -> str:
     return f"'{pattern}'" if pattern else name.lower()
 
 
-@lru_cache(maxsize=None)
+@cache
 def _literal_of(name: str) -> str | None:
     for term in parser().terminals:
         if term.name == name and term.pattern.type == "str":

@@ -8,6 +8,7 @@ whose input is already broken is skipped quietly instead of cascading.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -130,7 +131,7 @@ class Resolver:
         return net
 
     # -- blocks and layers -----------------------------------------------------------------------
-    def block(self, stmts: list[ir.Stmt] | tuple[ir.Stmt, ...], scope: Scope, ctx: Ctx, cur: int) -> tuple[list[Item], int]:
+    def block(self, stmts: Sequence[ir.Stmt], scope: Scope, ctx: Ctx, cur: int) -> tuple[list[Item], int]:
         for stmt in stmts:
             if isinstance(stmt, ir.Layer) and stmt.name is not None:
                 scope.taken.add(stmt.name.text)
@@ -149,12 +150,12 @@ class Resolver:
                 cur = item.id if isinstance(item, Node) else item.output
         return items, cur
 
-    def layer(self, stmt: ir.Layer, scope: Scope, ctx: Ctx, cur: int) -> Item | None:
+    def layer(self, stmt: ir.Layer, scope: Scope, ctx: Ctx, cur: int, forced_name: str | None = None) -> Item | None:
         if ctx.depth > MAX_NESTING:
             self.diags.error("limit", f"nesting deeper than {MAX_NESTING} levels", stmt.span)
             self.too_big = True
             return None
-        name = self._claim_name(stmt, scope)
+        name = forced_name or self._claim_name(stmt, scope)
         sources = [self._source(s, scope) for s in stmt.sources]
         if stmt.aux:
             ctx = self._aux_ctx(stmt, scope, ctx)
@@ -364,7 +365,7 @@ class Resolver:
             value, expr = substitute(arg, ctx.env)
             env[param.text] = Param(value, param.text)
             args.append(value)
-            exprs.append(expr if expr is not None else repr(value))
+            exprs.append(expr if expr is not None else python_literal(value))
             if isinstance(value, int):
                 caller_syms[param.text] = Sym.atom(expr) if expr else Sym.of(value)
         path = scope.path + (name,)
@@ -384,8 +385,14 @@ class Resolver:
         start, iterations = cur, []
         path = scope.path + (name,)
         inner = dataclasses.replace(ctx, depth=ctx.depth + 1)
+        single = len(rep.body.stmts) == 1 and isinstance(rep.body.stmts[0], ir.Layer) and rep.body.stmts[0].name is None
         for i in range(count):
-            items, cur = self.block(rep.body.stmts, Scope(path + (str(i),), scope), inner, cur)
+            if single:  # `repeat 2 { basic(64) }`: iteration i is the call itself, path layer1.i
+                item = self.layer(rep.body.stmts[0], Scope(path, scope), inner, cur, forced_name=str(i))  # type: ignore[arg-type]
+                items = [item] if item is not None else []
+                cur = cur if item is None else item.id if isinstance(item, Node) else item.output
+            else:
+                items, cur = self.block(rep.body.stmts, Scope(path + (str(i),), scope), inner, cur)
             iterations.append(items)
             if self.too_big:
                 break
@@ -402,6 +409,14 @@ class Resolver:
 
     def _poisoned(self, node_id: int) -> bool:
         return self.nodes[node_id].shape == POISON
+
+
+def python_literal(value: ir.Scalar) -> str:
+    if isinstance(value, ir.Dims):
+        return repr(value.values)
+    if isinstance(value, ir.Ref):
+        return repr(value.name)
+    return repr(value)
 
 
 def _attr_sym(bound: Bound, key: str) -> Sym:

@@ -8,6 +8,7 @@ e.g. inception's output `c1 + c3 + c5 + pp`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 IN_CHANNELS = "in_channels"
@@ -45,8 +46,8 @@ class Sym:
             out = out + env.get(atom, Sym.atom(atom)).scale(c)
         return out
 
-    def render(self) -> str:
-        parts = [a if c == 1 else f"{a} * {c}" for a, c in self.terms]
+    def render(self, rename: Callable[[str], str] = str) -> str:
+        parts = [rename(a) if c == 1 else f"{rename(a)} * {c}" for a, c in self.terms]
         if self.const or not parts:
             parts.append(str(self.const))
         return " + ".join(parts)

@@ -93,6 +93,15 @@ class Namespace:
         self.taken[name] = candidate
         return candidate
 
+    def fresh(self, name: str) -> str:
+        """A new identifier for `name` every call (forward variables may repeat a layer name)."""
+        ident, candidate, k = self.legal(name), self.legal(name), 1
+        while candidate in self.used:
+            k += 1
+            candidate = f"{ident}_{k}"
+        self.used.add(candidate)
+        return candidate
+
     def legal(self, name: str) -> str:
         ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
         ident = _IDENT.sub("_", ascii_name) or "layer"

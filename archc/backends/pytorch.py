@@ -1,0 +1,540 @@
+"""IR → a standalone PyTorch file: one nn.Module class per spec module, one per network.
+
+State-dict keys are the spec's layer paths (`inception4a.b2.conv_1.weight`): branches and
+multi-layer repeats become nn.ModuleDict containers, a repeated module call an nn.Sequential.
+A name that would clash with nn.Module's own attributes or Python keywords is mapped by
+`attribute_name` (documented in docs/targets.md); `torch_paths` gives every layer's key prefix.
+This module never imports torch.
+"""
+
+from __future__ import annotations
+
+import keyword
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from .. import __version__
+from ..graph import BranchSeq, Instance, Item, Network, Node, RepeatBlock
+from ..shapes import fmt_shape
+from .base import HEADER, MARKER, Backend, Namespace, fmt_float
+from .pyformat import LINE_LENGTH, call_lines, seq_lines
+from .pytorch_layers import HELPERS
+
+# nn.Module / ModuleDict / Sequential attributes a layer name must not shadow.
+MODULE_ATTRS = frozenset(
+    """T_destination add_module append apply bfloat16 buffers call_super_init children clear compile cpu cuda
+    double dump_patches eval extend extra_repr float forward get_buffer get_extra_state get_parameter get_submodule
+    half insert ipu items keys load_state_dict modules mtia named_buffers named_children named_modules
+    named_parameters parameters pop register_backward_hook register_buffer register_forward_hook
+    register_forward_pre_hook register_full_backward_hook register_full_backward_pre_hook
+    register_load_state_dict_post_hook register_load_state_dict_pre_hook register_module register_parameter
+    register_state_dict_post_hook register_state_dict_pre_hook requires_grad_ set_extra_state set_submodule
+    share_memory state_dict to to_empty train training type update values xpu zero_grad""".split()
+)
+# Names the generated file itself defines or imports.
+GLOBALS = frozenset({"torch", "nn", "F", "NamedTuple", "annotations", *HELPERS})
+LOCALS = frozenset({"self", "x", "torch", "nn", "F", "in_channels", *HELPERS})
+
+ACTIVATION = {
+    "relu": "F.relu({})",
+    "tanh": "torch.tanh({})",
+    "sigmoid": "torch.sigmoid({})",
+    "softmax": "F.softmax({}, dim=1)",
+    "scaled_tanh": "scaled_tanh({})",
+}
+
+
+def attribute_name(name: str) -> str:
+    """A spec name as a submodule attribute: keywords, nn.Module attributes and `_`-names get mangled."""
+    if name.startswith("_"):
+        return "layer" + name
+    if keyword.iskeyword(name) or name in MODULE_ATTRS:
+        return name + "_"
+    return name
+
+
+def torch_paths(net: Network) -> dict[tuple[str, ...], str]:
+    """Spec path of every layer and module instance → its key prefix in the model's state_dict."""
+    spaces: dict[tuple[str, ...], Namespace] = {}
+    out: dict[tuple[str, ...], str] = {}
+
+    def mapped(path: tuple[str, ...]) -> str:
+        if path not in out:
+            parent = mapped(path[:-1]) if len(path) > 1 else ""
+            space = spaces.setdefault(path[:-1], Namespace())
+            comp = path[-1] if path[-1].isdigit() else space(attribute_name(path[-1]))
+            out[path] = f"{parent}.{comp}" if parent else comp
+        return out[path]
+
+    for node in net.layers:
+        mapped(node.path)
+    return out
+
+
+def entry_point(net: Network) -> str:
+    return Namespace(GLOBALS).legal(net.name)
+
+
+def generate(nets: list[Network], spec: str, *, logits: bool = False, line_comments: bool = False) -> str:
+    return TorchGenerator(nets, spec, logits, line_comments).text()
+
+
+@dataclass
+class Emitted:
+    """How a layer appears: its constructor (None for a function) and its call on input variables."""
+
+    ctor: str | None
+    call: Callable[[str, list[str]], str]  # (module access, input variables) → expression
+
+
+class TorchBackend(Backend):
+    """One emitter per op; each returns the layer's constructor and call."""
+
+    target = "torch"
+    UNSUPPORTED: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, val: Callable[[Node, str], str], sym: Callable[[Node], str], table_const: Callable[[Node], str]) -> None:
+        self.val, self.in_ch, self.table_const = val, sym, table_const
+        self.helpers: set[str] = set()
+
+    @staticmethod
+    def _module(ctor: str) -> Emitted:
+        return Emitted(ctor, lambda m, xs: f"{m}({xs[0]})")
+
+    @staticmethod
+    def _function(template: str) -> Emitted:
+        return Emitted(None, lambda m, xs: template.format(*xs))
+
+    def _window_args(self, node: Node, keys: tuple[str, ...], pool: bool = False) -> list[str]:
+        # PyTorch's pools default their stride to the kernel size, convs to 1
+        defaults = {"stride": self.val(node, "kernel") if pool else "1", "pad": "0", "dilation": "1"}
+        names = {"kernel": "kernel_size", "stride": "stride", "pad": "padding", "dilation": "dilation"}
+        args = []
+        for key in keys:
+            value = self.val(node, key)
+            if value != defaults.get(key):
+                args.append(f"{names[key]}={value}")
+        return args
+
+    def emit_conv(self, node: Node) -> Emitted:
+        a = node.attrs
+        args = [self.in_ch(node), self.val(node, "filters"), *self._window_args(node, ("kernel", "stride", "pad", "dilation"))]
+        if a.get("table") is not None:
+            self.helpers.add("TableConv2d")
+            args.insert(3, f"connections={self.table_const(node)}")
+            if not a["bias"]:
+                args.append("bias=False")
+            return self._module(f"TableConv2d({', '.join(args)})")
+        if a["groups"] != 1:
+            args.append(f"groups={self.val(node, 'groups')}")
+        if not a["bias"]:
+            args.append("bias=False")
+        return self._module(f"nn.Conv2d({', '.join(args)})")
+
+    def _pool(self, node: Node, cls: str) -> Emitted:
+        args = self._window_args(node, ("kernel", "stride", "pad"), pool=True)
+        if node.attrs["ceil"]:
+            args.append("ceil_mode=True")
+        return self._module(f"{cls}({', '.join(args)})")
+
+    def emit_maxpool(self, node: Node) -> Emitted:
+        return self._pool(node, "nn.MaxPool2d")
+
+    def emit_avgpool(self, node: Node) -> Emitted:
+        return self._pool(node, "nn.AvgPool2d")
+
+    def emit_subsample(self, node: Node) -> Emitted:
+        self.helpers.add("Subsample")
+        args = [self.in_ch(node), *self._window_args(node, ("kernel",)), f"stride={self.val(node, 'stride')}"]
+        return self._module(f"Subsample({', '.join(args)})")
+
+    def emit_lrn(self, node: Node) -> Emitted:
+        alpha = self.val(node, "alpha")
+        if node.attrs["convention"] == "paper":  # the paper does not divide α by n; PyTorch does
+            alpha = fmt_float(node.attrs["alpha"] * node.attrs["size"]) if "alpha" not in node.exprs else f"{alpha} * {self.val(node, 'size')}"
+        args = [self.val(node, "size"), f"alpha={alpha}", f"beta={self.val(node, 'beta')}", f"k={self.val(node, 'k')}"]
+        return self._module(f"nn.LocalResponseNorm({', '.join(args)})")
+
+    def emit_batchnorm(self, node: Node) -> Emitted:
+        cls = "nn.BatchNorm2d" if len(node.shape) == 3 else "nn.BatchNorm1d"
+        args = [self.in_ch(node)]
+        if node.attrs["eps"] != 1e-5:
+            args.append(f"eps={self.val(node, 'eps')}")
+        if node.attrs["momentum"] != 0.1:
+            args.append(f"momentum={self.val(node, 'momentum')}")
+        return self._module(f"{cls}({', '.join(args)})")
+
+    def emit_dense(self, node: Node) -> Emitted:
+        args = [self.in_ch(node), self.val(node, "units")] + ([] if node.attrs["bias"] else ["bias=False"])
+        return self._module(f"nn.Linear({', '.join(args)})")
+
+    def emit_rbf(self, node: Node) -> Emitted:
+        self.helpers.add("RBF")
+        return self._module(f"RBF({self.in_ch(node)}, {self.val(node, 'units')})")
+
+    def emit_dropout(self, node: Node) -> Emitted:
+        return self._module(f"nn.Dropout({self.val(node, 'rate')})")
+
+    def emit_flatten(self, node: Node) -> Emitted:
+        return self._function("torch.flatten({}, 1)")
+
+    def emit_global_avgpool(self, node: Node) -> Emitted:
+        return self._function("{}.mean((2, 3))")
+
+    def emit_relu(self, node: Node) -> Emitted:
+        return self._function(ACTIVATION["relu"])
+
+    def emit_tanh(self, node: Node) -> Emitted:
+        return self._function(ACTIVATION["tanh"])
+
+    def emit_sigmoid(self, node: Node) -> Emitted:
+        return self._function(ACTIVATION["sigmoid"])
+
+    def emit_softmax(self, node: Node) -> Emitted:
+        return self._function(ACTIVATION["softmax"])
+
+    def emit_scaled_tanh(self, node: Node) -> Emitted:
+        self.helpers.add("scaled_tanh")
+        return self._function(ACTIVATION["scaled_tanh"])
+
+    def emit_concat(self, node: Node) -> Emitted:
+        return Emitted(None, lambda m, xs: f"torch.cat([{', '.join(xs)}], 1)")
+
+    def emit_add(self, node: Node) -> Emitted:
+        return Emitted(None, lambda m, xs: " + ".join(xs))
+
+
+@dataclass
+class ClassCode:
+    params: list[str]
+    init: list[str] = field(default_factory=list)
+    forward: list[str] = field(default_factory=list)
+    doc: str = ""
+
+
+class TorchGenerator:
+    def __init__(self, nets: list[Network], spec: str, logits: bool, line_comments: bool) -> None:
+        self.nets, self.spec, self.logits, self.line_comments = nets, spec, logits, line_comments
+        self.class_names = Namespace(GLOBALS)
+        self.net_names = {id(net): self.class_names(net.name) for net in nets}
+        self.classes: list[str] = []  # class sources in dependency order
+        self.class_of_text: dict[str, str] = {}
+        self.tables: dict[tuple[tuple[int, ...], ...], str] = {}
+        self.table_names = Namespace(GLOBALS)
+        self.helpers: set[str] = set()
+        self.paths: dict[tuple[str, ...], str] = {}
+
+    # -- file ------------------------------------------------------------------------------------
+    def text(self) -> str:
+        nets_src = [self.network_class(net) for net in self.nets]
+        out = [MARKER, "# " + HEADER.format(version=__version__, spec=_safe_comment(self.spec))]
+        out += [_module_doc(self.nets, self.spec), "", "from __future__ import annotations", ""]
+        if any(net.aux_heads for net in self.nets):
+            out += ["from typing import NamedTuple", ""]
+        blocks = [HELPERS[name].strip("\n") for name in sorted(self.helpers, key=list(HELPERS).index)]
+        for table, name in self.tables.items():
+            rows = [f"    {row!r}," if len(row) != 1 else f"    ({row[0]},)," for row in table]
+            what = f"# Input maps read by each output map of {name.removesuffix('_CONNECTIONS')} (its connection table)."
+            blocks.append("\n".join([what, f"{name} = (", *rows, ")"]))
+        blocks += [src.strip("\n") for src in self.classes + nets_src]
+        body = "\n\n\n".join(blocks)
+        uses_f = "F." in body
+        out += ["import torch", *(["import torch.nn.functional as F"] if uses_f else []), "from torch import nn"]
+        return "\n".join(out) + "\n\n\n" + body + "\n"
+
+    def network_class(self, net: Network) -> str:
+        self.paths = torch_paths(net)
+        name = self.net_names[id(net)]
+        body = Body(self, net, (), str, None)
+        body.emit_items(net.body, {net.input.id: "x"}, "x", top=True)
+        aux = [item for item in net.body if item.aux]
+        out_var = body.var_of[net.output]
+        doc = f'"""{_doc_name(net.name)} from {_safe_doc(net.file)}: input (N, {", ".join(map(str, net.input_shape))}) → output (N, {", ".join(map(str, net.nodes[net.output].shape))})."""'
+        code = ClassCode([], body.init, body.forward, doc)
+        lines = []
+        if aux:
+            tuple_name = self.class_names(f"{net.name}Outputs")
+            fields = Namespace(LOCALS)
+            lines += [f"class {tuple_name}(NamedTuple):", f'    """{_doc_name(net.name)}\'s outputs in train(): the main output, then each aux head."""', ""]
+            lines += [f"    {fields('main')}: torch.Tensor"] + [f"    {fields(body.var_of[net.node_of(a).id])}: torch.Tensor" for a in aux]
+            lines += ["", "", ""]
+            returns = [f"{' ' * 8}if self.training:"]
+            returns += call_lines("return ", tuple_name, [out_var, *(body.var_of[net.node_of(a).id] for a in aux)], 3)
+            returns += [f"{' ' * 8}return {out_var}"]
+        else:
+            returns = [f"{' ' * 8}return {out_var}"]
+        ret_type = "torch.Tensor" if not aux else f"torch.Tensor | {tuple_name}"
+        return "\n".join(lines) + render_class(name, code, ret_type, returns)
+
+    # -- module classes --------------------------------------------------------------------------
+    def module_class(self, inst: Instance, net: Network) -> str:
+        mdef = net.modules[inst.module]
+        params = Namespace(LOCALS)
+        rename = {p.text: params(p.text) for p in mdef.params}
+        body = Body(self, net, inst.path, lambda a: rename.get(a, a), inst)
+        body.emit_items(inst.body, {inst.input: "x"}, "x", top=False)
+        annotations = [f"{rename[p.text]}: {_py_type(v)}" for p, v in zip(mdef.params, inst.args, strict=True)]
+        code = ClassCode(["in_channels: int", *annotations], body.init, body.forward)
+        returns = [f"{' ' * 8}return {body.var_of[inst.output]}"]
+        text = render_class("{CLASS}", code, "torch.Tensor", returns)
+        if text not in self.class_of_text:
+            cname = self.class_names(_camel(inst.module))
+            self.class_of_text[text] = cname
+            self.classes.append(text.replace("{CLASS}", cname, 1))
+        return self.class_of_text[text]
+
+    def table_const(self, node: Node) -> str:
+        table = node.attrs["table"]
+        if table not in self.tables:
+            self.tables[table] = self.table_names(f"{node.name.upper()}_CONNECTIONS")
+        return self.tables[table]
+
+
+class Body:
+    """The __init__ and forward lines of one class: the network, or one module instance."""
+
+    def __init__(self, gen: TorchGenerator, net: Network, root: tuple[str, ...], rename: Callable[[str], str], inst: Instance | None) -> None:
+        self.gen, self.net, self.root, self.rename = gen, net, root, rename
+        self.init: list[str] = []
+        self.forward: list[str] = []
+        self.containers: set[tuple[str, ...]] = set()
+        self.vars = Namespace(LOCALS - {"x"})
+        self.var_of: dict[int, str] = {}
+        self.backend = TorchBackend(self.val, lambda n: n.in_sym.render(self.rename), gen.table_const)
+        self.readers = _readers(inst.body if inst else net.body)
+
+    def val(self, node: Node, key: str) -> str:
+        if key in node.exprs:
+            return self.rename(node.exprs[key])
+        value = node.attrs[key]
+        if isinstance(value, tuple):
+            return str(value[0]) if value[0] == value[1] else f"({value[0]}, {value[1]})"
+        if isinstance(value, float):
+            return fmt_float(value)
+        return repr(value) if isinstance(value, str) else str(value)
+
+    def access(self, path: tuple[str, ...]) -> str:
+        full = self.gen.paths[path] if path in self.gen.paths else ".".join(path)
+        rel = full.split(".")[len(self.root) :]
+        return "self" + "".join(f'["{c}"]' if c.isdigit() else f".{c}" for c in rel)
+
+    def container(self, path: tuple[str, ...]) -> None:
+        for k in range(len(self.root) + 1, len(path)):
+            prefix = path[:k]
+            if prefix not in self.containers:
+                self.containers.add(prefix)
+                self.init.append(f"{' ' * 8}{self.access_prefix(prefix)} = nn.ModuleDict()")
+
+    def access_prefix(self, prefix: tuple[str, ...]) -> str:
+        # containers have no entry of their own in torch_paths: derive from a layer below them
+        for path, key in self.gen.paths.items():
+            if path[: len(prefix)] == prefix and len(path) > len(prefix):
+                parts = key.split(".")[: len(prefix)]
+                rel = parts[len(self.root) :]
+                return "self" + "".join(f'["{c}"]' if c.isdigit() else f".{c}" for c in rel)
+        return "self." + ".".join(prefix[len(self.root) :])
+
+    # -- forward ---------------------------------------------------------------------------------
+    def emit_items(self, items: list[Item], var_of: dict[int, str], default: str, top: bool, after: Item | None = None) -> None:
+        """Forward lines for a sequence; `after` is the item that reads the sequence's result."""
+        self.var_of.update(var_of)
+        for k, item in enumerate(items):
+            nxt = items[k + 1] if k + 1 < len(items) else after
+            out_id = item.id if isinstance(item, Node) else item.output
+            aux = top and item.aux  # aux heads run in train() only
+            target = default if _flows_on(out_id, nxt, self.readers) and not aux else self.vars.fresh(item.name)
+            if aux:
+                self.forward.append(f"{' ' * 8}if self.training:")
+            level = 3 if aux else 2
+            if isinstance(item, Node):
+                self.node(item, target, level)
+            elif isinstance(item, Instance):
+                self.instance(item, target, level)
+            else:
+                self.repeat(item, target, level, top)
+
+    def node(self, node: Node, target: str, level: int) -> None:
+        if node.branches:
+            ins = [self.branch(b, node) for b in node.branches]
+        else:
+            ins = [self.var_of[i] for i in node.inputs]
+        emitted = self.backend.emitter(node)(node)
+        self.gen.helpers |= self.backend.helpers
+        access = self.access(node.path)
+        if emitted.ctor is not None:
+            self.container(node.path)
+            self.init.extend(_assign(access, emitted.ctor, 2, self.comment(node)))
+        expr = emitted.call(access, ins)
+        if node.activation and not (self.gen.logits and node.activation == "softmax" and self._is_output(node)):
+            expr = ACTIVATION[node.activation].format(expr)
+            if node.activation == "scaled_tanh":
+                self.gen.helpers.add("scaled_tanh")
+        if node.op == "softmax" and self.gen.logits and self._is_output(node):
+            expr = ins[0]
+        self.forward.extend(_assign(target, expr, level, self.comment(node), plain=True))
+        self.var_of[node.id] = target
+
+    def branch(self, br: BranchSeq, merge: Node) -> str:
+        if not br.items:
+            return self.var_of[br.input]
+        var = self.vars.fresh(br.name)
+        self.emit_items(br.items, {}, var, top=False, after=merge)
+        return self.var_of[br.output]
+
+    def instance(self, inst: Instance, target: str, level: int) -> None:
+        cls = self.gen.module_class(inst, self.net)
+        self.container(inst.path)
+        args = [inst.in_sym.render(self.rename), *(self.rename(a) if a.isidentifier() else a for a in inst.arg_exprs)]
+        access = self.access_instance(inst.path)
+        self.init.extend(call_lines(f"{access} = ", cls, args, 2))
+        self.forward.extend(_assign(target, f"{access}({self.var_of[inst.input]})", level, self.comment_span(inst.span.line), plain=True))
+        self.var_of[inst.output] = target
+
+    def access_instance(self, path: tuple[str, ...]) -> str:
+        return self.access_prefix(path + ("",)) if path not in self.gen.paths else self.access(path)
+
+    def repeat(self, rep: RepeatBlock, target: str, level: int, top: bool) -> None:
+        calls = [it[0] for it in rep.iterations if len(it) == 1 and isinstance(it[0], Instance)]
+        if len(calls) == rep.count and all(c.path == rep.path + (str(i),) for i, c in enumerate(calls)):
+            classes = [self.gen.module_class(c, self.net) for c in calls]
+            args = [
+                f"{cls}({', '.join([c.in_sym.render(self.rename), *(self.rename(a) if a.isidentifier() else a for a in c.arg_exprs)])})"
+                for cls, c in zip(classes, calls, strict=True)
+            ]
+            access = self.access_prefix(rep.path)
+            self.container(rep.path)
+            self.init.extend(call_lines(f"{access} = ", "nn.Sequential", args, 2))
+            self.forward.extend(_assign(target, f"{access}({self.var_of[rep.input]})", level, self.comment_span(rep.span.line), plain=True))
+            self.var_of[rep.output] = target
+            return
+        for items in rep.iterations:
+            self.emit_items(items, {}, target, top=False)
+        self.var_of[rep.output] = self.var_of[rep.output] if rep.output in self.var_of else target
+
+    def _is_output(self, node: Node) -> bool:
+        return node.id == self.net.output or any(self.net.node_of(a).id == node.id for a in self.net.aux_heads)
+
+    def comment(self, node: Node) -> str:
+        return self.comment_span(node.span.line)
+
+    def comment_span(self, line: int) -> str:
+        return f"  # {_safe_comment(self.net.file)}:{line}" if self.gen.line_comments else ""
+
+
+def _readers(items: list[Item]) -> dict[int, list[int]]:
+    """For each value, the items of this class (by python id) that read it."""
+    out: dict[int, list[int]] = {}
+    todo = list(items)
+    while todo:
+        item = todo.pop()
+        if isinstance(item, Node):
+            ins = [b.output for b in item.branches] if item.branches else list(item.inputs)
+            for br in item.branches:
+                todo.extend(br.items)
+        elif isinstance(item, Instance):
+            ins = [item.input]
+        else:
+            ins = [item.input]
+            for it in item.iterations:
+                todo.extend(it)
+        for i in ins:
+            out.setdefault(i, []).append(id(item))
+    return out
+
+
+def _first_readers(item: Item | None) -> set[int]:
+    if item is None:
+        return set()
+    found = {id(item)}
+    if isinstance(item, Node):
+        for br in item.branches:
+            if br.items:
+                found |= _first_readers(br.items[0])
+    elif isinstance(item, RepeatBlock) and item.iterations and item.iterations[0]:
+        found |= _first_readers(item.iterations[0][0])
+    return found
+
+
+def _flows_on(value: int, nxt: Item | None, readers: dict[int, list[int]]) -> bool:
+    """True when only the next item reads the value, so it can stay in the running variable."""
+    return set(readers.get(value, [])) <= _first_readers(nxt)
+
+
+def _assign(target: str, expr: str, level: int, comment: str = "", plain: bool = False) -> list[str]:
+    line = f"{'    ' * level}{target} = {expr}{comment}"
+    if len(line) - len(comment) <= LINE_LENGTH or "(" not in expr:
+        return [line]
+    func, _, rest = expr.partition("(")
+    if not rest.endswith(")") or func.count("[") != func.count("]"):
+        return [line]
+    args = _split_args(rest[:-1])
+    lines = call_lines(f"{target} = ", func, args, level)
+    if comment:
+        lines[0] += comment
+    return lines
+
+
+def _split_args(text: str) -> list[str]:
+    depth, cur, out = 0, "", []
+    for ch in text:
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        if ch == "," and depth == 0:
+            out.append(cur.strip())
+            cur = ""
+        else:
+            cur += ch
+    if cur.strip():
+        out.append(cur.strip())
+    return out
+
+
+def render_class(name: str, code: ClassCode, ret_type: str, returns: list[str]) -> str:
+    params = ", ".join(["self", *code.params])
+    lines = [f"class {name}(nn.Module):"]
+    if code.doc:
+        lines += [f"    {code.doc}", ""]
+    sig = f"    def __init__({params}) -> None:"
+    lines += [sig] if len(sig) <= LINE_LENGTH else seq_lines("def __init__", ["self", *code.params], 1, "(", ") -> None:")
+    lines += ["        super().__init__()", *code.init, ""]
+    lines += [f"    def forward(self, x: torch.Tensor) -> {ret_type}:", *code.forward, *returns]
+    return "\n".join(lines) + "\n"
+
+
+def _module_doc(nets: list[Network], spec: str) -> str:
+    names = ", ".join(_doc_name(n.name) for n in nets)
+    return f'"""{names}: PyTorch model{"s" if len(nets) > 1 else ""} compiled by archc from {_safe_doc(spec)}."""'
+
+
+def _py_type(value: object) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    return "tuple[int, int]" if hasattr(value, "values") else "str"
+
+
+def _camel(name: str) -> str:
+    parts = [p for p in name.split("_") if p]
+    return "".join(p[:1].upper() + p[1:] for p in parts) or "Module"
+
+
+def _safe_comment(text: str) -> str:
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
+def _safe_doc(text: str) -> str:
+    return _safe_comment(text).replace("\\", "/").replace('"""', "'''")
+
+
+def _doc_name(name: str) -> str:
+    return _safe_doc(name)
+
+
+def describe(node: Node) -> str:
+    return f"{node.qualname}: {node.op} → {fmt_shape(node.shape)}"

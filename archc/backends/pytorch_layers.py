@@ -1,0 +1,97 @@
+"""Source of the small layers PyTorch lacks, copied into generated files that use them."""
+
+from __future__ import annotations
+
+SCALED_TANH = '''
+def scaled_tanh(x: torch.Tensor) -> torch.Tensor:
+    """LeNet-5's squashing function f(a) = 1.7159 tanh(2a/3)."""
+    return 1.7159 * torch.tanh(x * (2.0 / 3.0))
+'''
+
+TABLE_CONV = '''
+class TableConv2d(nn.Module):
+    """A convolution whose output maps read only the input maps a connection table lists.
+
+    `weight` holds one kernel per link, ordered by output map then input map, so the layer
+    has exactly the table's parameters; forward scatters them into a dense kernel.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int | tuple[int, int],
+        connections: tuple[tuple[int, ...], ...],
+        stride: int | tuple[int, int] = 1,
+        padding: int | tuple[int, int] = 0,
+        bias: bool = True,
+    ) -> None:
+        super().__init__()
+        kh, kw = (
+            (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
+        )
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.stride, self.padding = stride, padding
+        outs = [o for o, ins in enumerate(connections) for _ in ins]
+        ins = [i for row in connections for i in row]
+        self.register_buffer("out_index", torch.tensor(outs), persistent=False)
+        self.register_buffer("in_index", torch.tensor(ins), persistent=False)
+        self.weight = nn.Parameter(torch.empty(len(ins), kh, kw))
+        self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
+        fan_in = (
+            torch.bincount(self.out_index, minlength=out_channels).float() * kh * kw
+        )
+        bound = fan_in.rsqrt()
+        with torch.no_grad():
+            self.weight.uniform_(-1, 1).mul_(bound[self.out_index].view(-1, 1, 1))
+            if self.bias is not None:
+                self.bias.uniform_(-1, 1).mul_(bound)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        kh, kw = self.weight.shape[1:]
+        dense = self.weight.new_zeros(self.out_channels, self.in_channels, kh, kw)
+        dense = dense.index_put((self.out_index, self.in_index), self.weight)
+        return F.conv2d(x, dense, self.bias, self.stride, self.padding)
+'''
+
+SUBSAMPLE = '''
+class Subsample(nn.Module):
+    """LeNet-5's subsampling: each window's sum times a trainable coefficient plus a bias, per map."""
+
+    def __init__(
+        self,
+        channels: int,
+        kernel_size: int | tuple[int, int],
+        stride: int | tuple[int, int],
+    ) -> None:
+        super().__init__()
+        self.kernel_size, self.stride = kernel_size, stride
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        kh, kw = (
+            (self.kernel_size, self.kernel_size)
+            if isinstance(self.kernel_size, int)
+            else self.kernel_size
+        )
+        summed = F.avg_pool2d(x, self.kernel_size, self.stride) * (kh * kw)
+        return summed * self.weight.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1)
+'''
+
+RBF = '''
+class RBF(nn.Module):
+    """Euclidean radial basis units: y_i = sum_j (x_j - w_ij)^2, one centre per unit."""
+
+    def __init__(self, in_features: int, out_features: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(
+            torch.empty(out_features, in_features).uniform_(-1, 1)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x.unsqueeze(1) - self.weight).pow(2).sum(-1)
+'''
+
+# helper name → (source, what it needs); the generator copies only the helpers a file uses
+HELPERS = {"scaled_tanh": SCALED_TANH, "TableConv2d": TABLE_CONV, "Subsample": SUBSAMPLE, "RBF": RBF}
