@@ -72,7 +72,7 @@ def test_forward_backward_and_deterministic_eval(built) -> None:
 
 
 def test_meta_device_leaves_nothing_on_cpu(built) -> None:
-    net, model = built
+    net, _ = built
     meta = build_model(net, "torch").to("meta")
     assert all(t.device.type == "meta" for t in [*meta.parameters(), *meta.buffers()])
     meta.eval()
