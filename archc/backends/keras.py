@@ -1,0 +1,322 @@
+"""IR → Keras 3 source: one builder function per spec module, one `build_<network>(aux=False)`.
+
+The generated file imports only `keras` (its layers and ops) and runs under the TensorFlow, JAX
+and torch backends. Channels-last throughout. Every layer is named after the spec's layer path,
+components joined by `-` (`inception3a-b1-conv_1`): `-` cannot occur in a spec name, so the
+mapping is one-to-one, and unlike `.` it is legal in a variable path under the torch backend.
+Helper layers a node needs besides its own (explicit padding, an activation after batchnorm)
+take the node's name plus a suffix that no sibling in the spec uses.
+
+What Keras lacks (LRN, PyTorch-padded and ceil-mode pooling, connection tables, trainable
+subsampling, RBF, LeNet's scaled tanh) is written into the file as small registered layers
+from keras_layers.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from .. import __version__
+from ..graph import Network, Node
+from .base import HEADER, MARKER, Backend, Namespace, Unsupported, fmt_float
+from .keras_layers import NEEDS, SOURCES
+from .keras_scope import Call, FunctionWriter, Scope, render_call
+
+ACTIVATION = {"relu": '"relu"', "tanh": '"tanh"', "sigmoid": '"sigmoid"', "softmax": '"softmax"', "scaled_tanh": "scaled_tanh"}
+# Ops through which a flattened vector keeps its element order.
+ELEMENTWISE = frozenset({"dropout", "relu", "tanh", "sigmoid", "scaled_tanh"})
+# Options a module builder takes from its parameters verbatim; all others are written out per
+# instance, and instances that then differ get builders of their own (inception, inception_2).
+PARAM_OPTIONS = {
+    "conv": ("filters", "groups", "bias"),
+    "dense": ("units", "bias"),
+    "rbf": ("units",),
+    "dropout": ("rate",),
+    "batchnorm": ("eps",),
+    "lrn": ("beta", "k"),
+}
+RESERVED = frozenset({"keras", "layers", "ops", "x", "inputs", "name", "aux", "i", *SOURCES})
+
+
+def layer_name(node: Node) -> str:
+    """The Keras layer name of a node: its spec path joined by `-`."""
+    return "-".join(node.path)
+
+
+def entry_point(net: Network) -> str:
+    """The name of a network's builder function in the generated file."""
+    return "build_" + Namespace(RESERVED).legal(net.name.lower())
+
+
+def pair(value: Any) -> tuple[int, int]:
+    return (value, value) if isinstance(value, int) else (int(value[0]), int(value[1]))
+
+
+def dims(value: tuple[int, int]) -> str:
+    return str(value[0]) if value[0] == value[1] else f"({value[0]}, {value[1]})"
+
+
+def keras_same(size: int, kernel: int, stride: int, dilation: int = 1) -> tuple[int, int]:
+    """Keras' `padding="same"`: (output size, padding before); the remainder goes after."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + (kernel - 1) * dilation + 1 - size, 0)
+    return out, total // 2
+
+
+def hwc_flatten(net: Network, node: Node) -> bool:
+    """Whether a flatten may use Keras' own H, W, C order: only when every reader reaches a
+    dense or rbf layer through elementwise ops, whose rows weights.transfer then permutes."""
+    todo, seen = [node.id], set()
+    while todo:
+        nid = todo.pop()
+        for reader in net.nodes:
+            if nid in reader.inputs and reader.id not in seen:
+                seen.add(reader.id)
+                if reader.op in ELEMENTWISE:
+                    todo.append(reader.id)
+                elif reader.op not in ("dense", "rbf"):
+                    return False
+    return True
+
+
+def flatten_source(net: Network, node: Node) -> Node | None:
+    """The spatial flatten in H, W, C order that a dense or rbf layer reads, if any."""
+    cur = net.nodes[node.inputs[0]]
+    while cur.op in ELEMENTWISE and cur.inputs:
+        cur = net.nodes[cur.inputs[0]]
+    if cur.op != "flatten":
+        return None
+    shape = net.nodes[cur.inputs[0]].shape
+    if len(shape) != 3 or shape[1] * shape[2] == 1 or not hwc_flatten(net, cur):
+        return None
+    return cur
+
+
+class KerasBackend(Backend):
+    """One `emit_<op>` per op: each returns the calls that compute the node from its input."""
+
+    target: ClassVar[str] = "keras"
+    UNSUPPORTED: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, nets: list[Network], spec: str, *, logits: bool = False, line_comments: bool = False) -> None:
+        self.nets, self.spec, self.logits, self.line_comments = nets, spec, logits, line_comments
+        self.spec_text = spec if spec.isprintable() else repr(spec)
+        self.used: set[str] = set()
+        self.tables: dict[tuple[tuple[int, ...], ...], str] = {}
+        self.table_names = Namespace(RESERVED)
+        self.net = nets[0]
+        self.scope: Scope | None = None
+
+    # -- helpers the emitters share ------------------------------------------------------------
+    def special(self, name: str) -> str:
+        self.used.update((name, *NEEDS.get(name, ())))
+        return name
+
+    def value(self, node: Node, option: str, literal: str | None = None) -> str:
+        """An option's value: the module parameter it came from, or the literal."""
+        assert self.scope is not None
+        expr = node.exprs.get(option)
+        if expr is not None and option in PARAM_OPTIONS.get(node.op, ()) and expr in self.scope.params:
+            return self.scope.params[expr]
+        if literal is not None:
+            return literal
+        v = node.attrs[option]
+        return fmt_float(v) if isinstance(v, float) else repr(v)
+
+    def activation(self, node: Node, kwargs: list[str]) -> list[str]:
+        act = self.output_activation(node)
+        return [*kwargs, f"activation={self.activation_ref(act)}"] if act else kwargs
+
+    def activation_ref(self, act: str) -> str:
+        if act == "scaled_tanh":
+            self.special("scaled_tanh")
+        return ACTIVATION[act]
+
+    def output_activation(self, node: Node) -> str | None:
+        """The node's activation, less a trailing softmax under --logits."""
+        if self.logits and node.activation == "softmax" and self.scope is not None and node.id in self.scope.outputs:
+            return None
+        return node.activation
+
+    def then_activation(self, node: Node, calls: list[Call]) -> list[Call]:
+        act = self.output_activation(node)
+        if act:
+            calls.append(Call("layers.Activation", [self.activation_ref(act)], self.aux_name(node, act)))
+        return calls
+
+    def name(self, node: Node) -> str:
+        assert self.scope is not None
+        return self.scope.layer_name(node.path)
+
+    def aux_name(self, node: Node, suffix: str) -> str:
+        assert self.scope is not None
+        return self.scope.aux_name(node.path, suffix)
+
+    def in_shape(self, node: Node) -> tuple[int, ...]:
+        return tuple(self.net.nodes[node.inputs[0]].shape)
+
+    def unsupported(self, node: Node, reason: str) -> Unsupported:
+        from ..diagnostics import Diagnostic, Severity
+
+        message = f"the keras backend cannot express {node.qualname} ({node.op}): {reason}"
+        return Unsupported(Diagnostic(Severity.ERROR, "unsupported", message, node.span))
+
+    def padding(self, node: Node, kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int]) -> tuple[str, list[Call]]:
+        """Keras padding mode for a conv, and a ZeroPadding2D before it where "same" differs."""
+        pad = node.attrs.get("pad", 0)
+        if pad == "same":
+            return "same", []
+        p = (0, 0) if pad == "valid" else pair(pad)
+        if p == (0, 0):
+            return "valid", []
+        _, h, w = self.in_shape(node)
+        same = (keras_same(h, kernel[0], stride[0], dilation[0]), keras_same(w, kernel[1], stride[1], dilation[1]))
+        if same == ((node.shape[1], p[0]), (node.shape[2], p[1])):
+            return "same", []
+        return "valid", [Call("layers.ZeroPadding2D", [dims(p)], self.aux_name(node, "pad"))]
+
+    # -- emitters, one per op ------------------------------------------------------------------
+    def emit_conv(self, node: Node) -> list[Call]:
+        a = node.attrs
+        kernel, stride, dilation = pair(a["kernel"][:2]), pair(a["stride"]), pair(a["dilation"])
+        mode, calls = self.padding(node, kernel, stride, dilation)
+        args = [self.value(node, "filters"), dims(kernel)]
+        if "table" in a:
+            if a["groups"] != 1:
+                raise self.unsupported(node, "a connection table with groups")
+            args.append(f"table={self.table(node)}")
+        if stride != (1, 1):
+            args.append(f"strides={dims(stride)}")
+        if mode == "same":
+            args.append('padding="same"')
+        if dilation != (1, 1):
+            args.append(f"dilation_rate={dims(dilation)}")
+        if "groups" in node.exprs or a["groups"] != 1:
+            args.append(f"groups={self.value(node, 'groups')}")
+        args = self.activation(node, args)
+        if "bias" in node.exprs or not a["bias"]:
+            args.append(f"use_bias={self.value(node, 'bias')}")
+        ctor = self.special("ConnectionTableConv2D") if "table" in a else "layers.Conv2D"
+        return [*calls, Call(ctor, args, self.name(node))]
+
+    def table(self, node: Node) -> str:
+        table = tuple(tuple(maps) for maps in node.attrs["table"])
+        if table not in self.tables:
+            self.tables[table] = self.table_names(node.name.upper() + "_TABLE")
+        return self.tables[table]
+
+    def pool(self, node: Node, kind: str) -> list[Call]:
+        a = node.attrs
+        kernel, stride, p = pair(a["kernel"]), pair(a["stride"] or a["kernel"]), pair(a["pad"])
+        _, h, w = self.in_shape(node)
+        extra = tuple(
+            max((o - 1) * s + k - (n + 2 * q), 0) for o, s, k, n, q in zip(node.shape[1:], stride, kernel, (h, w), p, strict=True)
+        )
+        args = [dims(kernel), f"strides={dims(stride)}"]
+        if p == (0, 0) and extra == (0, 0):
+            return [Call(f"layers.{kind}Pooling2D", args, self.name(node))]
+        same = (keras_same(h, kernel[0], stride[0]), keras_same(w, kernel[1], stride[1]))
+        if kind == "Max" and same == ((node.shape[1], p[0]), (node.shape[2], p[1])):
+            return [Call("layers.MaxPooling2D", [*args, 'padding="same"'], self.name(node))]
+        args += [f"padding={pair_text(p)}", f"extra={pair_text(extra)}"]
+        return [Call(self.special(f"Padded{kind}Pool2D"), args, self.name(node))]
+
+    def emit_maxpool(self, node: Node) -> list[Call]:
+        return self.pool(node, "Max")
+
+    def emit_avgpool(self, node: Node) -> list[Call]:
+        return self.pool(node, "Average")
+
+    def emit_subsample(self, node: Node) -> list[Call]:
+        kernel = pair(node.attrs["kernel"])
+        stride = pair(node.attrs["stride"] or node.attrs["kernel"])
+        args = self.activation(node, [dims(kernel), f"strides={dims(stride)}"])
+        return [Call(self.special("Subsampling"), args, self.name(node))]
+
+    def emit_lrn(self, node: Node) -> list[Call]:
+        a = node.attrs
+        alpha = a["alpha"] * a["size"] if a["convention"] == "paper" else a["alpha"]
+        args = [repr(a["size"]), f"alpha={fmt_float(alpha)}", f"beta={self.value(node, 'beta')}", f"k={self.value(node, 'k')}"]
+        return [Call(self.special("LocalResponseNorm"), args, self.name(node))]
+
+    def emit_batchnorm(self, node: Node) -> list[Call]:
+        momentum = fmt_float(1.0 - node.attrs["momentum"])
+        call = Call("layers.BatchNormalization", [f"epsilon={self.value(node, 'eps')}", f"momentum={momentum}"], self.name(node))
+        return self.then_activation(node, [call])
+
+    def emit_dense(self, node: Node) -> list[Call]:
+        args = self.activation(node, [self.value(node, "units")])
+        if "bias" in node.exprs or not node.attrs["bias"]:
+            args.append(f"use_bias={self.value(node, 'bias')}")
+        return [Call("layers.Dense", args, self.name(node))]
+
+    def emit_rbf(self, node: Node) -> list[Call]:
+        return [Call(self.special("RBF"), [self.value(node, "units")], self.name(node))]
+
+    def emit_dropout(self, node: Node) -> list[Call]:
+        return [Call("layers.Dropout", [self.value(node, "rate")], self.name(node))]
+
+    def emit_flatten(self, node: Node) -> list[Call]:
+        shape = self.in_shape(node)
+        if len(shape) == 3 and shape[1] * shape[2] > 1 and not hwc_flatten(self.net, node):
+            # Read by something that needs PyTorch's C, H, W order: put the maps first.
+            permute = Call("layers.Permute", ["(3, 1, 2)"], self.aux_name(node, "chw"))
+            return [permute, Call("layers.Flatten", [], self.name(node))]
+        return [Call("layers.Flatten", [], self.name(node))]
+
+    def emit_global_avgpool(self, node: Node) -> list[Call]:
+        return [Call("layers.GlobalAveragePooling2D", [], self.name(node))]
+
+    def activation_op(self, node: Node) -> list[Call]:
+        if self.logits and node.op == "softmax" and self.scope is not None and node.id in self.scope.outputs:
+            return [Call("layers.Identity", [], self.name(node))]
+        return [Call("layers.Activation", [self.activation_ref(node.op)], self.name(node))]
+
+    emit_relu = emit_tanh = emit_sigmoid = emit_softmax = emit_scaled_tanh = activation_op
+
+    def emit_concat(self, node: Node) -> list[Call]:
+        return [Call("layers.Concatenate", [], self.name(node))]
+
+    def emit_add(self, node: Node) -> list[Call]:
+        return self.then_activation(node, [Call("layers.Add", [], self.name(node))])
+
+
+def pair_text(value: tuple[int, ...]) -> str:
+    return f"({value[0]}, {value[1]})"
+
+
+def generate(nets: list[Network], spec: str, *, logits: bool = False, line_comments: bool = False) -> str:
+    """The Keras source for every network of a spec."""
+    backend = KerasBackend(nets, spec, logits=logits, line_comments=line_comments)
+    entries = [entry_point(net) for net in nets]
+    if len(set(entries)) != len(entries):
+        raise backend.unsupported(nets[1].input, "two networks whose names differ only in case")
+    functions = Namespace(RESERVED | set(entries))
+    builders: list[str] = []
+    modules: dict[tuple[str, str], str] = {}  # (module name, body text) → function name
+    for net in nets:
+        backend.net = net
+        writer = FunctionWriter(backend, net, functions, modules, builders)
+        builders.append(writer.network(entry_point(net)))
+    return assemble(backend, spec, builders)
+
+
+def assemble(backend: KerasBackend, spec: str, builders: list[str]) -> str:
+    names = ", ".join(net.name for net in backend.nets)
+    plural = "s" if len(backend.nets) > 1 else ""
+    header = (
+        f"{MARKER}\n# {HEADER.format(version=__version__, spec=backend.spec_text)}\n"
+        f'"""Keras 3 model{plural} of {names}, channels-last (batch, height, width, maps).\n\n'
+        'Imports only keras: runs under the TensorFlow, JAX and torch backends.\n"""\n\n'
+        "import keras\nfrom keras import " + ("layers, ops" if backend.used else "layers")
+    )
+    parts = [header]
+    parts += [SOURCES[name].strip("\n") for name in SOURCES if name in backend.used]
+    for table, const in sorted(backend.tables.items(), key=lambda kv: kv[1]):
+        rows = "".join(f"    {row!r},\n" for row in table)
+        parts.append(f"# Output map j of the connection table reads input maps {const}[j].\n{const} = (\n{rows})")
+    parts += builders
+    return "\n\n\n".join(part.strip("\n") for part in parts) + "\n"
+
+
+__all__ = ["KerasBackend", "entry_point", "flatten_source", "generate", "layer_name", "render_call"]

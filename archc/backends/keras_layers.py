@@ -1,0 +1,233 @@
+"""The special Keras layers a generated file may need, as source text copied into that file.
+
+Keras 3 has no LRN, no ceil-mode or PyTorch-padded pooling, no connection-table convolution,
+no trainable subsampling and no RBF units. Each is a small `keras.layers.Layer` written with
+`keras.ops` only (so it runs under the TensorFlow, JAX and torch backends), registered for
+serialisation so that `model.save("x.keras")` and `keras.models.load_model` round-trip.
+Every one computes exactly what the PyTorch backend's counterpart computes (see numbers.md,
+"Framework semantics that bite"); tests/test_keras.py checks each against torch directly.
+
+archc never imports keras: these are strings. The generator copies only the ones a spec uses.
+"""
+
+from __future__ import annotations
+
+REGISTER = '@keras.saving.register_keras_serializable(package="archc")'
+
+PAIR = '''
+def pair(value):
+    """A size as (height, width): 2 → (2, 2)."""
+    return (value, value) if isinstance(value, int) else tuple(value)
+'''
+
+SCALED_TANH = f'''
+{REGISTER}
+def scaled_tanh(x):
+    """LeNet-5's squashing function 1.7159 · tanh(2x/3)."""
+    return 1.7159 * ops.tanh(x * (2.0 / 3.0))
+'''
+
+LOCAL_RESPONSE_NORM = f'''
+{REGISTER}
+class LocalResponseNorm(layers.Layer):
+    """x / (k + alpha/size · Σ x²)^beta, the sum over `size` neighbouring maps.
+
+    Exactly torch.nn.LocalResponseNorm: the window reaches size // 2 maps below and
+    (size - 1) // 2 above, zero-padded at the ends, and alpha is divided by size.
+    """
+
+    def __init__(self, size, alpha=1e-4, beta=0.75, k=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+
+    def call(self, x):
+        maps = x.shape[-1]
+        pad = [(0, 0)] * (len(x.shape) - 1)
+        squares = ops.pad(ops.square(x), [*pad, (self.size // 2, (self.size - 1) // 2)])
+        total = squares[..., 0:maps]
+        for i in range(1, self.size):
+            total = total + squares[..., i : i + maps]
+        return x / ops.power(self.k + self.alpha / self.size * total, self.beta)
+
+    def get_config(self):
+        config = {{"size": self.size, "alpha": self.alpha, "beta": self.beta}}
+        return {{**super().get_config(), **config, "k": self.k}}
+'''
+
+PADDED_MAX_POOL = f'''
+{REGISTER}
+class PaddedMaxPool2D(layers.Layer):
+    """Max pooling as torch.nn.MaxPool2d: `padding` of -inf on each side, then `extra`
+    rows and columns of -inf at the bottom and right for ceil mode's last window.
+    """
+
+    def __init__(self, pool_size, strides, padding=(0, 0), extra=(0, 0), **kwargs):
+        super().__init__(**kwargs)
+        self.pool_size, self.strides = pair(pool_size), pair(strides)
+        self.padding, self.extra = tuple(padding), tuple(extra)
+
+    def call(self, x):
+        (ph, pw), (eh, ew) = self.padding, self.extra
+        pad = [(0, 0), (ph, ph + eh), (pw, pw + ew), (0, 0)]
+        x = ops.pad(x, pad, constant_values=float("-inf"))
+        return ops.max_pool(x, self.pool_size, self.strides, padding="valid")
+
+    def get_config(self):
+        config = {{"pool_size": self.pool_size, "strides": self.strides}}
+        config.update(padding=self.padding, extra=self.extra)
+        return {{**super().get_config(), **config}}
+'''
+
+PADDED_AVG_POOL = f'''
+{REGISTER}
+class PaddedAvgPool2D(layers.Layer):
+    """Average pooling as torch.nn.AvgPool2d(count_include_pad=True): the zero `padding`
+    counts in each window's divisor; ceil mode's `extra` rows and columns do not.
+    """
+
+    def __init__(self, pool_size, strides, padding=(0, 0), extra=(0, 0), **kwargs):
+        super().__init__(**kwargs)
+        self.pool_size, self.strides = pair(pool_size), pair(strides)
+        self.padding, self.extra = tuple(padding), tuple(extra)
+
+    def call(self, x):
+        (ph, pw), (eh, ew) = self.padding, self.extra
+        height, width = x.shape[1] + 2 * ph, x.shape[2] + 2 * pw
+        x = ops.pad(x, [(0, 0), (ph, ph + eh), (pw, pw + ew), (0, 0)])
+        counted = ops.ones((1, height, width, 1), dtype=x.dtype)
+        counted = ops.pad(counted, [(0, 0), (0, eh), (0, ew), (0, 0)])
+        sums = ops.average_pool(x, self.pool_size, self.strides, padding="valid")
+        share = ops.average_pool(counted, self.pool_size, self.strides, padding="valid")
+        return sums / share
+
+    def get_config(self):
+        config = {{"pool_size": self.pool_size, "strides": self.strides}}
+        config.update(padding=self.padding, extra=self.extra)
+        return {{**super().get_config(), **config}}
+'''
+
+SUBSAMPLING = f'''
+{REGISTER}
+class Subsampling(layers.Layer):
+    """LeNet-5's trainable subsampling: the sum of each window times a coefficient,
+    plus a bias, one of each per map, then the activation.
+    """
+
+    def __init__(self, pool_size, strides, activation=None, **kwargs):
+        super().__init__(**kwargs)
+        self.pool_size, self.strides = pair(pool_size), pair(strides)
+        self.activation = keras.activations.get(activation)
+
+    def build(self, input_shape):
+        maps = input_shape[-1]
+        self.coefficient = self.add_weight(
+            shape=(maps,), initializer="ones", name="coefficient"
+        )
+        self.bias = self.add_weight(shape=(maps,), initializer="zeros", name="bias")
+
+    def call(self, x):
+        area = self.pool_size[0] * self.pool_size[1]
+        sums = ops.average_pool(x, self.pool_size, self.strides, padding="valid") * area
+        return self.activation(sums * self.coefficient + self.bias)
+
+    def get_config(self):
+        activation = keras.activations.serialize(self.activation)
+        config = {{"pool_size": self.pool_size, "strides": self.strides}}
+        return {{**super().get_config(), **config, "activation": activation}}
+'''
+
+CONNECTION_TABLE_CONV = f'''
+{REGISTER}
+class ConnectionTableConv2D(layers.Layer):
+    """A convolution whose output map j reads only the input maps table[j] (LeNet's C3).
+
+    `kernel` holds one filter per connection, shape (links, kh, kw), ordered by output
+    map, then input map; `bias` has one value per output map. Only links are weights.
+    """
+
+    def __init__(
+        self,
+        filters,
+        kernel_size,
+        table,
+        strides=(1, 1),
+        dilation_rate=(1, 1),
+        activation=None,
+        use_bias=True,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.filters, self.kernel_size = filters, pair(kernel_size)
+        self.table = tuple(tuple(maps) for maps in table)
+        self.strides, self.dilation_rate = pair(strides), pair(dilation_rate)
+        self.activation = keras.activations.get(activation)
+        self.use_bias = use_bias
+
+    def build(self, input_shape):
+        self.in_maps = input_shape[-1]
+        shape = (sum(len(maps) for maps in self.table), *self.kernel_size)
+        self.kernel = self.add_weight(shape=shape, name="kernel")
+        if self.use_bias:
+            self.bias = self.add_weight(
+                shape=(self.filters,), initializer="zeros", name="bias"
+            )
+
+    def call(self, x):
+        # Spread each link's filter to its (input map, output map) place in a kernel.
+        out_maps, (kh, kw) = self.filters, self.kernel_size
+        places = [i * out_maps + j for j, maps in enumerate(self.table) for i in maps]
+        spread = ops.one_hot(places, self.in_maps * out_maps, dtype=self.kernel.dtype)
+        flat = ops.reshape(ops.transpose(self.kernel, (1, 2, 0)), (kh * kw, -1))
+        full = ops.reshape(ops.matmul(flat, spread), (kh, kw, self.in_maps, out_maps))
+        y = ops.conv(x, full, self.strides, "valid", dilation_rate=self.dilation_rate)
+        if self.use_bias:
+            y = y + self.bias
+        return self.activation(y)
+
+    def get_config(self):
+        config = {{"filters": self.filters, "kernel_size": self.kernel_size}}
+        config.update(table=self.table, strides=self.strides, use_bias=self.use_bias)
+        config.update(dilation_rate=self.dilation_rate)
+        activation = keras.activations.serialize(self.activation)
+        return {{**super().get_config(), **config, "activation": activation}}
+'''
+
+RBF = f'''
+{REGISTER}
+class RBF(layers.Layer):
+    """Euclidean RBF units: y_i = Σ_j (x_j - w_ij)², one centre per unit, no bias."""
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+
+    def build(self, input_shape):
+        shape = (self.units, input_shape[-1])
+        self.centres = self.add_weight(shape=shape, name="centres")
+
+    def call(self, x):
+        return ops.sum(ops.square(ops.expand_dims(x, 1) - self.centres), axis=-1)
+
+    def get_config(self):
+        return {{**super().get_config(), "units": self.units}}
+'''
+
+# Name in the generated file → its source, in the order they are written.
+SOURCES: dict[str, str] = {
+    "pair": PAIR,
+    "scaled_tanh": SCALED_TANH,
+    "LocalResponseNorm": LOCAL_RESPONSE_NORM,
+    "PaddedMaxPool2D": PADDED_MAX_POOL,
+    "PaddedAvgPool2D": PADDED_AVG_POOL,
+    "Subsampling": SUBSAMPLING,
+    "ConnectionTableConv2D": CONNECTION_TABLE_CONV,
+    "RBF": RBF,
+}
+
+# What each source calls besides keras.
+NEEDS: dict[str, tuple[str, ...]] = {
+    "PaddedMaxPool2D": ("pair",),
+    "PaddedAvgPool2D": ("pair",),
+    "Subsampling": ("pair",),
+    "ConnectionTableConv2D": ("pair",),
+}
