@@ -147,6 +147,16 @@ class Network:
     def node_of(self, item: Item) -> Node:
         return self.nodes[item.id if isinstance(item, Node) else item.output]
 
+    def _repr_svg_(self) -> str | None:
+        """Jupyter shows the diagram inline; None falls back to the text repr when Graphviz is missing."""
+        from .env import MissingDependency
+        from .render import render_svg
+
+        try:
+            return render_svg(self)
+        except MissingDependency:
+            return None
+
 
 def walk(items: list[Item]) -> Iterator[Item]:
     """Every item of a tree, depth first, in source order."""

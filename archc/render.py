@@ -1,0 +1,78 @@
+"""Draw a network: DOT text from archc.backends.dot, laid out by Graphviz's `dot` program.
+
+`--format dot` needs nothing installed; svg, png and pdf need the `graphviz` Python package and
+the `dot` binary, and raise MissingDependency (exit code 3 in the CLI) with an install hint
+when either is missing. Files are written atomically: a temporary file in the same directory,
+then os.replace, so a reader never sees half a diagram.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from .backends.dot import to_dot
+from .env import MissingDependency, require, require_dot
+from .graph import Network
+
+FORMATS = ("svg", "png", "pdf", "dot")
+
+
+def render_bytes(net: Network, fmt: str, rankdir: str = "TB", depth: int | None = None, phase: str = "train") -> bytes:
+    """The diagram in one of FORMATS, as the bytes of the file."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    source = to_dot(net, rankdir=rankdir, depth=depth, phase=phase)
+    if fmt == "dot":
+        return source.encode("utf-8")
+    return layout(source, fmt)
+
+
+def layout(source: str, fmt: str) -> bytes:
+    """Runs `dot -T<fmt>` on DOT text through the graphviz package."""
+    require_dot()
+    graphviz = require("graphviz")
+    try:
+        result: bytes = graphviz.pipe("dot", fmt, source.encode("utf-8"), quiet=True)
+    except graphviz.ExecutableNotFound as exc:  # dot vanished between the check and the call
+        raise MissingDependency(f"Graphviz's `dot` could not be run ({exc}); install it with: apt-get install graphviz") from None
+    except graphviz.CalledProcessError as exc:
+        stderr = exc.stderr.decode("utf-8", "replace") if isinstance(exc.stderr, bytes) else str(exc.stderr)
+        raise RuntimeError(f"Graphviz's dot failed on archc's DOT output (please report this): {stderr.strip()}") from None
+    return result
+
+
+def render_svg(net: Network, rankdir: str = "TB", depth: int | None = None, phase: str = "train") -> str:
+    """The diagram as SVG text, for the notebook display and the HTML report."""
+    return render_bytes(net, "svg", rankdir=rankdir, depth=depth, phase=phase).decode("utf-8")
+
+
+def render_to_file(net: Network, out: Path, fmt: str, rankdir: str = "TB", depth: int | None = None, phase: str = "train") -> None:
+    write_atomic(Path(out), render_bytes(net, fmt, rankdir=rankdir, depth=depth, phase=phase))
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Writes `data` to `path` through a temporary file in the same directory and os.replace."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, _file_mode(path))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _file_mode(path: Path) -> int:
+    """Keep an existing file's permissions; a new file gets the usual 0666 less the umask."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
