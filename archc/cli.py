@@ -237,5 +237,5 @@ def cmd_fmt(args: argparse.Namespace) -> int:
     comp = load_spec(args.spec)
     if comp.program is None or not report(comp):
         return EXIT_SPEC
-    sys.stdout.write(format_program(comp.program))
+    sys.stdout.write(format_program(comp.program, comp.source))
     return EXIT_OK

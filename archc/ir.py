@@ -159,7 +159,7 @@ class NetworkDef:
 
 @dataclass(frozen=True)
 class Program:
-    file: str
+    file: str = field(compare=False)
     modules: tuple[ModuleDef, ...]
     networks: tuple[NetworkDef, ...]
     span: Span = _span()
