@@ -52,6 +52,9 @@ def bind(opdef: ops.OpDef, op: ir.Op, env: dict[str, Param], diags: Diagnostics)
     for option in opdef.options:
         if option.name in out.attrs:
             continue
+        if option.name in given:  # given, but with a value already reported as wrong
+            out.ok = False
+            continue
         if option.required:
             diags.error(
                 "missing-option",

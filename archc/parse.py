@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+from lark.visitors import Transformer_NonRecursive
 
 from . import ir
 from .diagnostics import Diagnostics, Span
@@ -69,10 +71,16 @@ def parse(text: str, file: str, diags: Diagnostics) -> ir.Program | None:
 def _translate(exc: UnexpectedInput, text: str, file: str) -> tuple[str, str, Span, str | None]:
     line = max(1, getattr(exc, "line", 1) or 1)
     column = max(1, getattr(exc, "column", 1) or 1)
+    braces = _braces(text)
+    if braces.definition_inside is not None and braces.definition_inside[0] <= line:
+        # `network B {` inside an unclosed block parses as a layer; say what really went wrong.
+        at, word, opened = braces.definition_inside
+        span = Span(file, at, 1 + _indent(text, at), at, 1 + _indent(text, at) + len(word))
+        return "syntax", f"`{word}` inside an unclosed block: a '}}' is missing before this line", span, _still_open(opened)
     if (isinstance(exc, UnexpectedToken) and exc.token.type == "$END") or isinstance(exc, UnexpectedEOF):
         line, column = _end_position(text)
         expected = _expected_text(getattr(exc, "expected", set()) or getattr(exc, "accepts", set()))
-        hint = "a '{' was opened but never closed" if text.count("{") > text.count("}") else None
+        hint = _still_open(braces.unclosed) if braces.unclosed else None
         return "syntax", f"unexpected end of file, expected {expected}", Span(file, line, column, line, column + 1), hint
     if isinstance(exc, UnexpectedToken):
         tok = exc.token
@@ -138,6 +146,49 @@ def _end_position(text: str) -> tuple[int, int]:
     return len(lines), len(lines[-1]) + 1
 
 
+@dataclass
+class _Braces:
+    unclosed: tuple[int, int] | None = None  # the '{' most likely left open: (line, column)
+    definition_inside: tuple[int, str, tuple[int, int]] | None = None  # (line, keyword, open brace)
+
+
+def _braces(text: str) -> _Braces:
+    """Where braces go wrong, judged by nesting and indentation (comments skipped).
+
+    A `}` that starts a line at another indentation than the line of the `{` it closes
+    suggests that this `{` lacks its own `}`, and the `}` belongs to an outer block.
+    """
+    out = _Braces()
+    stack: list[tuple[int, int, int]] = []  # (line, column, indentation of that line)
+    suspect: tuple[int, int] | None = None
+    for lineno, raw in enumerate(text.split("\n"), start=1):
+        code = raw.split("#", 1)[0]
+        indent = len(code) - len(code.lstrip())
+        first = code.split(None, 1)[0] if code.strip() else ""
+        if stack and first in ("network", "module") and out.definition_inside is None:
+            top = stack[-1]
+            out.definition_inside = (lineno, first, suspect or (top[0], top[1]))
+        for col, char in enumerate(code, start=1):
+            if char == "{":
+                stack.append((lineno, col, indent))
+            elif char == "}" and stack:
+                opened = stack.pop()
+                if suspect is None and col == indent + 1 and indent != opened[2]:
+                    suspect = (opened[0], opened[1])
+    if stack:
+        out.unclosed = suspect or (stack[-1][0], stack[-1][1])
+    return out
+
+
+def _still_open(brace: tuple[int, int]) -> str:
+    return f"the '{{' at line {brace[0]}, column {brace[1]} is never closed"
+
+
+def _indent(text: str, line: int) -> int:
+    raw = text.split("\n")[line - 1]
+    return len(raw) - len(raw.lstrip())
+
+
 class _ValueTooLarge(Exception):
     def __init__(self, message: str, span: Span) -> None:
         super().__init__(message)
@@ -148,8 +199,12 @@ MAX_LITERAL_DIGITS = 30
 
 
 @v_args(meta=True)
-class _ToIR(Transformer[Token, Any]):
-    """Builds the IR bottom-up; every node gets the span Lark propagated."""
+class _ToIR(Transformer_NonRecursive[Token, Any]):
+    """Builds the IR bottom-up; every node gets the span Lark propagated.
+
+    Non-recursive, so that a deeply nested spec cannot exhaust Python's stack here; the
+    resolver reports nesting beyond its limit.
+    """
 
     def __init__(self, file: str) -> None:
         super().__init__()

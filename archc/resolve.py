@@ -24,6 +24,7 @@ from .tables import table_inputs
 MAX_NESTING = 64  # module calls, branches and repeats inside one another
 MAX_REPEAT = 10_000
 MAX_LAYERS = 200_000
+MAX_STEPS = 2 * MAX_LAYERS  # layer statements visited and repeat iterations: empty bodies make no layers
 PARAM_BUDGET = 10**10
 
 POISON: Shape = ()  # the shape of a value whose producer already failed
@@ -84,6 +85,7 @@ class Resolver:
         self.used: dict[str, ir.ModuleDef] = {}
         self.nodes: list[Node] = []
         self.too_big = False
+        self.steps = 0
         for mdef in program.modules:
             if mdef.name.text in self.modules:
                 diags.error("duplicate-name", f"module {mdef.name.text} is defined twice", mdef.name.span)
@@ -93,7 +95,7 @@ class Resolver:
 
     # -- network -------------------------------------------------------------------------------
     def network(self, ndef: ir.NetworkDef, source: str) -> Network | None:
-        self.nodes, self.used, self.too_big = [], {}, False
+        self.nodes, self.used, self.too_big, self.steps = [], {}, False, 0
         inputs = [s for s in ndef.body.stmts if isinstance(s, ir.Input)]
         if not inputs:
             self.diags.error(
@@ -110,7 +112,10 @@ class Resolver:
             self.diags.error("input-order", "the input must come before the layers", first.span)
         shape = self.input_override or first.shape.dims
         if len(shape) not in (1, 3) or min(shape) < 1:
-            self.diags.error("input-shape", f"input shape {fmt_shape(shape)} must be CxHxW or a length N, every size ≥ 1", first.shape.span)
+            hint = None
+            if len(shape) == 2:
+                hint = f"an image input is channels x height x width: 1x{fmt_shape(shape)} for one {fmt_shape(shape)} map, e.g. 1x32x32 for LeNet-5"
+            self.diags.error("input-shape", f"input shape {fmt_shape(shape)} must be CxHxW or a length N, every size ≥ 1", first.shape.span, hint=hint)
             return None
         name = first.name.text if first.name else "input"
         inp = self._node(name, (name,), "input", {}, None, (), shape, first.span, Ctx({}, {}, "", ()))
@@ -154,6 +159,8 @@ class Resolver:
         if ctx.depth > MAX_NESTING:
             self.diags.error("limit", f"nesting deeper than {MAX_NESTING} levels", stmt.span)
             self.too_big = True
+            return None
+        if not self._step(stmt.span):
             return None
         name = forced_name or self._claim_name(stmt, scope)
         sources = [self._source(s, scope) for s in stmt.sources]
@@ -387,6 +394,8 @@ class Resolver:
         inner = dataclasses.replace(ctx, depth=ctx.depth + 1)
         single = len(rep.body.stmts) == 1 and isinstance(rep.body.stmts[0], ir.Layer) and rep.body.stmts[0].name is None
         for i in range(count):
+            if not self._step(rep.span):
+                break
             if single:  # `repeat 2 { basic(64) }`: iteration i is the call itself, path layer1.i
                 item = self.layer(rep.body.stmts[0], Scope(path, scope), inner, cur, forced_name=str(i))  # type: ignore[arg-type]
                 items = [item] if item is not None else []
@@ -406,6 +415,14 @@ class Resolver:
             self.too_big = True
             self.diags.error("limit", f"the network has more than {MAX_LAYERS:,} layers", span, hint="check the repeat counts")
         return node
+
+    def _step(self, span: Span) -> bool:
+        """Count one unit of work; False (with one `limit` error) once the budget is spent."""
+        self.steps += 1
+        if self.steps > MAX_STEPS and not self.too_big:
+            self.too_big = True
+            self.diags.error("limit", f"expanding the network takes more than {MAX_STEPS:,} steps", span, hint="check the repeat counts and module calls")
+        return not self.too_big
 
     def _poisoned(self, node_id: int) -> bool:
         return self.nodes[node_id].shape == POISON

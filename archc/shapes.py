@@ -182,7 +182,7 @@ def _table_runs(table: tuple[tuple[int, ...], ...], maps: int) -> list[tuple[int
 
     def contiguous(ins: tuple[int, ...]) -> bool:
         s = set(ins)
-        return any(all((start + i) % maps in s for i in range(len(s))) for start in range(maps))
+        return any(all((start + i) % maps in s for i in range(len(s))) for start in s)  # a run starts at one of its maps
 
     runs: list[tuple[tuple[int, bool], int]] = []
     for ins in table:

@@ -18,25 +18,24 @@ def table_inputs(table: ir.Table, in_maps: int, out_maps: int, diags: Diagnostic
 def _from_matrix(table: ir.Table, in_maps: int, out_maps: int, diags: Diagnostics) -> Table | None:
     # Rows are input maps, columns output maps, as in the paper.
     ok = _check_rows(table, in_maps, "input", diags)
-    columns: list[list[int]] = [[] for _ in range(out_maps)]
     for row in table.rows:
         if row.ints:
             diags.error("connection-table", "a matrix row holds only X and .", row.span)
             ok = False
-            continue
-        if len(row.marks) != out_maps:
+        elif len(row.marks) != out_maps:
             diags.error(
                 "connection-table",
                 f"row {row.index} has {len(row.marks)} columns, but the layer has {out_maps} output maps",
                 row.span,
             )
             ok = False
-            continue
+    if not ok:
+        return None
+    columns: list[list[int]] = [[] for _ in range(out_maps)]  # out_maps == the rows' width: bounded by the text
+    for row in table.rows:
         for col, mark in enumerate(row.marks):
             if mark == "X" and 0 <= row.index < in_maps:
                 columns[col].append(row.index)
-    if not ok:
-        return None
     return _nonempty(tuple(tuple(sorted(c)) for c in columns), table, diags)
 
 
@@ -78,10 +77,10 @@ def _check_rows(table: ir.Table, expected: int, what: str, diags: Diagnostics) -
             ok = False
         seen.add(row.index)
     if ok and len(seen) != expected:
-        missing = sorted(set(range(expected)) - seen)
+        missing = [i for i in range(min(expected, len(seen) + 5)) if i not in seen][:5]  # the first few; `expected` may be huge
         diags.error(
             "connection-table",
-            f"the table has {len(table.rows)} rows but the layer has {expected} {what} maps (missing {', '.join(map(str, missing[:5]))})",
+            f"the table has {len(table.rows)} row{'' if len(table.rows) == 1 else 's'} but the layer has {expected} {what} maps (missing {', '.join(map(str, missing[:5]))})",
             table.span,
         )
         ok = False
