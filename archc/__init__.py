@@ -10,6 +10,7 @@ from pathlib import Path
 from .compiler import Compilation, SpecReadError, compile_file, compile_source
 from .diagnostics import CompileError, Diagnostic
 from .graph import Network
+from .runtime import build_model
 
 __version__ = "0.1.0"
 
@@ -20,6 +21,7 @@ __all__ = [
     "Network",
     "SpecReadError",
     "__version__",
+    "build_model",
     "check",
     "compile_file",
     "compile_source",

@@ -73,8 +73,14 @@ def is_generated(path: Path) -> bool:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write to a temporary file beside the target, then rename: a crash leaves the old file whole."""
+    """Write to a temporary file beside the target, then rename: a crash leaves the old file whole.
+
+    A build killed between the two steps leaves its temporary file behind; the next build of the
+    same target removes it.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        stale.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:

@@ -18,6 +18,7 @@ from .compiler import Compilation, SpecReadError, compile_source, decode_spec, r
 from .diagnostics import render_all, to_json
 from .env import MissingDependency
 from .graph import Network
+from .runtime import ModelTooLarge
 from .shapes import Shape
 
 EXIT_OK, EXIT_SPEC, EXIT_USAGE, EXIT_ENV = 0, 1, 2, 3
@@ -44,6 +45,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MissingDependency as exc:
         print(f"archc: error: {exc}", file=sys.stderr)
         return EXIT_ENV
+    except ModelTooLarge as exc:
+        print(f"archc: error: {exc}", file=sys.stderr)
+        return EXIT_SPEC
     except KeyboardInterrupt:
         print("archc: interrupted", file=sys.stderr)
         return 130

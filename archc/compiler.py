@@ -50,6 +50,8 @@ def read_spec(path: str | Path) -> str:
         raise SpecReadError(f"{path}: no such file")
     if p.is_dir():
         raise SpecReadError(f"{path}: is a directory, not a spec")
+    if not p.is_file():
+        raise SpecReadError(f"{path}: not a regular file")
     try:
         size = p.stat().st_size
         if size > MAX_SOURCE_BYTES:

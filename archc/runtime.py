@@ -3,17 +3,35 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import sys
 import types
 from pathlib import Path
 from typing import Any
 
-from . import load
 from .build import backend, generate
 from .env import require
 from .graph import Network
 
 FRAMEWORK = {"torch": "torch", "keras": "keras"}
+
+# Models larger than this are refused before anything is allocated (override: ARCHC_MAX_MODEL_BYTES).
+DEFAULT_MAX_MODEL_BYTES = 8 * 1024**3
+BYTES_PER_PARAM = 4  # float32
+
+
+class ModelTooLarge(Exception):
+    """The model's parameters would not fit the memory budget."""
+
+
+def check_memory(net: Network, budget: int | None = None) -> None:
+    limit = budget if budget is not None else int(os.environ.get("ARCHC_MAX_MODEL_BYTES", DEFAULT_MAX_MODEL_BYTES))
+    size = net.total_params * BYTES_PER_PARAM
+    if size > limit:
+        raise ModelTooLarge(
+            f"{net.name} would need {size / 1024**3:.1f} GiB for its {net.total_params:,} float32 parameters, "
+            f"over the budget of {limit / 1024**3:.1f} GiB (set ARCHC_MAX_MODEL_BYTES to raise it)"
+        )
 
 
 def load_module(source: str, name: str) -> types.ModuleType:
@@ -31,8 +49,11 @@ def build_model(spec: str | Path | Network, target: str = "torch", network: str 
     torch: returns the network's nn.Module. keras: returns the keras.Model; pass aux=True for
     a model whose outputs are the main output followed by each aux head.
     """
-    require(FRAMEWORK[target])
+    from . import load  # the package's own entry point, defined after this module is imported
+
     net = spec if isinstance(spec, Network) else load(spec, network)
+    check_memory(net, options.pop("max_bytes", None))
+    require(FRAMEWORK[target])
     source = generate([net], target, net.file, logits=logits)
     module = load_module(source, f"archc_generated_{target}_{hashlib.sha1(source.encode()).hexdigest()[:12]}")
     factory = getattr(module, backend(target).entry_point(net))

@@ -144,6 +144,11 @@ class Backend:
         return op not in cls.UNSUPPORTED and hasattr(cls, f"emit_{op}")
 
 
+def spec_name(path: str) -> str:
+    """How generated files name their spec: the file name alone, so output never depends on the cwd."""
+    return path.replace("\\", "/").rsplit("/", 1)[-1] or path
+
+
 def fmt_float(value: float) -> str:
     """Shortest repr that round-trips, so generated code shows 0.0001 rather than 1e-04 noise."""
     return repr(float(value))

@@ -17,7 +17,7 @@ from typing import ClassVar
 from .. import __version__
 from ..graph import BranchSeq, Instance, Item, Network, Node, RepeatBlock
 from ..shapes import fmt_shape
-from .base import HEADER, MARKER, Backend, Namespace, fmt_float
+from .base import HEADER, MARKER, Backend, Namespace, fmt_float, spec_name
 from .pyformat import LINE_LENGTH, call_lines, seq_lines
 from .pytorch_layers import HELPERS
 
@@ -228,7 +228,7 @@ class TorchGenerator:
     # -- file ------------------------------------------------------------------------------------
     def text(self) -> str:
         nets_src = [self.network_class(net) for net in self.nets]
-        out = [MARKER, "# " + HEADER.format(version=__version__, spec=_safe_comment(self.spec))]
+        out = [MARKER, "# " + HEADER.format(version=__version__, spec=_safe_comment(spec_name(self.spec)))]
         out += [_module_doc(self.nets, self.spec), "", "from __future__ import annotations", ""]
         if any(net.aux_heads for net in self.nets):
             out += ["from typing import NamedTuple", ""]
@@ -250,7 +250,7 @@ class TorchGenerator:
         body.emit_items(net.body, {net.input.id: "x"}, "x", top=True)
         aux = [item for item in net.body if item.aux]
         out_var = body.var_of[net.output]
-        doc = f'"""{_doc_name(net.name)} from {_safe_doc(net.file)}: input (N, {", ".join(map(str, net.input_shape))}) → output (N, {", ".join(map(str, net.nodes[net.output].shape))})."""'
+        doc = f'"""{_doc_name(net.name)} from {_safe_doc(spec_name(net.file))}: input (N, {", ".join(map(str, net.input_shape))}) → output (N, {", ".join(map(str, net.nodes[net.output].shape))})."""'
         code = ClassCode([], body.init, body.forward, doc)
         lines = []
         if aux:
@@ -419,7 +419,7 @@ class Body:
         return self.comment_span(node.span.line)
 
     def comment_span(self, line: int) -> str:
-        return f"  # {_safe_comment(self.net.file)}:{line}" if self.gen.line_comments else ""
+        return f"  # {_safe_comment(spec_name(self.net.file))}:{line}" if self.gen.line_comments else ""
 
 
 def _readers(items: list[Item]) -> dict[int, list[int]]:
@@ -506,7 +506,7 @@ def render_class(name: str, code: ClassCode, ret_type: str, returns: list[str]) 
 
 def _module_doc(nets: list[Network], spec: str) -> str:
     names = ", ".join(_doc_name(n.name) for n in nets)
-    return f'"""{names}: PyTorch model{"s" if len(nets) > 1 else ""} compiled by archc from {_safe_doc(spec)}."""'
+    return f'"""{names}: PyTorch model{"s" if len(nets) > 1 else ""} compiled by archc from {_safe_doc(spec_name(spec))}."""'
 
 
 def _py_type(value: object) -> str:
