@@ -19,7 +19,7 @@ from archc.env import MissingDependency
 from archc.graph import Network
 from archc.ops import CATALOGUE
 from archc.render import render_svg, render_to_file
-from tests import golden, golden_dot
+from tests import golden, golden_dot, layout_check
 from tests.golden import ROOT
 
 HAS_DOT = shutil.which("dot") is not None
@@ -114,7 +114,7 @@ def test_depth_1_draws_each_instance_as_one_node_with_totals() -> None:
     assert "subgraph" not in text.replace("{rank=same", "")
     assert "<B>inception4a</B><BR/>inception(192, 96, 208, 16, 48, 64)<BR/>376,176 params  ·  73.6M MACs" in text
     assert "b2.conv_2" not in text
-    assert text.count("[label=<") == len(load("googlenet").body) + 1  # the input and one node per top-level item
+    assert text.count("[label=<") == len(load("googlenet").body) + 2  # input, one node per top-level item, output
 
 
 def test_repeat_drawn_once_with_count_when_iterations_match() -> None:
@@ -300,3 +300,28 @@ def test_1000_layers_to_svg(make: object) -> None:
     print(f"\n{net.name}: {len(net.layers)} layers to SVG in {elapsed:.2f} s ({len(svg):,} bytes)")
     assert svg.count('class="node"') >= 1000
     assert elapsed < 60
+
+
+# -- legibility: no overlapping text, no edge through a label ---------------------------------------
+@needs_dot
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_no_text_overlaps_and_no_edge_crosses_a_label(name: str) -> None:
+    assert layout_check.problems(CASES[name]) == []
+
+
+@needs_dot
+@pytest.mark.parametrize("spec", ["googlenet", "examples/resnet18"])
+def test_legible_left_to_right_and_in_eval(spec: str) -> None:
+    net = load(spec)
+    for kwargs in ({"rankdir": "LR"}, {"rankdir": "LR", "depth": 1}, {"phase": "eval"}):
+        assert layout_check.problems(to_dot(net, **kwargs)) == [], kwargs  # type: ignore[arg-type]
+
+
+@needs_dot
+def test_layout_check_catches_a_label_crossed_by_edges() -> None:
+    crowded = CASES["googlenet.dot"].replace(
+        'graph [label="", style="rounded"', 'graph [label="a long cluster title", labelloc=t, style="rounded"'
+    )
+    assert any("crosses 'a long cluster title'" in p for p in layout_check.problems(crowded))
+    tight = CASES["googlenet.dot"].replace('label="  ', 'label="').replace("nodesep=0.3", "nodesep=0.02")
+    assert any("crosses '" in p for p in layout_check.problems(tight))

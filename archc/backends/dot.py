@@ -20,20 +20,20 @@ from .base import Backend
 
 FONT = "Helvetica,Arial,sans-serif"
 
-# Fill per op family. Light enough for black text, and spaced in lightness so that the families
-# stay apart in grey scale (relative luminance in the comment); shapes and borders carry the rest.
+# Fill per op family: light enough for black text, and a step apart in grey (the luma
+# 0.21 R + 0.72 G + 0.07 B in the comments) so that the families stay apart in a grey-scale print.
 PALETTE: dict[str, str] = {
     "input": "#ffffff",  # 1.00, double border
-    "conv": "#9fc5e8",  # 0.53
-    "pool": "#b6d7a8",  # 0.62
-    "norm": "#ffe599",  # 0.78
-    "dense": "#ea9999",  # 0.43
-    "output": "#c9b3dd",  # 0.51
-    "merge": "#d9d9d9",  # 0.69
-    "activation": "#ffffff",
-    "regularizer": "#f3f3f3",  # 0.90
-    "shape": "#ffffff",
-    "module": "#eeeeee",  # a collapsed module instance or repeat block
+    "activation": "#ffffff",  # 1.00
+    "shape": "#ffffff",  # 1.00
+    "regularizer": "#f3f3f3",  # 0.95
+    "module": "#eeeeee",  # 0.93, a collapsed module instance or repeat block; heavier border
+    "norm": "#fbe7a1",  # 0.90
+    "pool": "#c4e0b2",  # 0.84
+    "merge": "#bdbdbd",  # 0.74
+    "conv": "#86acdc",  # 0.66
+    "output": "#a48ad0",  # 0.58
+    "dense": "#d97777",  # 0.55
 }
 FAMILY_NAMES = {
     "input": "input",
@@ -166,7 +166,7 @@ class DotBackend(Backend):
             links = sum(len(row) for row in a["table"])
             out.append(f"{links}/{a['filters'] * in_maps} links")
         if isinstance(a.get("groups"), int) and a["groups"] > 1:
-            out.append(f"groups={a['groups']}")
+            out.append(f"groups={a['groups']} ({a['groups']} towers)")
         if _nonzero(a.get("dilation")) and dims(a.get("dilation")) != "1":
             out.append(f"dilation {dims(a['dilation'])}")
         if node.op in ("conv", "dense") and a.get("bias") is False:
@@ -199,6 +199,7 @@ class Drawing:
         self.skip_inputs: set[int] = set()  # later iterations of a repeat drawn once
         self.hidden: set[int] = set()  # aux heads in the eval phase
         self.groups = 0
+        self.chain: dict[str, str] = {}  # DOT node → its group (the chain it belongs to)
 
     # -- the document ------------------------------------------------------------------------------
     def text(self) -> str:
@@ -309,7 +310,7 @@ class Drawing:
         lines = [f"<B>{html(item.qualname)}</B>", html(what), html(f"{params:,} params  ·  {compact(macs)} MACs")]
         if item.aux:
             lines.append("<I>training only</I>")
-        attrs = {"fillcolor": PALETTE["module"], "group": "/".join(item.path[:-1]) or "/"}
+        attrs = {"fillcolor": PALETTE["module"], "group": "/".join(item.path[:-1]) or "/", "penwidth": "1.8"}
         if isinstance(item, RepeatBlock):
             attrs["peripheries"] = "2"
         self.emit_node(name, pad, "<BR/>".join(lines), attrs, item.aux, self.group_tooltip(item))
@@ -346,6 +347,7 @@ class Drawing:
 
     def emit_node(self, name: str, pad: str, label: str, attrs: dict[str, str], aux: bool, tooltip: str) -> None:
         extra = "".join(f", {k}={quote(v)}" for k, v in attrs.items())
+        self.chain[name] = attrs.get("group", "")
         if aux:
             extra += ', style="rounded,filled,dashed"'
         self.lines.append(f"{pad}{name} [label=<{label}>{extra}, tooltip={quote(tooltip)}];")
@@ -378,6 +380,8 @@ class Drawing:
                 if node.aux and not self.net.nodes[i].aux:  # a long, shallow edge: keep its label further off
                     label = "    " + label
                 tip = f"{self.net.nodes[i].qualname} → {node.qualname}: {shape_text(self.net.nodes[i].shape)}"
+                if self.rankdir in ("TB", "BT") and not node.aux and self.chain.get(src) == self.chain.get(dst):  # chains straight
+                    style += ", weight=3"
                 out.append((node.aux, f"  {src} -> {dst} [label={quote(label)}{style}, tooltip={quote(tip)}];"))
         # main path first: with ordering=out an aux head then sits to the right of the main path
         self.lines += [line for aux, line in out if not aux] + [line for aux, line in out if aux]
@@ -385,7 +389,9 @@ class Drawing:
     def outputs(self) -> None:
         """The network's output shape on a last edge; aux heads say `training only` in their label."""
         nid = self.net.output
-        self.lines.append(f'  out [label="output", shape=box, style=rounded, fontsize=9, tooltip={quote("output of " + self.net.name)}];')
+        self.lines.append(
+            f"  out [label=<<I>network output</I>>, shape=plaintext, style=solid, fontsize=9, tooltip={quote('output of ' + self.net.name)}];"
+        )
         tip = f"output of {self.net.name}: {shape_text(self.net.nodes[nid].shape)}"
         self.lines.append(f"  {self.rep[nid]} -> out [label={quote(_edge_label(self.net.nodes[nid].shape))}, tooltip={quote(tip)}];")
 
