@@ -95,7 +95,10 @@ def _positional(opdef: ops.OpDef, arg: ir.Arg, value: ir.Scalar, expr: str | Non
             _set_activation(opdef, arg, value, out, diags)
             return
         words = sorted(opdef.flags) + (list(ops.ACTIVATIONS) if opdef.activation else [])
-        hint = did_you_mean(value.name, words) or (f"{opdef.name} takes the words: {', '.join(words)}" if words else None)
+        if opdef.option(value.name) is not None:
+            hint: str | None = f"{value.name} is an option: write it as {value.name}=VALUE"
+        else:
+            hint = did_you_mean(value.name, words) or (f"{opdef.name} takes the words: {', '.join(words)}" if words else None)
         diags.error("unknown-argument", f"{opdef.name} does not take `{value.name}`", arg.span, hint=hint)
         out.ok = False
         return

@@ -76,6 +76,7 @@ def decode_spec(data: bytes, name: str) -> str:
 
 
 def compile_source(text: str, file: str = "<string>", input_shape: Shape | None = None) -> Compilation:
+    text = text.removeprefix("\ufeff")  # a byte-order mark is not part of the spec
     comp = Compilation(file, text)
     diags = Diagnostics()
     if not text.strip():

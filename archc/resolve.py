@@ -226,7 +226,23 @@ class Resolver:
             f"{name} is declared {fmt_shape(lit.dims)} but computes {fmt_shape(node.shape)}",
             lit.span,
             notes=tuple(node.explain[:2]),
+            hint=self._rounding_hint(lit.dims, node),
         )
+
+    def _rounding_hint(self, declared: Shape, node: Node) -> str | None:
+        """A pool whose other rounding mode gives the declared shape: say so."""
+        if node.op not in ("maxpool", "avgpool") or len(node.inputs) != 1:
+            return None
+        flipped = {**node.attrs, "ceil": not node.attrs.get("ceil", False)}
+        try:
+            other = RULES[node.op](node.name, flipped, [self.nodes[node.inputs[0]].shape]).shape
+        except ShapeProblem:
+            return None
+        if other != declared:
+            return None
+        if flipped["ceil"]:
+            return f"ceil rounding gives {fmt_shape(declared)}: add `ceil` (Caffe's pools, and GoogLeNet's, round up)"
+        return f"floor rounding gives {fmt_shape(declared)}: drop `ceil`"
 
     # -- ops --------------------------------------------------------------------------------------
     def op(self, stmt: ir.Layer, op: ir.Op, name: str, scope: Scope, ctx: Ctx, cur: int, src: list[int]) -> Node | None:
@@ -239,7 +255,7 @@ class Resolver:
         branches: tuple[BranchSeq, ...] = ()
         if opdef.merge:
             if op.branches and src:
-                self.diags.error("too-many-sources", f"{opdef.name} takes branches or `from`, not both", stmt.span)
+                self.diags.error("too-many-sources", f"{opdef.name} takes branches or `from`, not both", stmt.sources[0].span)
             if op.branches:
                 branches = self._branches(op, name, stmt.name is not None, scope, ctx, cur)
                 inputs = tuple(b.output for b in branches)
@@ -320,7 +336,7 @@ class Resolver:
         return outcome.shape, outcome
 
     def _hint(self, problem: ShapeProblem, inputs: tuple[int, ...]) -> str | None:
-        if problem.hint or not inputs:
+        if problem.hint or not inputs or problem.code == "option-value":  # a bad option is wrong whatever the input
             return problem.hint
         prev = self.nodes[inputs[0]]
         return f"the previous layer {prev.name} outputs {fmt_shape(prev.shape)}"

@@ -201,7 +201,12 @@ def pool(op: str) -> Callable[[str, dict[str, Any], list[Shape]], Outcome]:
         ph, pw = _pair(attrs["pad"])
         if ph * 2 > kh or pw * 2 > kw:
             raise ShapeProblem("option-value", f"{op} padding must be at most half the kernel (PyTorch's rule)", option="pad")
-        return _window(shapes[0], name, attrs["kernel"], stride, attrs["pad"], 1, attrs["ceil"])
+        out = _window(shapes[0], name, attrs["kernel"], stride, attrs["pad"], 1, attrs["ceil"])
+        if out.warnings and not attrs["ceil"]:
+            rounded_up = _window(shapes[0], name, attrs["kernel"], stride, attrs["pad"], 1, True).shape
+            for warn in out.warnings:
+                warn.hint = f"{warn.hint}; or `ceil` keeps a last partial window ({fmt_shape(rounded_up)})"
+        return out
 
     return rule
 
