@@ -23,7 +23,7 @@ from .tables import table_inputs
 # Limits that keep hostile or mistaken specs from exhausting the machine (docs/language.md).
 MAX_NESTING = 64  # module calls, branches and repeats inside one another
 MAX_REPEAT = 10_000
-MAX_LAYERS = 200_000
+MAX_LAYERS = 50_000
 MAX_STEPS = 2 * MAX_LAYERS  # layer statements visited and repeat iterations: empty bodies make no layers
 PARAM_BUDGET = 10**10
 
@@ -405,6 +405,9 @@ class Resolver:
         if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= MAX_REPEAT:
             self.diags.error("option-type", f"repeat takes a count from 1 to {MAX_REPEAT:,}, got {count}", rep.count.span)
             return None
+        if not rep.body.stmts:
+            self.diags.error("empty-block", "repeat has nothing to repeat", rep.span, hint="put at least one layer inside the braces")
+            return None
         start, iterations = cur, []
         path = scope.path + (name,)
         inner = dataclasses.replace(ctx, depth=ctx.depth + 1)
@@ -412,6 +415,7 @@ class Resolver:
         for i in range(count):
             if not self._step(rep.span):
                 break
+            errors_before = len(self.diags.errors)
             if single:  # `repeat 2 { basic(64) }`: iteration i is the call itself, path layer1.i
                 item = self.layer(rep.body.stmts[0], Scope(path, scope), inner, cur, forced_name=str(i))  # type: ignore[arg-type]
                 items = [item] if item is not None else []
@@ -419,8 +423,8 @@ class Resolver:
             else:
                 items, cur = self.block(rep.body.stmts, Scope(path + (str(i),), scope), inner, cur)
             iterations.append(items)
-            if self.too_big:
-                break
+            if self.too_big or len(self.diags.errors) > errors_before:
+                break  # every further iteration would report the same mistakes again
         return RepeatBlock(name, path, count, iterations, start, cur, self.nodes[cur].shape, ctx.aux, stmt.span)
 
     # -- helpers ---------------------------------------------------------------------------------
