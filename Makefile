@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.archc-installed
 
-.PHONY: setup run test check lint golden fuzz bench clean
+.PHONY: setup run test check lint golden fuzz bench docs-images clean
 
 setup: $(STAMP)
 
@@ -32,6 +32,9 @@ golden: setup
 
 fuzz: setup
 	ARCHC_FUZZ_EXAMPLES=200000 $(PY) -m pytest -q tests/test_fuzz.py
+
+docs-images: setup
+	$(PY) scripts/render_docs_images.py
 
 bench: setup
 	$(PY) bench/run.py

@@ -48,6 +48,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ModelTooLarge as exc:
         print(f"archc: error: {exc}", file=sys.stderr)
         return EXIT_SPEC
+    except OSError as exc:  # an output path that cannot be written
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"archc: error: cannot write{where}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("archc: interrupted", file=sys.stderr)
         return 130
@@ -86,7 +90,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("-o", "--output", metavar="FILE", help="output file (default: SPEC name with the format's suffix)")
     r.add_argument("--format", choices=("svg", "png", "pdf", "dot"), default=None)
     r.add_argument("--rankdir", choices=("TB", "LR"), default="TB")
-    r.add_argument("--depth", type=int, default=None, help="1: one node per module instance")
+    r.add_argument("--depth", type=_positive, default=None, help="1: one node per module instance")
     r.add_argument("--phase", choices=("train", "eval"), default="train", help="eval hides aux heads")
     r.set_defaults(func=cmd_render)
 
@@ -111,6 +115,16 @@ def _spec_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("spec", metavar="SPEC", help="a spec file, or - for standard input")
     p.add_argument("--input", metavar="CxHxW", type=_shape_arg, help="override the input shape")
     p.add_argument("--network", metavar="NAME", help="the network to use when the spec has several")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is below 1")
+    return value
 
 
 def _shape_arg(text: str) -> Shape:
@@ -193,7 +207,9 @@ def cmd_build(args: argparse.Namespace, nets: list[Network]) -> int:
     from .build import BuildError, write_build
 
     try:
-        path = write_build(nets, args.spec, args.target, Path(args.output), force=args.force, logits=args.logits, line_comments=args.line_comments)
+        path = write_build(
+            nets, args.spec, args.target, Path(args.output), force=args.force, logits=args.logits, line_comments=args.line_comments
+        )
     except BuildError as exc:
         report(exc.compilation)
         return EXIT_SPEC
