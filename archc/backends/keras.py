@@ -178,12 +178,12 @@ class KerasBackend(Backend):
     # -- emitters, one per op ------------------------------------------------------------------
     def emit_conv(self, node: Node) -> list[Call]:
         a = node.attrs
+        if "table" in a and a["groups"] != 1:
+            raise self.unsupported(node, "a connection table with groups")
         kernel, stride, dilation = pair(a["kernel"][:2]), pair(a["stride"]), pair(a["dilation"])
         mode, calls = self.padding(node, kernel, stride, dilation)
         args = [self.value(node, "filters"), dims(kernel)]
         if "table" in a:
-            if a["groups"] != 1:
-                raise self.unsupported(node, "a connection table with groups")
             args.append(f"table={self.table(node)}")
         if stride != (1, 1):
             args.append(f"strides={dims(stride)}")
@@ -219,7 +219,7 @@ class KerasBackend(Backend):
         if kind == "Max" and same == ((node.shape[1], p[0]), (node.shape[2], p[1])):
             return [Call("layers.MaxPooling2D", [*args, 'padding="same"'], self.name(node))]
         args += [f"padding={pair_text(p)}", f"extra={pair_text(extra)}"]
-        return [Call(self.special(f"Padded{kind}Pool2D"), args, self.name(node))]
+        return [Call(self.special("PaddedMaxPool2D" if kind == "Max" else "PaddedAvgPool2D"), args, self.name(node))]
 
     def emit_maxpool(self, node: Node) -> list[Call]:
         return self.pool(node, "Max")

@@ -1,0 +1,144 @@
+"""Weight transfer between the PyTorch and Keras models of one spec, node by node through the IR.
+
+    transfer(torch_model, keras_model, net)    # or the other way round; the direction is by type
+
+Each layer with parameters is found by its spec path on both sides (the torch state_dict prefix
+from `torch_paths`, the Keras layer from `layer_name`) and its tensors are converted:
+
+    conv        OIHW (out, in/groups, kh, kw)  ↔  HWIO (kh, kw, in/groups, out)
+    table conv  (links, kh, kw) in the same (output map, input map) order on both sides
+    dense       (out, in)  ↔  (in, out); after a spatial flatten the `in` axis is also permuted,
+                because torch flattens C, H, W and channels-last Keras flattens H, W, C
+    rbf         (units, in) on both sides, `in` permuted like dense
+    subsample   weight (C,) ↔ coefficient (C,), bias
+    batchnorm   weight, bias, running_mean, running_var ↔ gamma, beta, moving_mean, moving_variance
+
+Aux-head layers missing from a Keras model built with aux=False are skipped. torch, keras and
+numpy are imported only here, and only when called.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from .backends.keras import flatten_source, layer_name
+from .backends.pytorch import torch_paths
+from .graph import Network, Node
+
+# op → (torch name, keras name) of each tensor, in order
+TENSORS: dict[str, tuple[tuple[str, str], ...]] = {
+    "conv": (("weight", "kernel"), ("bias", "bias")),
+    "dense": (("weight", "kernel"), ("bias", "bias")),
+    "rbf": (("weight", "centres"),),
+    "subsample": (("weight", "coefficient"), ("bias", "bias")),
+    "batchnorm": (("weight", "gamma"), ("bias", "beta"), ("running_mean", "moving_mean"), ("running_var", "moving_variance")),
+}
+
+
+def kind(model: Any) -> str:
+    """ "keras" or "torch". A Keras model is checked first: under KERAS_BACKEND=torch it is also an nn.Module."""
+    keras, torch = sys.modules.get("keras"), sys.modules.get("torch")
+    if keras is not None and isinstance(model, keras.Model):
+        return "keras"
+    if torch is not None and isinstance(model, torch.nn.Module):
+        return "torch"
+    raise TypeError(f"transfer takes a torch.nn.Module and a keras.Model, got {type(model).__name__}")
+
+
+def transfer(src: Any, dst: Any, net: Network | None = None) -> list[str]:
+    """Copy every parameter of `src` into `dst` (torch → keras or keras → torch).
+
+    `net` is the spec's network both models were built from; models made by
+    `archc.build_model` carry it, so it may be left out for them. Returns the layer paths copied.
+    """
+    kinds = (kind(src), kind(dst))
+    if kinds not in (("torch", "keras"), ("keras", "torch")):
+        raise TypeError(f"transfer goes between torch and keras, not {kinds[0]} → {kinds[1]}")
+    net = net or getattr(src, "archc_network", None) or getattr(dst, "archc_network", None)
+    if net is None:
+        raise ValueError("transfer needs the network both models come from: pass net=archc.load(spec)")
+    torch_model, keras_model = (src, dst) if kinds[0] == "torch" else (dst, src)
+    state = torch_model.state_dict()
+    paths = torch_paths(net)
+    done = []
+    for node in net.layers:
+        if node.op not in TENSORS or node.params == 0:
+            continue
+        try:
+            layer = keras_model.get_layer(layer_name(node))
+        except ValueError:
+            if node.aux:
+                continue  # a Keras model built with aux=False has no aux heads
+            raise KeyError(f"the Keras model has no layer {layer_name(node)!r} for {node.qualname}") from None
+        variables = {v.name: v for v in layer.weights}
+        for torch_name, keras_name in TENSORS[node.op]:
+            key = f"{paths[node.path]}.{torch_name}"
+            if key not in state and keras_name not in variables:
+                continue  # a layer without bias
+            if key not in state or keras_name not in variables:
+                raise KeyError(f"{node.qualname}: {key} and {layer.name}/{keras_name} are not both present")
+            to_keras, to_torch = converters(net, node, torch_name)
+            if kinds[0] == "torch":
+                variables[keras_name].assign(to_keras(state[key].detach().cpu().numpy()))
+            else:
+                copy_into(state[key], to_torch(_numpy(variables[keras_name])))
+        done.append(node.qualname)
+    return done
+
+
+Array = Any
+Convert = Callable[[Array], Array]
+
+
+def converters(net: Network, node: Node, torch_name: str) -> tuple[Convert, Convert]:
+    """(torch array → keras array, keras array → torch array) for one tensor of a node."""
+    if torch_name != "weight":
+        return _same, _same
+    if node.op == "conv" and "table" not in node.attrs:
+        return (lambda w: w.transpose(2, 3, 1, 0)), (lambda k: k.transpose(3, 2, 0, 1))
+    if node.op in ("dense", "rbf"):
+        order = input_order(net, node)
+        if node.op == "dense":
+            return (lambda w: w[:, order].T), (lambda k: _unpermute(k.T, order))
+        return (lambda w: w[:, order]), (lambda k: _unpermute(k, order))
+    return _same, _same
+
+
+def input_order(net: Network, node: Node) -> Array:
+    """For each Keras input feature of a dense or rbf layer, the torch feature it is."""
+    import numpy as np
+
+    features = net.nodes[node.inputs[0]].shape[0]
+    flat = flatten_source(net, node)
+    if flat is None:
+        return np.arange(features)
+    c, h, w = net.nodes[flat.inputs[0]].shape
+    return np.arange(c * h * w).reshape(c, h, w).transpose(1, 2, 0).reshape(-1)
+
+
+def _unpermute(k: Array, order: Array) -> Array:
+    import numpy as np
+
+    out = np.empty_like(k)
+    out[:, order] = k
+    return out
+
+
+def _same(a: Array) -> Array:
+    return a
+
+
+def _numpy(variable: Any) -> Array:
+    import keras
+
+    return keras.ops.convert_to_numpy(variable)
+
+
+def copy_into(tensor: Any, array: Array) -> None:
+    import numpy as np
+    import torch
+
+    with torch.no_grad():
+        tensor.copy_(torch.from_numpy(np.ascontiguousarray(array)).to(tensor.dtype))
