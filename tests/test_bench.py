@@ -52,7 +52,7 @@ def test_reference_googlenet_main_network_and_heads() -> None:
 
 
 def test_reference_lenet5_table_conv_is_the_masked_dense_conv() -> None:
-    """The gather / grouped-conv / un-permute C3 computes conv(x) with Table I's links only."""
+    """C3 = a conv whose (16, 6) kernel grid holds the 60 kernels at Table I's links and zeros elsewhere."""
     torch = pytest.importorskip("torch")
     from bench import reference_torch
 
@@ -60,20 +60,24 @@ def test_reference_lenet5_table_conv_is_the_masked_dense_conv() -> None:
     table = reference_torch.LENET_TABLE
     c3 = reference_torch.TableConv2d(table, 5)
     assert sum(p.numel() for p in c3.parameters()) == 1_516
-    dense = torch.nn.Conv2d(6, 16, 5)
+    assert tuple(c3.weight.shape) == (60, 5, 5)
     with torch.no_grad():
-        dense.weight.zero_()
-        for conv, maps in zip(c3.convs, _maps_by_fan_in(table), strict=True):
-            for g, j in enumerate(maps):
-                dense.weight[j, list(table[j])] = conv.weight[g]
-                dense.bias[j] = conv.bias[g]
+        grid = torch.zeros(16, 6, 5, 5)
+        link = 0
+        for j, src in enumerate(table):
+            for i in src:
+                grid[j, i] = c3.weight[link]
+                link += 1
         x = torch.randn(3, 6, 14, 14)
-        torch.testing.assert_close(c3(x), dense(x), rtol=1e-5, atol=1e-5)
-    assert c3(x).shape == (3, 16, 10, 10)
-
-
-def _maps_by_fan_in(table: tuple[tuple[int, ...], ...]) -> list[list[int]]:
-    return [[j for j, src in enumerate(table) if len(src) == n] for n in sorted({len(s) for s in table})]
+        torch.testing.assert_close(c3(x), torch.nn.functional.conv2d(x, grid, c3.bias), rtol=1e-5, atol=1e-5)
+        for i in range(6):  # and each S2 map reaches exactly the C3 maps the table links it to
+            bumped = x.clone()
+            bumped[:, i] += 1.0
+            changed = (c3(bumped) - c3(x)).abs().amax(dim=(0, 2, 3)) > 1e-6
+            assert changed.tolist() == [i in src for src in table]
+    x.requires_grad_(True)
+    c3(x).sum().backward()
+    assert c3.weight.grad is not None and c3.weight.grad.abs().sum() > 0
 
 
 def test_reference_lenet5_rbf_and_output() -> None:
