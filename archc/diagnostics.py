@@ -11,11 +11,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Span:
-    """A half-open region of a source file; 1-based lines and columns."""
+class Span(NamedTuple):
+    """A half-open region of a source file; 1-based lines and columns.
+
+    A NamedTuple rather than a dataclass: the parser makes one per IR node, and tuples are
+    several times cheaper to create.
+    """
 
     file: str
     line: int
