@@ -16,6 +16,7 @@ HOSTILE = [
     *("self", "x", "torch", "nn", "F", "forward", "super", "keras", "layers", "ops", "Model", "build"),
     *("print", "list", "type", "id", "object", "training", "state_dict", "to", "cuda", "parameters"),
     *("__init__", "__class__", "__dict__", "_modules", "_parameters", "in_channels", "NamedTuple"),
+    *("층1", "ﬁlter", "層", "層2", "Ω", "réseau_à_1"),
     "a" * 200,
     "a" * 200 + "b",
     "X",

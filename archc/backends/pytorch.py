@@ -45,6 +45,9 @@ ACTIVATION = {
 }
 
 
+ASCII = Namespace()  # transliterates and legalises without reserving anything
+
+
 def attribute_name(name: str) -> str:
     """A spec name as a submodule attribute: keywords, nn.Module attributes and `_`-names get mangled."""
     if name.startswith("_"):
@@ -63,7 +66,8 @@ def torch_paths(net: Network) -> dict[tuple[str, ...], str]:
         if path not in out:
             parent = mapped(path[:-1]) if len(path) > 1 else ""
             space = spaces.setdefault(path[:-1], Namespace())
-            comp = path[-1] if path[-1].isdigit() else space(attribute_name(path[-1]))
+            # fresh(): two spec names that transliterate alike still get distinct attributes
+            comp = path[-1] if path[-1].isdigit() else space.fresh(attribute_name(ASCII.legal(path[-1])))
             out[path] = f"{parent}.{comp}" if parent else comp
         return out[path]
 
