@@ -295,14 +295,23 @@ class Resolver:
         out = []
         base = scope.path + (name,) if named else scope.path
         inner = dataclasses.replace(ctx, depth=ctx.depth + 1)
+        # A named merge holds its branches' names (sum.branch1, counted from 1 in each merge); an
+        # unnamed one puts them in the enclosing scope (inception's b1.conv_1), beside its layers.
+        names = Scope(base, None) if named else scope
+        if named:
+            names.taken.update(br.name.text for br in op.branches or () if br.name is not None)
+        seen: set[str] = set()
         for br in op.branches or ():
             if br.name is not None:
-                if br.name.text in scope.taken and not named:
-                    self.diags.error("duplicate-name", f"branch name {br.name.text} is already used in this scope", br.name.span)
                 bname = br.name.text
-                scope.taken.add(bname)
+                if bname in seen:
+                    self.diags.error("duplicate-name", f"branch name {bname} is already used in this {op.op.text}", br.name.span)
+                elif not named and bname in scope.taken:
+                    self.diags.error("duplicate-name", f"branch name {bname} is already used in this scope", br.name.span)
+                names.taken.add(bname)
             else:
-                bname = scope.auto_name("branch")
+                bname = names.auto_name("branch")
+            seen.add(bname)
             bscope = Scope(base + (bname,), scope)
             items, end = self.block(br.body.stmts, bscope, inner, cur) if br.body else ([], cur)
             out.append(BranchSeq(bname, base + (bname,), items, cur, end))
