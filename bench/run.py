@@ -250,6 +250,11 @@ class TorchSetup:
             return self.torch.autocast("cuda", dtype=self.torch.bfloat16)
         return contextlib.nullcontext()
 
+    def fresh(self) -> None:
+        """Forget earlier compilations, so that guards and recompile limits start afresh for each case."""
+        if self.compile:
+            self.torch._dynamo.reset()
+
     def wrap(self, model: Any) -> Any:
         """The callable to time: the model itself, or torch.compile of it on CUDA."""
         if self.compile:
@@ -339,6 +344,7 @@ def section_models(args: argparse.Namespace, report: Report) -> None:
             if n_gen != n_ref:
                 report.note(f"{name}: generated has {n_gen:,} parameters, hand-written {n_ref:,}")
             x = setup.tensor(batch, *shape)
+            setup.fresh()
             if kind == "eval":
                 gen.eval()
                 ref.eval()
@@ -407,6 +413,7 @@ def section_c3(args: argparse.Namespace, report: Report) -> None:
     for kind, batch in cases:
         for label, module in (("generated C3", c3), ("hand-written C3", table)):
             x = setup.tensor(batch, 6, 14, 14)
+            setup.fresh()
             if kind == "eval":
                 module.eval()
                 fa, fb = setup.forward(module, x), setup.forward(dense, x)
@@ -637,6 +644,7 @@ def environment(args: argparse.Namespace) -> dict[str, Any]:
         "device": args.device,
         "archc": archc.__version__,
         "commit": _git_commit(),
+        "load average": " ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
     if importlib.util.find_spec("torch") is not None:
         import torch
@@ -743,6 +751,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\n== skipped")
         for m in skipped:
             print(f"  {m}")
+    print(f"\nload average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (other processes on the machine skew the figures)")
     if args.json:
         args.json.write_text(json.dumps({"environment": env, "sections": [asdict(r) for r in reports], "failed": failed}, indent=2) + "\n")
         print(f"\nwrote {args.json}")
