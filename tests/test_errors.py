@@ -161,3 +161,12 @@ def test_cli_prints_every_error_rendered() -> None:
     lines = sorted({int(h.split(":")[1]) for h in headers})
     assert lines[0] < 12 < lines[4] < 18 < lines[-1], lines
     assert run.stderr.count("\n    ") >= 2 * len(headers)  # a source line and a caret line each
+
+
+@pytest.mark.slow
+def test_calls_of_empty_modules_hit_the_work_budget() -> None:
+    """Regression: 2^45 calls of modules without layers never reached MAX_LAYERS and ran forever."""
+    mods = "module m0() {\n}\n" + "".join(f"module m{i}() {{\n    m{i - 1}(); m{i - 1}()\n}}\n" for i in range(1, 45))
+    comp = archc.compile_source(mods + "network Empty {\n    input x: 3x8x8\n    m44()\n}\n", "empty.arch")
+    assert [d.code for d in comp.errors] == ["limit"]
+    assert "steps" in comp.errors[0].message
