@@ -133,7 +133,7 @@ def _same(a: Array) -> Array:
 def _numpy(variable: Any) -> Array:
     import keras
 
-    return keras.ops.convert_to_numpy(variable)
+    return keras.ops.convert_to_numpy(variable.value)
 
 
 def copy_into(tensor: Any, array: Array) -> None:

@@ -256,18 +256,19 @@ def test_build_command_writes_importable_module(tmp_path: Path) -> None:
 BACKEND_SCRIPT = """
 import sys
 import numpy as np
-import keras, torch
+import keras
 import archc
 from archc.runtime import build_model
-from archc.weights import transfer
 
 def keras_output(spec):
     net = archc.load(spec)
-    torch.manual_seed(0)
-    source = build_model(net, "torch")
-    model = build_model(net, "keras")
-    transfer(source, model, net)
-    x = np.random.default_rng(0).standard_normal((1, *net.input_shape)).astype("float32")
+    model = build_model(net, "keras", logits=True)  # compare VGG's logits, not a flat softmax
+    rng = np.random.default_rng(0)
+    for variable in model.weights:  # the same weights under every backend, fan-in scaled
+        shape = tuple(variable.shape)
+        scale = 1 / np.sqrt(np.prod(shape[:-1])) if len(shape) > 1 else 0.1
+        variable.assign((rng.standard_normal(shape) * scale).astype("float32"))
+    x = np.random.default_rng(1).standard_normal((1, *net.input_shape)).astype("float32")
     return keras.ops.convert_to_numpy(model(np.moveaxis(x, 1, -1), training=False))
 
 if __name__ == "__main__":
@@ -280,7 +281,7 @@ if __name__ == "__main__":
 @pytest.mark.slow
 def test_lenet5_and_vgg16_under_the_torch_backend(tmp_path: Path) -> None:
     """The same weights give the same outputs under KERAS_BACKEND=torch as under TensorFlow here."""
-    pytest.importorskip("torch")
+    pytest.importorskip("torch")  # for Keras' torch backend
     assert keras.backend.backend() == "tensorflow"
     specs = [str(spec_path("lenet5")), str(spec_path("vgg16"))]
     args = [arg for i, spec in enumerate(specs) for arg in (spec, str(tmp_path / f"{i}.npy"))]
@@ -292,7 +293,7 @@ def test_lenet5_and_vgg16_under_the_torch_backend(tmp_path: Path) -> None:
     exec(BACKEND_SCRIPT, here)
     for i, spec in enumerate(specs):
         a, b = here["keras_output"](spec), np.load(tmp_path / f"{i}.npy")  # type: ignore[operator]
-        assert a.shape == b.shape and np.abs(a).max() > 0
+        assert a.shape == b.shape and a.std() > 1e-3 * np.abs(a).max() > 0
         assert np.abs(a - b).max() <= 1e-5 * np.abs(a).max(), spec
 
 

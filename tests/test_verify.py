@@ -1,0 +1,148 @@
+"""`archc verify`: the PyTorch and Keras models of a spec agree, every op of the catalogue included."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("keras")
+
+import archc
+from archc import weights
+from archc.build import generate
+from archc.cli import main
+from archc.verify import OutputDiff, VerifyResult, verify
+from tests.golden import ROOT
+
+
+def spec_path(spec: str) -> str:
+    return str(ROOT / "specs" / f"{spec}.arch")
+
+
+@pytest.mark.parametrize("spec", ["lenet5", "alexnet", "googlenet", "examples/resnet18", pytest.param("vgg16", marks=pytest.mark.slow)])
+def test_seed_specs_agree(spec: str) -> None:
+    net = archc.load(spec_path(spec))
+    result = verify(net, batch=1)
+    assert result.ok, result.text()
+    names = [o.name for o in result.outputs]
+    assert names == ["output", *(item.name for item in net.aux_heads)]  # GoogLeNet: output, aux1, aux2
+    assert all(o.scale > 0 and o.max_rel <= 1e-4 for o in result.outputs)
+    text = result.text()
+    assert text.count("max abs") == text.count("max rel") == len(names) and text.endswith(f"{net.name}: ok")
+
+
+# Small networks that between them reach every op and every emitter path of both backends.
+ORACLES = {
+    "pools": """
+        network MaxCeilPad { input image: 3x17x15; a: maxpool 3x3 stride=2 pad=1 ceil }
+        network AvgCeilPad { input image: 3x17x15; b: avgpool 3x3 stride=2 pad=1 ceil }
+        network AvgPad { input image: 3x16x15; c: avgpool 2x3 stride=2 pad=1 }
+        network MaxCeilRect { input image: 3x16x15; d: maxpool 3x2 stride=2x1 ceil }
+        network MaxSame { input image: 3x14x14; e: maxpool 3x3 stride=2 ceil; f: maxpool 3x3 stride=1 pad=1 }
+        network Sub { input image: 2x12x12; s: subsample 2x2 stride=2 tanh; t: subsample 3x3 stride=2 }
+    """,
+    "norms": """
+        network Lrn {
+            input image: 7x5x5
+            e: lrn 4 alpha=1e-2 beta=0.75 k=2 convention=paper
+            f: lrn 3 alpha=1e-1 beta=0.5 k=1
+            g: batchnorm eps=1e-3 momentum=0.01 sigmoid
+        }
+    """,
+    "convs": """
+        module block(c, k) {
+            conv c k pad=1 relu
+            conv c 3x3 stride=2 pad=1 bias=false
+            batchnorm tanh
+        }
+        network Convs {
+            input image: 4x64x64
+            a: conv 8 3x3 stride=2 pad=1 relu
+            b: conv 8 5x5 same dilation=2 sigmoid
+            c: conv 8 3x3 dilation=2 pad=2 groups=2 scaled_tanh
+            d: block(8, 3)
+            e: block(6, 1)
+            f: repeat 2 { conv 6 3x3 pad=1 relu }
+            g: conv 12 3x3 stride=2x1 pad=1x0 from f
+            t: conv 4 2x2 stride=2 connections { 0: 0 1; 1: 1 2 3; 2: 4 5 6 7 8 9 10 11; 3: 0 11 }
+            flatten
+            softmax
+        }
+    """,
+    "merges": """
+        network Merges {
+            input image: 3x9x9
+            a: conv 4 3x3 pad=1 relu
+            b: conv 4 1x1 from image
+            s: add from a, b
+            c: concat { branch p { conv 2 1x1 } branch q { maxpool 3x3 stride=1 pad=1 } branch }
+            t: add relu { branch { conv 10 3x3 pad=1 } branch }
+            relu; tanh; sigmoid; scaled_tanh
+            gap: global_avgpool
+            bn: batchnorm
+            drop: dropout 0.3
+            fc: dense 5 tanh
+            out: rbf 3
+        }
+    """,
+    "heads": """
+        module head(n) { avgpool 3x3 stride=2; conv 4 1x1 relu; flatten; dense n softmax }
+        network Heads {
+            input image: 3x12x12
+            a: conv 6 3x3 pad=1 relu
+            aux1: aux head(5) from a
+            b: conv 6 3x3 stride=2 relu
+            flatten
+            fc: dense 5 softmax
+        }
+    """,
+}
+
+
+@pytest.mark.parametrize("name", ORACLES)
+def test_small_networks_agree(name: str) -> None:
+    comp = archc.compile_source(textwrap.dedent(ORACLES[name]))
+    comp.raise_for_errors()
+    for net in comp.networks:
+        result = verify(net)
+        assert result.ok, result.text()
+
+
+def test_oracles_reach_every_op_and_emitter_path() -> None:
+    ops, keras_text = set(), ""
+    for text in ORACLES.values():
+        nets = archc.compile_source(textwrap.dedent(text)).networks
+        ops |= {n.op for net in nets for n in net.layers}
+        keras_text += generate(nets, "keras", "oracle.arch")
+    assert ops == set(archc.ops.CATALOGUE)
+    paths = ["PaddedMaxPool2D(", "PaddedAvgPool2D(", 'padding="same", name="e"', "ZeroPadding2D((1, 0)", "LocalResponseNorm("]
+    paths += ["ConnectionTableConv2D(", "Subsampling(", "RBF(", "layers.Permute(", "for i in range(2):", "if aux:", "def block_2("]
+    assert [p for p in paths if p not in keras_text] == []
+
+
+def test_wrong_weights_fail_and_the_cli_says_so(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["verify", spec_path("lenet5")]) == 0
+    assert "LeNet5: ok" in capsys.readouterr().out
+    transfer = weights.transfer
+
+    def off_by_a_little(src, dst, net=None):  # type: ignore[no-untyped-def]
+        done = transfer(src, dst, net)
+        layer = dst.get_layer("F6")
+        layer.bias.assign(layer.bias.value + 1e-3)
+        return done
+
+    monkeypatch.setattr(weights, "transfer", off_by_a_little)
+    assert main(["verify", spec_path("lenet5"), "--seed", "3"]) == 1
+    out = capsys.readouterr().out
+    assert "seed 3" in out and "FAIL" in out and "LeNet5: FAILED" in out
+
+
+def test_tolerance_is_relative_to_each_output_scale() -> None:
+    result = VerifyResult("Net", atol=1e-4, seed=0, outputs=[OutputDiff("output", (10,), 5e-4, 10.0)])
+    assert result.ok  # 5e-5 of the scale
+    result.outputs.append(OutputDiff("aux1", (10,), 5e-4, 1.0))
+    assert not result.ok and "aux1" in result.text()
+    assert not VerifyResult("Empty", 1e-4, 0).ok
+    assert OutputDiff("zero", (1,), 0.0, 0.0).max_rel == 0.0
