@@ -169,6 +169,15 @@ class Resolver:
         if any(s is None for s in sources):
             return None
         src = [s for s in sources if s is not None]
+        for ref, node_id in zip(stmt.sources, src, strict=True):
+            if self.nodes[node_id].aux and not ctx.aux:
+                self.diags.error(
+                    "aux-reference",
+                    f"{ref.text} is an aux head, a training-time output: the main network cannot read it",
+                    ref.span,
+                    hint=f"read the layer {ref.text} reads, or make this layer an aux head too",
+                )
+                return None
         body = stmt.body
         if len(src) > 1 and not (isinstance(body, ir.Op) and body.op.text in ("concat", "add")):
             self.diags.error("too-many-sources", "only concat and add read several layers", stmt.sources[1].span)
