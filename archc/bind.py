@@ -107,14 +107,26 @@ def _positional(opdef: ops.OpDef, arg: ir.Arg, value: ir.Scalar, expr: str | Non
         if option is not None and name not in given and _accepts(option, value):
             _assign(opdef, option, arg, value, expr, given, out, diags)
             return
+    free = [o for o in (opdef.option(name) for name in opdef.positional) if o is not None and o.name not in given]
+    if free:  # a value of the wrong kind in a free slot: `conv 6.5 3x3`, `conv 64 2.5`
+        given[free[0].name] = arg.span
+        diags.error(
+            "option-type", f"{opdef.name} {free[0].name} takes {ops.KIND_TEXT[free[0].kind]}, got {value}{_from_param(expr)}", arg.span
+        )
+        out.ok = False
+        return
     slots = ", ".join(opdef.positional) or "nothing"
     diags.error(
         "unknown-argument",
-        f"{opdef.name} has no place for the value {value}",
+        f"{opdef.name} has no place for the value {value}{_from_param(expr)}",
         arg.span,
         hint=f"{opdef.name} takes by position: {slots}; name other options, e.g. stride=2",
     )
     out.ok = False
+
+
+def _from_param(expr: str | None) -> str:
+    return f" (the module parameter {expr})" if expr is not None else ""
 
 
 def _set_activation(opdef: ops.OpDef, arg: ir.Arg, value: ir.Scalar, out: Bound, diags: Diagnostics) -> None:
@@ -173,7 +185,7 @@ def _assign(
         expected = ops.KIND_TEXT[option.kind]
         if option.kind == ops.CHOICE:
             expected += " " + ", ".join(option.choices)
-        diags.error("option-type", f"{opdef.name} {option.name} takes {expected}, got {value}", arg.value.span)
+        diags.error("option-type", f"{opdef.name} {option.name} takes {expected}, got {value}{_from_param(expr)}", arg.value.span)
         out.ok = False
         return
     out.attrs[option.name] = converted

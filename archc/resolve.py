@@ -411,12 +411,22 @@ class Resolver:
                 caller_syms[param.text] = Sym.atom(expr) if expr else Sym.of(value)
         path = scope.path + (name,)
         inner = Ctx(env, {cur: Sym.atom(IN_CHANNELS)}, ".".join(path), ctx.stack + (mname,), ctx.depth + 1, ctx.aux)
+        before = len(self.diags.items)
         items, out = self.block(mdef.body.stmts, Scope(path, None), inner, cur)
+        self._note_call_site(before, f"in {'.'.join(path)} = {mname}({', '.join(map(str, args))}), line {call.span.line}")
         inst = Instance(name, path, mname, tuple(args), tuple(exprs), items, cur, out, self.nodes[out].shape, ctx.aux, stmt.span)
         inst.in_sym = caller_syms[IN_CHANNELS]
         inst.out_sym = inner.syms.get(out, Sym()).subst(caller_syms)
         ctx.syms[out] = inst.out_sym
         return inst
+
+    def _note_call_site(self, since: int, note: str) -> None:
+        """Diagnostics inside module bodies say which calls led there (the first, once deduplicated)."""
+        items = self.diags.items
+        for i in range(since, len(items)):
+            d = items[i]
+            if any(_inside(d.span, m.span) for m in self.program.modules):
+                items[i] = dataclasses.replace(d, notes=(*d.notes, note))
 
     def repeat(self, stmt: ir.Layer, rep: ir.Repeat, name: str, scope: Scope, ctx: Ctx, cur: int) -> RepeatBlock | None:
         count, _ = substitute(rep.count, ctx.env)
@@ -472,6 +482,10 @@ def python_literal(value: ir.Scalar) -> str:
     if isinstance(value, ir.Ref):
         return repr(value.name)
     return repr(value)
+
+
+def _inside(span: Span, outer: Span) -> bool:
+    return span.file == outer.file and (outer.line, outer.column) <= (span.line, span.column) <= (outer.end_line, outer.end_column)
 
 
 def _attr_sym(bound: Bound, key: str) -> Sym:

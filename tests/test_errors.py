@@ -176,3 +176,15 @@ def test_calls_of_empty_modules_hit_the_work_budget() -> None:
     comp = archc.compile_source(mods + "network Empty {\n    input x: 3x8x8\n    m44()\n}\n", "empty.arch")
     assert [d.code for d in comp.errors] == ["limit"]
     assert "steps" in comp.errors[0].message
+
+
+def test_a_mistake_in_a_module_body_names_the_call() -> None:
+    comp = archc.compile_file(ERRORS / "module_body_error_names_the_call.arch")
+    (d,) = comp.errors
+    assert d.notes == ("in b2 = block(16, 2.5), line 9",)
+    nested = archc.compile_source(
+        "module inner(k) {\n    conv 8 k\n}\nmodule outer(k) {\n    i: inner(k)\n}\nnetwork N {\n    input x: 3x8x8\n    o: outer(2.5)\n}\n"
+    )
+    (d,) = nested.errors
+    assert (d.span.line, d.code) == (2, "option-type")
+    assert d.notes == ("in o.i = inner(2.5), line 5", "in o = outer(2.5), line 9")
