@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import stat
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import lark
 from lark import Lark, Token, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 from lark.visitors import Transformer_NonRecursive
@@ -48,7 +52,30 @@ def grammar_text() -> str:
 
 @lru_cache(maxsize=1)
 def parser() -> Lark:
-    return Lark(grammar_text(), parser="lalr", strict=True, propagate_positions=True, maybe_placeholders=True)
+    """The LALR parser. Its analysis (and strict mode's collision check, ~0.5 s) is cached per user."""
+    text = grammar_text()
+    return Lark(text, parser="lalr", strict=True, propagate_positions=True, maybe_placeholders=True, cache=cache_path(text) or False)
+
+
+def cache_path(grammar: str) -> str | None:
+    """A private per-user cache file, or None (ARCHC_NO_CACHE set, or no safe place to write).
+
+    Lark's own default is a shared temporary directory; a pickle another user could plant
+    there would run as us, so the cache lives in a directory only we can write.
+    """
+    if os.environ.get("ARCHC_NO_CACHE"):
+        return None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    folder = os.path.join(base, "archc")
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        info = os.stat(folder)
+    except OSError:
+        return None
+    if info.st_uid != os.getuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return None
+    digest = hashlib.sha256(grammar.encode("utf-8")).hexdigest()[:16]
+    return os.path.join(folder, f"grammar-{lark.__version__}-{digest}.cache")
 
 
 def parse(text: str, file: str, diags: Diagnostics) -> ir.Program | None:
