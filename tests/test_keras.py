@@ -178,6 +178,10 @@ def variants() -> dict[str, str]:
     out = {f"{spec.split('/')[-1]}.py": source(spec) for spec in (*SPECS, "examples/bottleneck")}
     out["googlenet_logits.py"] = source("googlenet", logits=True)
     out["lenet5_lines.py"] = source("lenet5", line_comments=True)
+    from tests.test_verify import ORACLES  # small networks reaching every op and emitter path
+
+    for name, text in ORACLES.items():
+        out[f"oracle_{name}.py"] = generate(archc.compile_source(textwrap.dedent(text)).networks, "keras", f"{name}.arch")
     return out
 
 

@@ -87,6 +87,17 @@ ORACLES = {
             out: rbf 3
         }
     """,
+    "loops": """
+        module pair(c) { a: conv c 1x1 relu; b: conv c 3x3 pad=1 from a; s: add from a, b }
+        network Loops {
+            input image: 3x7x7
+            r: repeat 2 { conv 4 3x3 stride=2 pad=1 relu }
+            p: repeat 2 { pair(4) }
+            q: repeat 2 { conv 4 1x1; dropout 0.1 }
+            flatten
+            fc: dense 3
+        }
+    """,
     "heads": """
         module head(n) { avgpool 3x3 stride=2; conv 4 1x1 relu; flatten; dense n softmax }
         network Heads {
@@ -119,6 +130,7 @@ def test_oracles_reach_every_op_and_emitter_path() -> None:
     assert ops == set(archc.ops.CATALOGUE)
     paths = ["PaddedMaxPool2D(", "PaddedAvgPool2D(", 'padding="same", name="e"', "ZeroPadding2D((1, 0)", "LocalResponseNorm("]
     paths += ["ConnectionTableConv2D(", "Subsampling(", "RBF(", "layers.Permute(", "for i in range(2):", "if aux:", "def block_2("]
+    paths += ['name="r-1_pad"', 'x = pair_(x, 4, name=f"p-{i}")', 'a = layers.Conv2D(c, 1, activation="relu", name=f"{name}-a")(x)']
     assert [p for p in paths if p not in keras_text] == []
 
 

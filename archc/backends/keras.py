@@ -23,6 +23,8 @@ from .keras_layers import NEEDS, SOURCES
 from .keras_scope import Call, FunctionWriter, Scope, render_call
 
 ACTIVATION = {"relu": '"relu"', "tanh": '"tanh"', "sigmoid": '"sigmoid"', "softmax": '"softmax"', "scaled_tanh": "scaled_tanh"}
+# Ops that read a CxHxW tensor.
+SPATIAL = frozenset({"conv", "maxpool", "avgpool", "subsample", "global_avgpool"})
 # Ops through which a flattened vector keeps its element order.
 ELEMENTWISE = frozenset({"dropout", "relu", "tanh", "sigmoid", "scaled_tanh"})
 # Options a module builder takes from its parameters verbatim; all others are written out per
@@ -106,6 +108,13 @@ class KerasBackend(Backend):
         self.table_names = Namespace(RESERVED)
         self.net = nets[0]
         self.scope: Scope | None = None
+
+    def emitter(self, node: Node) -> Any:
+        method = super().emitter(node)
+        if node.op in SPATIAL and (len(self.in_shape(node)) != 3 or len(node.shape) != (1 if node.op == "global_avgpool" else 3)):
+            shape = "x".join(str(d) for d in self.in_shape(node)) or "a scalar"
+            raise self.unsupported(node, f"it needs a CxHxW input, got {shape}")
+        return method
 
     # -- helpers the emitters share ------------------------------------------------------------
     def special(self, name: str) -> str:

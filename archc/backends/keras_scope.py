@@ -137,6 +137,11 @@ def siblings(net: Network) -> dict[tuple[str, ...], set[str]]:
     return out
 
 
+def positions(items: list[Item]) -> dict[int, int]:
+    """Each node of a scope → the position of the item that holds it."""
+    return {n.id: j for j, item in enumerate(items) for n in item_nodes(item)}
+
+
 def output_of(item: Item) -> int:
     return item.id if isinstance(item, Node) else item.output
 
@@ -176,10 +181,11 @@ class FunctionWriter:
         self.used.add(cand)
         return cand
 
-    def target(self, items: list[Item], k: int, chain: str, result: int) -> str:
-        """The variable item k of a scope writes: the running one, or its own."""
+    def target(self, items: list[Item], k: int, chain: str, result: int, index: dict[int, int]) -> str:
+        """The variable item k of a scope writes: the running one, or its own.
+
+        `index` maps each node of the scope to the position of the item that holds it."""
         out = output_of(items[k])
-        index = {n.id: j for j, item in enumerate(items) for n in item_nodes(item)}
         inside = {index.get(r, -1) for r in self.readers.get(out, [])} - {k}
         if (items[k].aux and items is self.net.body) or (out in self.returned and out != result):
             return self.fresh(items[k].name)
@@ -192,24 +198,25 @@ class FunctionWriter:
     # -- statements ------------------------------------------------------------------------------
     def items(self, items: list[Item], chain: str, result: int) -> list[Stmt]:
         stmts: list[Stmt] = []
+        index = positions(items)
         for k, item in enumerate(items):
-            body = self.item(items, k, chain, result)
+            body = self.item(items, k, chain, result, index)
             if item.aux and self.scope.prefix is None and items is self.net.body:
                 stmts.append(Block("if aux:", body))
             else:
                 stmts += body
         return merge_aux_blocks(stmts)
 
-    def item(self, items: list[Item], k: int, chain: str, result: int) -> list[Stmt]:
+    def item(self, items: list[Item], k: int, chain: str, result: int, index: dict[int, int]) -> list[Stmt]:
         item = items[k]
         if isinstance(item, Node):
-            return self.node(item, lambda: self.target(items, k, chain, result))
+            return self.node(item, lambda: self.target(items, k, chain, result, index))
         if isinstance(item, Instance):
-            target = self.target(items, k, chain, result)
+            target = self.target(items, k, chain, result, index)
             stmt = Assign(target, self.instance_call(item), "", self.comment(item))
             self.var_of[item.output] = target
             return [stmt]
-        return self.repeat(items, k, chain, result)
+        return self.repeat(items, k, chain, result, index)
 
     def node(self, node: Node, target_of: Callable[[], str]) -> list[Stmt]:
         stmts: list[Stmt] = []
@@ -244,10 +251,8 @@ class FunctionWriter:
     # -- module calls and repeats ----------------------------------------------------------------
     def instance_call(self, inst: Instance) -> Call:
         fn = self.module_function(inst)
-        mdef = self.net.modules[inst.module]
         args = [self.var_of[inst.input]]
-        for param, value, expr in zip(mdef.params, inst.args, inst.arg_exprs, strict=True):
-            del param
+        for value, expr in zip(inst.args, inst.arg_exprs, strict=True):
             args.append(self.scope.params[expr] if expr in self.scope.params else literal(value))
         args.append(f"name={self.scope.layer_name(inst.path)}")
         return Call(fn, args, None, apply=False)
@@ -278,18 +283,20 @@ class FunctionWriter:
             self.builders.append(f"def {self.modules[key]}({signature}, *, name):\n{doc}\n{text}\n")
         return self.modules[key]
 
-    def repeat(self, items: list[Item], k: int, chain: str, result: int) -> list[Stmt]:
+    def repeat(self, items: list[Item], k: int, chain: str, result: int, index: dict[int, int]) -> list[Stmt]:
+        """A loop over one iteration's statements, or, when iterations differ, all of them."""
         rep = items[k]
         assert isinstance(rep, RepeatBlock)
         loop = self.loop_body(rep, chain)
         if loop is None:
             flat = [it for body in rep.iterations for it in body]
-            expanded = items[:k] + flat + items[k + 1 :]
+            expanded = [*items[:k], *flat, *items[k + 1 :]]
+            where = positions(expanded)
             stmts: list[Stmt] = []
             for j in range(k, k + len(flat)):
-                stmts += self.item(expanded, j, chain, result)
+                stmts += self.item(expanded, j, chain, result, where)
             return stmts
-        target = self.target(items, k, chain, result)
+        target = self.target(items, k, chain, result, index)
         var, body = loop
         stmts = [] if self.var_of[rep.input] == chain else [Assign(chain, None, self.var_of[rep.input])]
         stmts.append(Block(f"for {var} in range({rep.count}):", body))
@@ -327,8 +334,7 @@ class FunctionWriter:
         net = self.net
         image = self.fresh(net.input_name)
         self.var_of[net.input.id] = image
-        c, h, w = (*net.input_shape, 0, 0)[:3]
-        shape = f"({h}, {w}, {c})" if len(net.input_shape) == 3 else f"({c},)"
+        shape = repr(channels_last(net.input_shape))
         first = Assign(image, Call("keras.Input", [f"shape={shape}"], self.scope.layer_name(net.input.path), apply=False), "")
         body = [first, *self.items(net.body, "x", net.output)]
         main = self.var_of[net.output]
@@ -344,16 +350,18 @@ class FunctionWriter:
 
     def docstring(self, heads: list[str]) -> str:
         net = self.net
-        c, *hw = net.input_shape
-        shape = ", ".join(str(d) for d in (*hw, c))
-        out = ", ".join(str(d) for d in (*net.nodes[net.output].shape[1:], net.nodes[net.output].shape[0]))
-        lines = [f'    """{net.name}: input (batch, {shape}), output (batch, {out}).', ""]
+        shape, out = (", ".join(["batch", *map(str, channels_last(s))]) for s in (net.input_shape, net.nodes[net.output].shape))
+        lines = [f'    """{net.name}: input ({shape}), output ({out}).', ""]
         if heads:
             lines.append(f"    aux=True adds the aux heads' outputs after the main one: {', '.join(heads)}.")
         else:
             lines.append(f"    {net.name} has no aux heads; `aux` is accepted for a uniform API.")
         lines.append('    """')
         return "\n".join(lines)
+
+
+def channels_last(shape: tuple[int, ...]) -> tuple[int, ...]:
+    return (*shape[1:], shape[0]) if len(shape) == 3 else tuple(shape)
 
 
 def variant(modules: dict[tuple[str, str], str], module: str) -> int:
