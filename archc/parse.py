@@ -114,7 +114,7 @@ def _translate(exc: UnexpectedInput, text: str, file: str) -> tuple[str, str, Sp
         shown = _token_text(tok)
         expected = _expected_text(exc.accepts or exc.expected)
         end = column + max(1, len(str(tok)) if tok.type != "_NL" else 1)
-        hint = _hint_for(tok, exc.accepts or exc.expected)
+        hint = _hint_for(tok, exc.accepts or exc.expected) or _keyword_as_name(tok, text)
         return "syntax", f"unexpected {shown}, expected {expected}", Span(file, line, column, line, end), hint
     if isinstance(exc, UnexpectedCharacters):
         pos = exc.pos_in_stream or 0
@@ -164,6 +164,21 @@ def _hint_for(tok: Token, expected: set[str] | frozenset[str]) -> str | None:
     if tok.type == "FLOAT" and "INT" in expected:
         return "this position takes a whole number"
     return None
+
+
+KEYWORDS = ("network", "module", "input", "repeat", "branch", "connections", "from", "aux")
+
+
+def _keyword_as_name(tok: Token, text: str) -> str | None:
+    """`input: conv ...`: a keyword where a layer name was meant."""
+    if str(tok) not in (":", "=") or tok.line is None or tok.column is None:
+        return None
+    before = text.split("\n")[tok.line - 1][: tok.column - 1].split()
+    if not before or before[-1] not in KEYWORDS:
+        return None
+    if str(tok) == ":":
+        return f"`{before[-1]}` is a keyword, not a name: call it something else"
+    return f"`{before[-1]}` is a keyword, not an option" + (": write `from LAYER`" if before[-1] == "from" else "")
 
 
 def _end_position(text: str) -> tuple[int, int]:

@@ -92,6 +92,11 @@ class Resolver:
             else:
                 self.modules[mdef.name.text] = mdef
             check_module_params(mdef, diags)
+        seen: set[str] = set()
+        for ndef in program.networks:
+            if ndef.name.text in seen:
+                diags.error("duplicate-name", f"network {ndef.name.text} is defined twice", ndef.name.span)
+            seen.add(ndef.name.text)
 
     # -- network -------------------------------------------------------------------------------
     def network(self, ndef: ir.NetworkDef, source: str) -> Network | None:

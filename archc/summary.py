@@ -119,5 +119,6 @@ def explain(net: Network) -> str:
         for text in n.explain or [f"{n.op} → {fmt_shape(n.shape)}"]:
             out.append(f"{n.qualname.ljust(width)}  {text}")
     counted = [f"{n.params:,}" for n in net.layers if n.params]
-    out += ["", f"total params = {' + '.join(counted) or '0'} = {net.total_params:,}"]
+    sums = f"{' + '.join(counted)} = " if len(counted) > 1 else ""
+    out += ["", f"total params = {sums}{net.total_params:,}"]
     return "\n".join(out)
