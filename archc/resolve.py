@@ -127,7 +127,10 @@ class Resolver:
         scope = Scope((), None, {name: inp.id}, {name})
         ctx = Ctx({}, {inp.id: Sym.of(shape[0])}, "", ())
         body = [s for s in ndef.body.stmts if not isinstance(s, ir.Input)]
+        errors_before = len(self.diags.errors)
         items, out = self.block(body, scope, ctx, inp.id)
+        if len(self.diags.errors) == errors_before:
+            self._no_silent_failure()
         net = Network(ndef.name.text, self.program.file, source, name, self.nodes, items, out, dict(self.used))
         if self.too_big:
             return None
@@ -338,9 +341,7 @@ class Resolver:
         attrs = bound.attrs
         if "stride" in attrs and attrs["stride"] is None:
             attrs["stride"] = attrs["kernel"][:2]
-        if opdef.name == "conv" and op.table is not None:
-            if len(shapes[0]) != 3:
-                return POISON, None
+        if opdef.name == "conv" and op.table is not None and len(shapes[0]) == 3:  # else the rule says needs-spatial
             table = table_inputs(op.table, shapes[0][0], attrs["filters"], self.diags)
             if table is None:
                 return POISON, None
@@ -468,6 +469,13 @@ class Resolver:
             self.too_big = True
             self.diags.error("limit", f"the network has more than {MAX_LAYERS:,} layers", span, hint="check the repeat counts")
         return node
+
+    def _no_silent_failure(self) -> None:
+        """A layer left unshaped must have been reported; if not, say so rather than pass it on."""
+        for node in self.nodes:
+            if node.shape == POISON:
+                self.diags.error("internal", f"archc could not work out the shape of {node.qualname}, and did not say why", node.span, hint="please report this spec as an archc bug")
+                return
 
     def _step(self, span: Span) -> bool:
         """Count one unit of work; False (with one `limit` error) once the budget is spent."""

@@ -2,7 +2,8 @@
 
 The property: archc.cli.main(["check", file]) returns 0 or 1 and never raises (2 only when the
 bytes are not UTF-8), and every diagnostic it prints is located inside the file:
-`FILE:LINE:COL: error|warning: message  [code]`. A run that fails prints at least one error.
+`FILE:LINE:COL: error|warning: message  [code]`. A run that fails prints at least one error, and
+never the resolver's `internal` error (a layer left unshaped without a diagnostic).
 
 Fast by default (a few hundred inputs per test); set ARCHC_FUZZ_EXAMPLES for a longer campaign.
 tests/test_fuzz.py fuzzes the whole pipeline (summary, render, build) from the API; this file
@@ -60,6 +61,7 @@ def check(workdir: Path, data: bytes) -> None:
         assert "not UTF-8" in err.getvalue()
         return
     assert code in (0, 1), f"exit {code} for {data!r}\n{err.getvalue()}"
+    assert "  [internal]" not in err.getvalue(), f"the front end lost track of an error for {data!r}\n{err.getvalue()}"
     headers = re.findall(rf"^{re.escape(str(path))}:(\d+):(\d+): (error|warning): .+  \[[a-z-]+\]$", err.getvalue(), re.M)
     for line, column, _ in headers:
         assert 1 <= int(line) <= len(lines), f"line {line} outside the file\n{err.getvalue()}"
