@@ -27,7 +27,9 @@ def test_seed_specs_agree(spec: str) -> None:
     result = verify(net, batch=1)
     assert result.ok, result.text()
     names = [o.name for o in result.outputs]
-    assert names == ["output", *(item.name for item in net.aux_heads)]  # GoogLeNet: output, aux1, aux2
+    heads = ["output", *(item.name for item in net.aux_heads)]  # GoogLeNet: output, aux1, aux2
+    softmax = spec != "examples/resnet18" and spec != "lenet5"
+    assert names == heads + [f"{h} (logits)" for h in heads] * softmax  # probabilities nearly uniform
     assert all(o.scale > 0 and o.max_rel <= 1e-4 for o in result.outputs)
     text = result.text()
     assert text.count("max abs") == text.count("max rel") == len(names) and text.endswith(f"{net.name}: ok")
