@@ -100,6 +100,15 @@ ORACLES = {
             fc: dense 3
         }
     """,
+    "flat": """
+        network FlatOut {
+            input image: 2x3x4
+            a: conv 3 1x1
+            aux1: aux flatten from a
+            relu
+            flatten
+        }
+    """,
     "heads": """
         module head(n) { avgpool 3x3 stride=2; conv 4 1x1 relu; flatten; dense n softmax }
         network Heads {

@@ -20,7 +20,7 @@ from .. import __version__
 from ..graph import Network, Node
 from .base import HEADER, MARKER, Backend, Namespace, Unsupported, fmt_float
 from .keras_layers import NEEDS, SOURCES
-from .keras_scope import Call, FunctionWriter, Scope, render_call
+from .keras_scope import Call, FunctionWriter, Scope
 
 ACTIVATION = {"relu": '"relu"', "tanh": '"tanh"', "sigmoid": '"sigmoid"', "softmax": '"softmax"', "scaled_tanh": "scaled_tanh"}
 # Ops that read a CxHxW tensor.
@@ -67,10 +67,14 @@ def keras_same(size: int, kernel: int, stride: int, dilation: int = 1) -> tuple[
 
 def hwc_flatten(net: Network, node: Node) -> bool:
     """Whether a flatten may use Keras' own H, W, C order: only when every reader reaches a
-    dense or rbf layer through elementwise ops, whose rows weights.transfer then permutes."""
+    dense or rbf layer through elementwise ops, whose rows weights.transfer then permutes,
+    and no output of the network is on the way."""
+    outputs = {net.output, *(net.node_of(item).id for item in net.aux_heads)}
     todo, seen = [node.id], set()
     while todo:
         nid = todo.pop()
+        if nid in outputs:
+            return False
         for reader in net.nodes:
             if nid in reader.inputs and reader.id not in seen:
                 seen.add(reader.id)
@@ -121,14 +125,12 @@ class KerasBackend(Backend):
         self.used.update((name, *NEEDS.get(name, ())))
         return name
 
-    def value(self, node: Node, option: str, literal: str | None = None) -> str:
+    def value(self, node: Node, option: str) -> str:
         """An option's value: the module parameter it came from, or the literal."""
         assert self.scope is not None
         expr = node.exprs.get(option)
         if expr is not None and option in PARAM_OPTIONS.get(node.op, ()) and expr in self.scope.params:
             return self.scope.params[expr]
-        if literal is not None:
-            return literal
         v = node.attrs[option]
         return fmt_float(v) if isinstance(v, float) else repr(v)
 
@@ -328,4 +330,4 @@ def assemble(backend: KerasBackend, spec: str, builders: list[str]) -> str:
     return "\n\n\n".join(part.strip("\n") for part in parts) + "\n"
 
 
-__all__ = ["KerasBackend", "entry_point", "flatten_source", "generate", "layer_name", "render_call"]
+__all__ = ["KerasBackend", "entry_point", "flatten_source", "generate", "layer_name"]

@@ -5,7 +5,7 @@ no trainable subsampling and no RBF units. Each is a small `keras.layers.Layer` 
 `keras.ops` only (so it runs under the TensorFlow, JAX and torch backends), registered for
 serialisation so that `model.save("x.keras")` and `keras.models.load_model` round-trip.
 Every one computes exactly what the PyTorch backend's counterpart computes (see numbers.md,
-"Framework semantics that bite"); tests/test_keras.py checks each against torch directly.
+"Framework semantics that bite"); tests/test_verify.py checks each against torch.
 
 archc never imports keras: these are strings. The generator copies only the ones a spec uses.
 """
