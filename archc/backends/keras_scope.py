@@ -104,6 +104,7 @@ class Scope:
 
     siblings: dict[tuple[str, ...], set[str]]
     chosen: dict[tuple[tuple[str, ...], str], str]
+    readers: dict[int, list[int]]
     outputs: set[int]
     prefix: tuple[str, ...] | None = None  # the path `name` stands for in a module builder
     params: dict[str, str] = field(default_factory=dict)
@@ -137,6 +138,15 @@ def siblings(net: Network) -> dict[tuple[str, ...], set[str]]:
     return out
 
 
+def readers(net: Network) -> dict[int, list[int]]:
+    """Each node → the nodes that read it."""
+    out: dict[int, list[int]] = {}
+    for node in net.nodes:
+        for i in node.inputs:
+            out.setdefault(i, []).append(node.id)
+    return out
+
+
 def positions(items: list[Item]) -> dict[int, int]:
     """Each node of a scope → the position of the item that holds it."""
     return {n.id: j for j, item in enumerate(items) for n in item_nodes(item)}
@@ -160,12 +170,9 @@ class FunctionWriter:
     ) -> None:
         self.backend, self.net, self.functions, self.modules, self.builders = backend, net, functions, modules, builders
         heads = [output_of(item) for item in net.aux_heads]
-        self.scope = scope or Scope(siblings(net), {}, {net.output, *heads})
+        self.scope = scope or Scope(siblings(net), {}, readers(net), {net.output, *heads})
         self.returned = {net.output, *heads}
-        self.readers: dict[int, list[int]] = {}
-        for node in net.nodes:
-            for i in node.inputs:
-                self.readers.setdefault(i, []).append(node.id)
+        self.readers = self.scope.readers
         reserved = set(backend_reserved()) | module_names(net) | set(functions.taken.values()) | set(self.scope.params.values())
         self.used: set[str] = set(reserved)
         self.legal = Namespace(reserved).legal
@@ -264,7 +271,7 @@ class FunctionWriter:
         legal = Namespace(set(backend_reserved()) | module_names(self.net) | set(self.functions.taken.values())).legal
         params = {p.text: legal(p.text) for p in mdef.params}
         inside = {n.id for n in item_nodes(inst)}
-        scope = Scope(self.scope.siblings, self.scope.chosen, self.scope.outputs & inside, inst.path, params)
+        scope = Scope(self.scope.siblings, self.scope.chosen, self.readers, self.scope.outputs & inside, inst.path, params)
         inner = FunctionWriter(self.backend, self.net, self.functions, self.modules, self.builders, scope)
         inner.returned = set()
         readers = {j for j, item in enumerate(inst.body) for n in item_nodes(item) if inst.input in n.inputs}
