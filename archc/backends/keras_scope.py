@@ -10,7 +10,8 @@ index becomes a `for` loop. Statements are formatted the way `ruff format` forma
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections import ChainMap
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Union
 
@@ -174,9 +175,9 @@ class FunctionWriter:
         self.returned = {net.output, *heads}
         self.readers = self.scope.readers
         reserved = set(backend_reserved()) | module_names(net) | set(functions.taken.values()) | set(self.scope.params.values())
-        self.used: set[str] = set(reserved)
+        self.used: MutableMapping[str, bool] = dict.fromkeys(reserved, True)
         self.legal = Namespace(reserved).legal
-        self.var_of: dict[int, str] = {}
+        self.var_of: MutableMapping[int, str] = {}
 
     # -- variables -------------------------------------------------------------------------------
     def fresh(self, base: str) -> str:
@@ -185,7 +186,7 @@ class FunctionWriter:
         while cand in self.used:
             k += 1
             cand = f"{ident}_{k}"
-        self.used.add(cand)
+        self.used[cand] = True
         return cand
 
     def target(self, items: list[Item], k: int, chain: str, result: int, index: dict[int, int]) -> str:
@@ -276,7 +277,7 @@ class FunctionWriter:
         inner.returned = set()
         readers = {j for j, item in enumerate(inst.body) for n in item_nodes(item) if inst.input in n.inputs}
         x = "x" if readers <= {0} else "inputs"
-        inner.used |= {"x", x}
+        inner.used.update({"x": True, x: True})
         inner.var_of[inst.input] = x
         body = finish(inner.items(inst.body, "x", inst.output), inner.var_of.get(inst.output, x))
         text = "\n".join(render(body, 1))
@@ -316,24 +317,24 @@ class FunctionWriter:
         """The statements of one iteration with its index as a loop variable, when every
         iteration reads the same apart from the index; None otherwise."""
         position = len(rep.path)
-        var = "i" if not self.scope.loops else f"i{len(self.scope.loops) + 1}"
-        texts, bodies, source = [], [], rep.input
+        var = "i" if not self.scope.loops else self.fresh(f"i{len(self.scope.loops) + 1}")
+        first: tuple[str, list[Stmt], FunctionWriter] | None = None
+        source = rep.input
         for body in rep.iterations:
-            trial = copy.copy(self)
-            trial.used, trial.var_of = {*self.used, var}, dict(self.var_of)
+            trial = copy.copy(self)  # writes go to overlays, so that each trial starts afresh
+            trial.used, trial.var_of = ChainMap({var: True}, self.used), ChainMap({}, self.var_of)
             trial.scope = copy.copy(self.scope)
             trial.scope.loops = {**self.scope.loops, position: var}
             trial.var_of[source] = chain
             source = output_of(body[-1])
             stmts = trial.items(body, chain, source)
-            if trial.var_of.get(source) != chain:
+            text = "\n".join(render(stmts, 0))
+            if trial.var_of.get(source) != chain or (first is not None and text != first[0]):
                 return None
-            texts.append("\n".join(render(stmts, 0)))
-            bodies.append((stmts, trial))
-        if len(set(texts)) != 1:
-            return None
-        stmts, trial = bodies[0]
-        self.used |= trial.used
+            first = first or (text, stmts, trial)
+        assert first is not None
+        _, stmts, trial = first
+        self.used.update(trial.used)
         return var, stmts
 
     # -- the network builder ---------------------------------------------------------------------
