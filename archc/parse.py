@@ -79,11 +79,14 @@ def cache_path(grammar: str) -> str | None:
 
 
 def parse(text: str, file: str, diags: Diagnostics) -> ir.Program | None:
-    """Parse one spec; on a syntax error, report it and return None."""
+    """Parse one spec; on syntax errors, report them (several, when they can be told apart) and return None."""
     try:
         tree = parser().parse(text)
     except UnexpectedInput as exc:
-        diags.error(*_translate(exc, text, file))
+        first = _translate(exc, text, file)
+        diags.error(*first)
+        for later in _later_syntax_errors(text, file, first):
+            diags.error(*later)
         return None
     try:
         program: ir.Program = _ToIR(file).transform(tree)
@@ -93,6 +96,69 @@ def parse(text: str, file: str, diags: Diagnostics) -> ir.Program | None:
             return None
         raise
     return program
+
+
+MAX_SYNTAX_ERRORS = 10
+
+
+def _later_syntax_errors(text: str, file: str, first: tuple[str, str, Span, str | None]) -> list[tuple[str, str, Span, str | None]]:
+    """Further syntax errors: blank the failing line and parse again, while that line holds no brace.
+
+    Blanking keeps every other line and column where it was. Only when the braces pair up, and
+    only inside a block: a brace astray (or a blanked one) would make every later line a ghost error.
+    """
+    lines = text.split("\n")
+    line = first[2].line
+    found: list[tuple[str, str, Span, str | None]] = []
+    if _depth_at(lines, line) == 0 or not _balanced(lines):  # with a brace astray, later errors are ghosts
+        return found
+    previous = first
+    while len(found) < MAX_SYNTAX_ERRORS - 1 and 1 <= line <= len(lines):
+        code = lines[line - 1].split("#", 1)[0]
+        if "{" in code or "}" in code:
+            break
+        lines[line - 1] = ""
+        blanked = "\n".join(lines)
+        try:
+            parser().parse(blanked)
+            break
+        except UnexpectedInput as exc:
+            error = _translate(exc, blanked, file)
+        if error[2].line <= line or _depth_at(lines, error[2].line) == 0:  # no progress, or a ghost outside any block
+            break
+        if _expectation(error) == _expectation(previous) and not any(_code(x) for x in lines[line : error[2].line - 1]):
+            break  # the very next statement fails the same way: one cause (a missing `branch`, say), not two
+        previous = error
+        found.append(error)
+        line = error[2].line
+    return found
+
+
+def _expectation(error: tuple[str, str, Span, str | None]) -> str:
+    return error[1].partition(", expected ")[2]
+
+
+def _code(raw: str) -> str:
+    return raw.split("#", 1)[0].strip()
+
+
+def _balanced(lines: list[str]) -> bool:
+    depth = 0
+    for raw in lines:
+        for char in raw.split("#", 1)[0]:
+            depth += (char == "{") - (char == "}")
+            if depth < 0:
+                return False
+    return depth == 0
+
+
+def _depth_at(lines: list[str], line: int) -> int:
+    """How many blocks are open at the start of a line (comments skipped)."""
+    depth = 0
+    for raw in lines[: line - 1]:
+        code = raw.split("#", 1)[0]
+        depth += code.count("{") - code.count("}")
+    return depth
 
 
 def _translate(exc: UnexpectedInput, text: str, file: str) -> tuple[str, str, Span, str | None]:
@@ -114,7 +180,7 @@ def _translate(exc: UnexpectedInput, text: str, file: str) -> tuple[str, str, Sp
         shown = _token_text(tok)
         expected = _expected_text(exc.accepts or exc.expected)
         end = column + max(1, len(str(tok)) if tok.type != "_NL" else 1)
-        hint = _hint_for(tok, exc.accepts or exc.expected) or _keyword_as_name(tok, text)
+        hint = _hint_for(tok, exc.accepts or exc.expected) or _keyword_as_name(tok, text) or _closed_early(tok, exc.accepts or exc.expected, text)
         return "syntax", f"unexpected {shown}, expected {expected}", Span(file, line, column, line, end), hint
     if isinstance(exc, UnexpectedCharacters):
         pos = exc.pos_in_stream or 0
@@ -163,6 +229,10 @@ def _hint_for(tok: Token, expected: set[str] | frozenset[str]) -> str | None:
         return "a '}' is missing before this line"
     if tok.type == "FLOAT" and "INT" in expected:
         return "this position takes a whole number"
+    if tok.type == "NAME" and str(tok).startswith("x") and (str(tok)[1:].isdigit() or str(tok) == "x"):
+        return "write a size without spaces: 3x224x224"
+    if str(tok) == "," and "COMMA" not in expected:
+        return "separate an op's arguments with spaces, not commas"
     return None
 
 
@@ -179,6 +249,23 @@ def _keyword_as_name(tok: Token, text: str) -> str | None:
     if str(tok) == ":":
         return f"`{before[-1]}` is a keyword, not a name: call it something else"
     return f"`{before[-1]}` is a keyword, not an option" + (": write `from LAYER`" if before[-1] == "from" else "")
+
+
+def _closed_early(tok: Token, expected: set[str] | frozenset[str], text: str) -> str | None:
+    """A statement after the end of every block: name the '}' that closed the last one."""
+    if "NETWORK" not in expected or tok.type in ("NETWORK", "MODULE") or tok.line is None:
+        return None
+    depth, last = 0, None
+    for lineno, raw in enumerate(text.split("\n")[: tok.line], start=1):
+        for col, char in enumerate(raw.split("#", 1)[0], start=1):
+            if (lineno, col) >= (tok.line, tok.column or 1):
+                break
+            depth += (char == "{") - (char == "}")
+            if char == "}" and depth == 0:
+                last = (lineno, col)
+    if last is None:
+        return None
+    return f"the '}}' at line {last[0]}, column {last[1]} closed the block: one too many, or one too early?"
 
 
 def _end_position(text: str) -> tuple[int, int]:
