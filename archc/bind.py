@@ -68,7 +68,9 @@ def bind(opdef: ops.OpDef, op: ir.Op, env: dict[str, Param], diags: Diagnostics)
     return out
 
 
-def _keyword(opdef: ops.OpDef, arg: ir.Arg, value: ir.Scalar, expr: str | None, given: dict[str, Span], out: Bound, diags: Diagnostics) -> None:
+def _keyword(
+    opdef: ops.OpDef, arg: ir.Arg, value: ir.Scalar, expr: str | None, given: dict[str, Span], out: Bound, diags: Diagnostics
+) -> None:
     key = arg.key or ""
     if key == "activation" and opdef.activation:
         _set_activation(opdef, arg, value, out, diags)
@@ -83,13 +85,17 @@ def _keyword(opdef: ops.OpDef, arg: ir.Arg, value: ir.Scalar, expr: str | None, 
     _assign(opdef, option, arg, value, expr, given, out, diags)
 
 
-def _positional(opdef: ops.OpDef, arg: ir.Arg, value: ir.Scalar, expr: str | None, given: dict[str, Span], out: Bound, diags: Diagnostics) -> None:
+def _positional(
+    opdef: ops.OpDef, arg: ir.Arg, value: ir.Scalar, expr: str | None, given: dict[str, Span], out: Bound, diags: Diagnostics
+) -> None:
     if isinstance(value, ir.Ref):
         if value.name in opdef.flags:
             name, flag_value = opdef.flags[value.name]
             option = opdef.option(name)
             assert option is not None
-            _assign(opdef, option, arg, ir.Ref(str(flag_value)) if isinstance(flag_value, str) else value, None, given, out, diags, flag_value)
+            _assign(
+                opdef, option, arg, ir.Ref(str(flag_value)) if isinstance(flag_value, str) else value, None, given, out, diags, flag_value
+            )
             return
         if value.name in ops.ACTIVATIONS:
             _set_activation(opdef, arg, value, out, diags)

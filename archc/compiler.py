@@ -80,7 +80,9 @@ def compile_source(text: str, file: str = "<string>", input_shape: Shape | None 
     comp = Compilation(file, text)
     diags = Diagnostics()
     if not text.strip():
-        diags.error("empty", "the spec is empty", Span(file, 1, 1, 1, 1), hint="a spec holds at least `network Name { input x: 3x224x224 ... }`")
+        diags.error(
+            "empty", "the spec is empty", Span(file, 1, 1, 1, 1), hint="a spec holds at least `network Name { input x: 3x224x224 ... }`"
+        )
     else:
         comp.program = parse(text, file, diags)
     if comp.program is not None:

@@ -99,8 +99,7 @@ CATALOGUE: dict[str, OpDef] = {
         OpDef(
             "subsample",
             "pool",
-            "LeNet's trainable subsampling: the sum of each 2x2 window times a trainable coefficient, "
-            "plus a trainable bias, per map.",
+            "LeNet's trainable subsampling: the sum of each 2x2 window times a trainable coefficient, plus a trainable bias, per map.",
             "S2: subsample 2x2 stride=2 sigmoid",
             options=(Option("kernel", DIMS, required=True), Option("stride", DIMS, None)),
             positional=("kernel",),
@@ -124,8 +123,7 @@ CATALOGUE: dict[str, OpDef] = {
         OpDef(
             "batchnorm",
             "norm",
-            "Batch normalisation per map: a trainable scale and shift (2 parameters per map) "
-            "and running statistics.",
+            "Batch normalisation per map: a trainable scale and shift (2 parameters per map) and running statistics.",
             "batchnorm relu",
             options=(Option("eps", FLOAT, 1e-5), Option("momentum", FLOAT, 0.1)),
             activation=True,

@@ -180,7 +180,11 @@ def _translate(exc: UnexpectedInput, text: str, file: str) -> tuple[str, str, Sp
         shown = _token_text(tok)
         expected = _expected_text(exc.accepts or exc.expected)
         end = column + max(1, len(str(tok)) if tok.type != "_NL" else 1)
-        hint = _hint_for(tok, exc.accepts or exc.expected) or _keyword_as_name(tok, text) or _closed_early(tok, exc.accepts or exc.expected, text)
+        hint = (
+            _hint_for(tok, exc.accepts or exc.expected)
+            or _keyword_as_name(tok, text)
+            or _closed_early(tok, exc.accepts or exc.expected, text)
+        )
         return "syntax", f"unexpected {shown}, expected {expected}", Span(file, line, column, line, end), hint
     if isinstance(exc, UnexpectedCharacters):
         pos = exc.pos_in_stream or 0

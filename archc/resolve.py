@@ -120,7 +120,9 @@ class Resolver:
             hint = None
             if len(shape) == 2:
                 hint = f"an image input is channels x height x width: 1x{fmt_shape(shape)} for one {fmt_shape(shape)} map, e.g. 1x32x32 for LeNet-5"
-            self.diags.error("input-shape", f"input shape {fmt_shape(shape)} must be CxHxW or a length N, every size ≥ 1", first.shape.span, hint=hint)
+            self.diags.error(
+                "input-shape", f"input shape {fmt_shape(shape)} must be CxHxW or a length N, every size ≥ 1", first.shape.span, hint=hint
+            )
             return None
         name = first.name.text if first.name else "input"
         inp = self._node(name, (name,), "input", {}, None, (), shape, first.span, Ctx({}, {}, "", ()))
@@ -230,7 +232,9 @@ class Resolver:
 
     def _aux_ctx(self, stmt: ir.Layer, scope: Scope, ctx: Ctx) -> Ctx:
         if not stmt.sources:
-            self.diags.error("aux-source", "an aux head needs `from LAYER`", stmt.span, hint="e.g. `aux1: aux classifier(1000) from inception4a`")
+            self.diags.error(
+                "aux-source", "an aux head needs `from LAYER`", stmt.span, hint="e.g. `aux1: aux classifier(1000) from inception4a`"
+            )
         if scope.parent is not None or ctx.module:
             self.diags.error("aux-placement", "aux heads belong at the top level of a network", stmt.span)
         return dataclasses.replace(ctx, aux=True)
@@ -279,7 +283,9 @@ class Resolver:
             elif src:
                 inputs = tuple(src)
             else:
-                self.diags.error("empty-merge", f"{opdef.name} needs branches or `from a, b`", op.op.span, hint=f"for example: {opdef.example}")
+                self.diags.error(
+                    "empty-merge", f"{opdef.name} needs branches or `from a, b`", op.op.span, hint=f"for example: {opdef.example}"
+                )
                 inputs = ()
         else:
             inputs = (cur,)
@@ -389,7 +395,9 @@ class Resolver:
         mname = call.module.text
         mdef = self.modules.get(mname)
         if mdef is None:
-            hint = f"`{mname}` is an op: write it without parentheses" if mname in ops.CATALOGUE else did_you_mean(mname, list(self.modules))
+            hint = (
+                f"`{mname}` is an op: write it without parentheses" if mname in ops.CATALOGUE else did_you_mean(mname, list(self.modules))
+            )
             self.diags.error("unknown-module", f"unknown module `{mname}`", call.module.span, hint=hint)
             return None
         if len(call.args) != len(mdef.params):
@@ -462,7 +470,18 @@ class Resolver:
         return RepeatBlock(name, path, count, iterations, start, cur, self.nodes[cur].shape, ctx.aux, stmt.span)
 
     # -- helpers ---------------------------------------------------------------------------------
-    def _node(self, name: str, path: tuple[str, ...], op: str, attrs: dict[str, Any], activation: str | None, inputs: tuple[int, ...], shape: Shape, span: Span, ctx: Ctx) -> Node:
+    def _node(
+        self,
+        name: str,
+        path: tuple[str, ...],
+        op: str,
+        attrs: dict[str, Any],
+        activation: str | None,
+        inputs: tuple[int, ...],
+        shape: Shape,
+        span: Span,
+        ctx: Ctx,
+    ) -> Node:
         node = Node(len(self.nodes), name, path, op, attrs, activation, inputs, shape, 0, 0, ctx.aux, ctx.module, span)
         self.nodes.append(node)
         if len(self.nodes) > MAX_LAYERS and not self.too_big:
@@ -474,7 +493,12 @@ class Resolver:
         """A layer left unshaped must have been reported; if not, say so rather than pass it on."""
         for node in self.nodes:
             if node.shape == POISON:
-                self.diags.error("internal", f"archc could not work out the shape of {node.qualname}, and did not say why", node.span, hint="please report this spec as an archc bug")
+                self.diags.error(
+                    "internal",
+                    f"archc could not work out the shape of {node.qualname}, and did not say why",
+                    node.span,
+                    hint="please report this spec as an archc bug",
+                )
                 return
 
     def _step(self, span: Span) -> bool:
@@ -482,7 +506,9 @@ class Resolver:
         self.steps += 1
         if self.steps > MAX_STEPS and not self.too_big:
             self.too_big = True
-            self.diags.error("limit", f"expanding the network takes more than {MAX_STEPS:,} steps", span, hint="check the repeat counts and module calls")
+            self.diags.error(
+                "limit", f"expanding the network takes more than {MAX_STEPS:,} steps", span, hint="check the repeat counts and module calls"
+            )
         return not self.too_big
 
     def _poisoned(self, node_id: int) -> bool:

@@ -115,7 +115,8 @@ def _dropped_rows(op: str, h: int, w: int, kh: int, kw: int, sh: int, sw: int, p
     return ShapeProblem(
         "dropped-rows",
         f"{h}{f' + 2·{ph}' if ph else ''} − {kh} is not divisible by stride {sh}: {op} drops {what} of its input",
-        f"a {fix_h}x{fix_h} input to {op} makes it exact" + (" (Caffe's AlexNet used a 227x227 image for this reason)" if (kh, sh) == (11, 4) else ""),
+        f"a {fix_h}x{fix_h} input to {op} makes it exact"
+        + (" (Caffe's AlexNet used a 227x227 image for this reason)" if (kh, sh) == (11, 4) else ""),
         option="stride",
     )
 

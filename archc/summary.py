@@ -66,9 +66,7 @@ def to_json(net: Network) -> dict[str, Any]:
             }
             for n in net.layers
         ],
-        "modules": [
-            {"path": s.path, "module": s.module, "params": s.params, "macs": s.macs, "aux": s.aux} for s in subtotals(net)
-        ],
+        "modules": [{"path": s.path, "module": s.module, "params": s.params, "macs": s.macs, "aux": s.aux} for s in subtotals(net)],
         "outputs": [net.nodes[net.output].qualname] + [net.node_of(item).qualname for item in net.aux_heads],
         "total_params": net.total_params,
         "inference_params": net.inference_params,
@@ -80,7 +78,10 @@ def to_json(net: Network) -> dict[str, Any]:
 def to_text(net: Network) -> str:
     rows = layer_rows(net)
     header = ("layer", "op", "module", "output", "params", "MACs")
-    body = [(r.name + (" (aux)" if r.aux and r.name.count(".") == 0 else ""), r.op, r.module, r.shape, f"{r.params:,}", f"{r.macs:,}") for r in rows]
+    body = [
+        (r.name + (" (aux)" if r.aux and r.name.count(".") == 0 else ""), r.op, r.module, r.shape, f"{r.params:,}", f"{r.macs:,}")
+        for r in rows
+    ]
     table = [header, *body]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     right = {4, 5}

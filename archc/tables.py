@@ -70,7 +70,11 @@ def _check_rows(table: ir.Table, expected: int, what: str, diags: Diagnostics) -
     seen: set[int] = set()
     for row in table.rows:
         if row.index >= expected:
-            diags.error("connection-table", f"row {row.index} names {what} map {row.index}, but there are only {expected} (0..{expected - 1})", row.span)
+            diags.error(
+                "connection-table",
+                f"row {row.index} names {what} map {row.index}, but there are only {expected} (0..{expected - 1})",
+                row.span,
+            )
             ok = False
         elif row.index in seen:
             diags.error("connection-table", f"row {row.index} appears twice", row.span)
