@@ -70,18 +70,20 @@ def hwc_flatten(net: Network, node: Node) -> bool:
     dense or rbf layer through elementwise ops, whose rows weights.transfer then permutes,
     and no output of the network is on the way."""
     outputs = {net.output, *(net.node_of(item).id for item in net.aux_heads)}
-    todo, seen = [node.id], set()
+    readers: dict[int, list[Node]] = {}
+    for reader in net.nodes[node.id + 1 :]:
+        for i in reader.inputs:
+            readers.setdefault(i, []).append(reader)
+    todo = [node.id]
     while todo:
         nid = todo.pop()
         if nid in outputs:
             return False
-        for reader in net.nodes:
-            if nid in reader.inputs and reader.id not in seen:
-                seen.add(reader.id)
-                if reader.op in ELEMENTWISE:
-                    todo.append(reader.id)
-                elif reader.op not in ("dense", "rbf"):
-                    return False
+        for reader in readers.get(nid, []):
+            if reader.op in ELEMENTWISE:
+                todo.append(reader.id)
+            elif reader.op not in ("dense", "rbf"):
+                return False
     return True
 
 
