@@ -87,6 +87,7 @@ def test_limits_are_the_front_ends() -> None:
     assert f"| {shown(resolve.MAX_STEPS)} | `MAX_STEPS`" in limits
     assert f"| {shown(resolve.PARAM_BUDGET)} | `PARAM_BUDGET`" in limits
     assert f"| {parse.MAX_LITERAL_DIGITS} |" in limits
+    assert f"| {parse.MAX_SYNTAX_ERRORS} | `MAX_SYNTAX_ERRORS`" in limits
     assert f"| {compiler.MAX_SOURCE_BYTES // 2**20} MiB |" in limits
 
 
