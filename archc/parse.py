@@ -233,6 +233,8 @@ def _hint_for(tok: Token, expected: set[str] | frozenset[str]) -> str | None:
         return "a '}' is missing before this line"
     if tok.type == "FLOAT" and "INT" in expected:
         return "this position takes a whole number"
+    if str(tok) == "x" and "MARK" in expected:
+        return "mark a connection with a capital X, and no connection with '.'"
     if tok.type == "NAME" and str(tok).startswith("x") and (str(tok)[1:].isdigit() or str(tok) == "x"):
         return "write a size without spaces: 3x224x224"
     if str(tok) == "," and "COMMA" not in expected:
