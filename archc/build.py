@@ -9,7 +9,7 @@ from pathlib import Path
 from types import ModuleType
 
 from .backends.base import MARKER, Unsupported
-from .compiler import Compilation
+from .compiler import Compilation, gc_paused
 from .graph import Network
 
 TARGETS = {"torch": "archc.backends.pytorch", "keras": "archc.backends.keras"}
@@ -36,7 +36,8 @@ def backend(target: str) -> ModuleType:
 def generate(nets: list[Network], target: str, spec: str, *, logits: bool = False, line_comments: bool = False) -> str:
     """The generated source text for every network of a spec. Imports no framework."""
     try:
-        text: str = backend(target).generate(nets, spec, logits=logits, line_comments=line_comments)
+        with gc_paused():
+            text: str = backend(target).generate(nets, spec, logits=logits, line_comments=line_comments)
     except Unsupported as exc:
         net = nets[0]
         raise BuildError(Compilation(net.file, net.source, diagnostics=[exc.diagnostic])) from None

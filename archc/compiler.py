@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -75,7 +78,30 @@ def decode_spec(data: bytes, name: str) -> str:
     return text.removeprefix("\ufeff")
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for the duration of a compile.
+
+    The front end allocates hundreds of thousands of small objects that all stay alive, so
+    each automatic collection re-traverses everything made so far: profiled on a
+    10,000-layer spec, collections took 60% of the time. Nothing in a compile needs them;
+    the collector runs again as soon as the block ends.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def compile_source(text: str, file: str = "<string>", input_shape: Shape | None = None) -> Compilation:
+    with gc_paused():
+        return _compile_source(text, file, input_shape)
+
+
+def _compile_source(text: str, file: str, input_shape: Shape | None) -> Compilation:
     text = text.removeprefix("\ufeff")  # a byte-order mark is not part of the spec
     comp = Compilation(file, text)
     diags = Diagnostics()

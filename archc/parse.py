@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import lark
-from lark import Lark, Token, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
-from lark.visitors import Transformer_NonRecursive
+from lark import Lark, Token, Tree
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from . import ir
 from .diagnostics import Diagnostics, Span
@@ -90,12 +89,37 @@ def parse(text: str, file: str, diags: Diagnostics) -> ir.Program | None:
         return None
     try:
         program: ir.Program = _ToIR(file).transform(tree)
-    except VisitError as exc:  # a value the grammar admits but Python cannot hold
-        if isinstance(exc.orig_exc, _ValueTooLarge):
-            diags.error("syntax", str(exc.orig_exc), exc.orig_exc.span)
-            return None
-        raise
+    except _ValueTooLarge as exc:  # a value the grammar admits but Python cannot hold
+        diags.error("syntax", str(exc), exc.span)
+        return None
     return program
+
+
+class _PostOrder:
+    """Calls `self.<rule>(meta, children)` bottom-up, with an explicit stack.
+
+    Lark's Transformer_NonRecursive with v_args(meta=True) builds a wrapper per call and
+    spent most of the IR conversion there (1.1 s of 1.5 s for 10,000 layers); this loop does
+    the same walk, and a deeply nested spec still cannot exhaust Python's stack.
+    """
+
+    def transform(self, root: Tree[Token]) -> Any:
+        done: list[Any] = []
+        todo: list[tuple[Any, bool]] = [(root, False)]
+        while todo:
+            node, children_done = todo.pop()
+            if not isinstance(node, Tree):
+                done.append(node)  # tokens and the None of an absent [optional]
+            elif not children_done:
+                todo.append((node, True))
+                todo.extend((child, False) for child in reversed(node.children))
+            else:
+                count = len(node.children)
+                args = done[len(done) - count :] if count else []
+                if count:
+                    del done[len(done) - count :]
+                done.append(getattr(self, str(node.data))(node.meta, args))
+        return done[0]
 
 
 MAX_SYNTAX_ERRORS = 10
@@ -333,16 +357,10 @@ class _ValueTooLarge(Exception):
 MAX_LITERAL_DIGITS = 30
 
 
-@v_args(meta=True)
-class _ToIR(Transformer_NonRecursive[Token, Any]):
-    """Builds the IR bottom-up; every node gets the span Lark propagated.
-
-    Non-recursive, so that a deeply nested spec cannot exhaust Python's stack here; the
-    resolver reports nesting beyond its limit.
-    """
+class _ToIR(_PostOrder):
+    """Builds the IR bottom-up; every node gets the span Lark propagated."""
 
     def __init__(self, file: str) -> None:
-        super().__init__()
         self.file = file
 
     def _span(self, meta: Any) -> Span:
