@@ -1,9 +1,9 @@
 """Source spans, diagnostics, and their rendering in the mypy/gcc shape editors parse.
 
-    specs/vgg16.arch:31:5: error: conv4_3 expects 512 input maps, filters declare 256  [channel-mismatch]
-        conv4_3: conv 512 3x3x256 pad=1 relu
-                          ^~~~~~~
-    hint: the previous layer conv4_2 outputs 512x28x28
+specs/vgg16.arch:31:5: error: conv4_3 expects 512 input maps, filters declare 256  [channel-mismatch]
+    conv4_3: conv 512 3x3x256 pad=1 relu
+                      ^~~~~~~
+hint: the previous layer conv4_2 outputs 512x28x28
 """
 
 from __future__ import annotations

@@ -43,7 +43,9 @@ def load_module(source: str, name: str) -> types.ModuleType:
     return module
 
 
-def build_model(spec: str | Path | Network, target: str = "torch", network: str | None = None, *, logits: bool = False, **options: Any) -> Any:
+def build_model(
+    spec: str | Path | Network, target: str = "torch", network: str | None = None, *, logits: bool = False, **options: Any
+) -> Any:
     """An instantiated model of the spec for `target` ("torch" or "keras").
 
     torch: returns the network's nn.Module. keras: returns the keras.Model; pass aux=True for

@@ -108,7 +108,13 @@ class Namespace:
         if ident[0].isdigit():
             ident = "_" + ident
         ident = ident[: self.MAX_LEN]
-        if ident.startswith("__") or keyword.iskeyword(ident) or keyword.issoftkeyword(ident) or ident in BUILTINS or ident in self.reserved:
+        if (
+            ident.startswith("__")
+            or keyword.iskeyword(ident)
+            or keyword.issoftkeyword(ident)
+            or ident in BUILTINS
+            or ident in self.reserved
+        ):
             ident = ident.strip("_") + "_" if ident.strip("_") else "layer_"
             if keyword.iskeyword(ident) or ident in self.reserved:
                 ident += "_"

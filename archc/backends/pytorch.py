@@ -156,7 +156,9 @@ class TorchBackend(Backend):
     def emit_lrn(self, node: Node) -> Emitted:
         alpha = self.val(node, "alpha")
         if node.attrs["convention"] == "paper":  # the paper does not divide α by n; PyTorch does
-            alpha = fmt_float(node.attrs["alpha"] * node.attrs["size"]) if "alpha" not in node.exprs else f"{alpha} * {self.val(node, 'size')}"
+            alpha = (
+                fmt_float(node.attrs["alpha"] * node.attrs["size"]) if "alpha" not in node.exprs else f"{alpha} * {self.val(node, 'size')}"
+            )
         args = [self.val(node, "size"), f"alpha={alpha}", f"beta={self.val(node, 'beta')}", f"k={self.val(node, 'k')}"]
         return self._module(f"nn.LocalResponseNorm({', '.join(args)})")
 
@@ -260,7 +262,11 @@ class TorchGenerator:
         if aux:
             tuple_name = self.class_names(f"{net.name}Outputs")
             fields = Namespace(LOCALS)
-            lines += [f"class {tuple_name}(NamedTuple):", f'    """{_doc_name(net.name)}\'s outputs in train(): the main output, then each aux head."""', ""]
+            lines += [
+                f"class {tuple_name}(NamedTuple):",
+                f'    """{_doc_name(net.name)}\'s outputs in train(): the main output, then each aux head."""',
+                "",
+            ]
             lines += [f"    {fields('main')}: torch.Tensor"] + [f"    {fields(body.var_of[net.node_of(a).id])}: torch.Tensor" for a in aux]
             lines += ["", "", ""]
             returns = [f"{' ' * 8}if self.training:"]
@@ -298,7 +304,9 @@ class TorchGenerator:
 class Body:
     """The __init__ and forward lines of one class: the network, or one module instance."""
 
-    def __init__(self, gen: TorchGenerator, net: Network, root: tuple[str, ...], rename: Callable[[str], str], inst: Instance | None) -> None:
+    def __init__(
+        self, gen: TorchGenerator, net: Network, root: tuple[str, ...], rename: Callable[[str], str], inst: Instance | None
+    ) -> None:
         self.gen, self.net, self.root, self.rename = gen, net, root, rename
         self.init: list[str] = []
         self.forward: list[str] = []
