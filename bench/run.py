@@ -15,8 +15,9 @@ Sections (docs/benchmarks.md says what each measures):
   cli       `archc check specs/googlenet.arch` vs `python -c "import torch"`
 
 A and B are measured in the same run, interleaved (A B, then B A, ...), each sample repeating the
-call enough times to last a while; the tables give medians with min–max over the samples, and the
-ratio A/B of the medians with the min–max of the per-sample ratios. A section whose backend is
+call enough times to last a while; the tables give medians with min–max over the samples, the
+ratio A/B of the medians with the min–max of the per-sample ratios, and the ratio of the two
+fastest samples (min/min), which other processes on a busy machine disturb least. A section whose backend is
 not there yet (the generators are written alongside) says so and is skipped, never crashes.
 Without --quick every section runs in its own process, so that one framework's thread pools and
 memory do not weigh on the next.
@@ -127,6 +128,7 @@ class Timing:
             "ratio": self.ratio,
             "ratio_min": min(self.ratios),
             "ratio_max": max(self.ratios),
+            "ratio_of_minima": min(self.a) / min(self.b),
             "samples": len(self.a),
             "calls_per_sample": self.number,
         }
@@ -152,7 +154,7 @@ def print_header(a_label: str, b_label: str) -> None:
 
 def print_row(case: str, t: Timing) -> None:
     spread = f"{min(t.ratios):.2f}–{max(t.ratios):.2f}"
-    print(f"  {case:<26} {fmt_spread(t.a):<36} {fmt_spread(t.b):<36} {t.ratio:>6.3f}  {spread:<11}", flush=True)
+    print(f"  {case:<26} {fmt_spread(t.a):<36} {fmt_spread(t.b):<36} {t.ratio:>6.3f}  {spread:<11} {min(t.a) / min(t.b):>7.3f}", flush=True)
 
 
 def compare(
