@@ -86,3 +86,23 @@ def test_spec_path_only_changes_inert_text(spec_path: str) -> None:
     imports = {n.names[0].name for n in ast.walk(tree) if isinstance(n, ast.Import)}
     assert imports <= {"torch", "torch.nn.functional"}
     assert "\nimport os" not in source
+
+
+@pytest.mark.slow
+def test_hostile_names_in_keras() -> None:
+    pytest.importorskip("keras")
+    import numpy as np
+
+    from archc.backends.keras import layer_name
+
+    net = archc.load(hostile_spec())
+    source = generate([net], "keras", "hostile.arch")
+    compile(source, "hostile_keras", "exec")
+    model = archc.build_model(net, "keras")
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)  # count_params() adds BN statistics
+    assert trainable == net.total_params
+    assert model.predict(np.zeros((1, 8, 8, 4), dtype="float32"), verbose=0).shape == (1, 3)
+    names = {layer.name for layer in model.layers}
+    for node in net.layers:
+        if node.params:
+            assert layer_name(node) in names, node.qualname
