@@ -80,25 +80,23 @@ class Namespace:
         self.reserved = set(reserved)
         self.taken: dict[str, str] = {}
         self.used: set[str] = set()
+        self.next_suffix: dict[str, int] = {}  # where the search for a free `ident_k` resumes
 
     def __call__(self, name: str) -> str:
-        if name in self.taken:
-            return self.taken[name]
-        ident = self.legal(name)
-        candidate, k = ident, 1
-        while candidate in self.used:
-            k += 1
-            candidate = f"{ident}_{k}"
-        self.used.add(candidate)
-        self.taken[name] = candidate
-        return candidate
+        if name not in self.taken:
+            self.taken[name] = self.fresh(name)
+        return self.taken[name]
 
     def fresh(self, name: str) -> str:
         """A new identifier for `name` every call (forward variables may repeat a layer name)."""
-        ident, candidate, k = self.legal(name), self.legal(name), 1
+        ident = self.legal(name)
+        candidate, k = ident, self.next_suffix.get(ident, 1)
+        if k > 1:
+            candidate = f"{ident}_{k}"
         while candidate in self.used:
             k += 1
             candidate = f"{ident}_{k}"
+        self.next_suffix[ident] = k
         self.used.add(candidate)
         return candidate
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from .. import __version__
-from ..graph import BranchSeq, Instance, Item, Network, Node, RepeatBlock
+from ..graph import BranchSeq, Instance, Item, Network, Node, RepeatBlock, walk
 from ..shapes import fmt_shape
 from .base import HEADER, MARKER, Backend, Namespace, fmt_float, spec_name
 from .pyformat import LINE_LENGTH, call_lines, seq_lines
@@ -71,8 +71,10 @@ def torch_paths(net: Network) -> dict[tuple[str, ...], str]:
             out[path] = f"{parent}.{comp}" if parent else comp
         return out[path]
 
-    for node in net.layers:
-        mapped(node.path)
+    for item in walk(net.body):  # modules and repeats too: an empty module call has no layer below it
+        mapped(item.path)
+        for branch in item.branches if isinstance(item, Node) else ():
+            mapped(branch.path)
     return out
 
 
@@ -339,13 +341,8 @@ class Body:
                 self.init.append(f"{' ' * 8}{self.access_prefix(prefix)} = nn.ModuleDict()")
 
     def access_prefix(self, prefix: tuple[str, ...]) -> str:
-        # containers have no entry of their own in torch_paths: derive from a layer below them
-        for path, key in self.gen.paths.items():
-            if path[: len(prefix)] == prefix and len(path) > len(prefix):
-                parts = key.split(".")[: len(prefix)]
-                rel = parts[len(self.root) :]
-                return "self" + "".join(f'["{c}"]' if c.isdigit() else f".{c}" for c in rel)
-        return "self." + ".".join(prefix[len(self.root) :])
+        """A container's attribute; torch_paths maps every prefix of every layer path."""
+        return self.access(prefix)
 
     # -- forward ---------------------------------------------------------------------------------
     def emit_items(self, items: list[Item], var_of: dict[int, str], default: str, top: bool, after: Item | None = None) -> None:
@@ -364,7 +361,7 @@ class Body:
             elif isinstance(item, Instance):
                 self.instance(item, target, level)
             else:
-                self.repeat(item, target, level, top)
+                self.repeat(item, target, level, nxt)
 
     def node(self, node: Node, target: str, level: int) -> None:
         if node.branches:
@@ -404,9 +401,9 @@ class Body:
         self.var_of[inst.output] = target
 
     def access_instance(self, path: tuple[str, ...]) -> str:
-        return self.access_prefix(path + ("",)) if path not in self.gen.paths else self.access(path)
+        return self.access(path)
 
-    def repeat(self, rep: RepeatBlock, target: str, level: int, top: bool) -> None:
+    def repeat(self, rep: RepeatBlock, target: str, level: int, after: Item | None) -> None:
         calls = [it[0] for it in rep.iterations if len(it) == 1 and isinstance(it[0], Instance)]
         if len(calls) == rep.count and all(c.path == rep.path + (str(i),) for i, c in enumerate(calls)):
             classes = [self.gen.module_class(c, self.net) for c in calls]
@@ -420,8 +417,9 @@ class Body:
             self.forward.extend(_assign(target, f"{access}({self.var_of[rep.input]})", level, self.comment_span(rep.span.line), plain=True))
             self.var_of[rep.output] = target
             return
-        for items in rep.iterations:
-            self.emit_items(items, {}, target, top=False)
+        for k, items in enumerate(rep.iterations):
+            following = rep.iterations[k + 1][0] if k + 1 < len(rep.iterations) and rep.iterations[k + 1] else after
+            self.emit_items(items, {}, target, top=False, after=following)
         self.var_of[rep.output] = self.var_of[rep.output] if rep.output in self.var_of else target
 
     def _is_output(self, node: Node) -> bool:
