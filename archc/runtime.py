@@ -59,4 +59,6 @@ def build_model(
     source = generate([net], target, net.file, logits=logits)
     module = load_module(source, f"archc_generated_{target}_{hashlib.sha1(source.encode()).hexdigest()[:12]}")
     factory = getattr(module, backend(target).entry_point(net))
-    return factory(**options)
+    model = factory(**options)
+    model.archc_network = net  # lets archc.weights.transfer(src, dst) find the layers without being told
+    return model

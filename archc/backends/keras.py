@@ -20,7 +20,7 @@ from .. import __version__
 from ..graph import Network, Node
 from .base import HEADER, MARKER, Backend, Namespace, Unsupported, fmt_float
 from .keras_layers import NEEDS, SOURCES
-from .keras_scope import Call, FunctionWriter, Scope
+from .keras_scope import Call, FunctionWriter, Scope, name_component
 
 ACTIVATION = {"relu": '"relu"', "tanh": '"tanh"', "sigmoid": '"sigmoid"', "softmax": '"softmax"', "scaled_tanh": "scaled_tanh"}
 # Ops that read a CxHxW tensor.
@@ -42,7 +42,7 @@ RESERVED = frozenset({"keras", "layers", "ops", "x", "inputs", "name", "aux", "i
 
 def layer_name(node: Node) -> str:
     """The Keras layer name of a node: its spec path joined by `-`."""
-    return "-".join(node.path)
+    return "-".join(name_component(c) for c in node.path)
 
 
 def entry_point(net: Network) -> str:

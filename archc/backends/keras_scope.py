@@ -99,6 +99,17 @@ def literal(value: object) -> str:
     return repr(value)
 
 
+def name_component(text: str) -> str:
+    """A spec name as TensorFlow accepts it in a name scope ([A-Za-z0-9_.\\/>-]).
+
+    ASCII identifiers pass unchanged; any other character becomes `>` and six hex digits of
+    its code point (`층1` → `>00ce351`). Spec names never contain `>`, so this is one-to-one.
+    """
+    if text.isascii():
+        return text
+    return "".join(c if c.isascii() else f">{ord(c):06x}" for c in text)
+
+
 @dataclass
 class Scope:
     """How the function being written spells layer names and which nodes it must return."""
@@ -112,7 +123,7 @@ class Scope:
     loops: dict[int, str] = field(default_factory=dict)  # path position → loop variable
 
     def layer_name(self, path: tuple[str, ...]) -> str:
-        comps = [f"{{{self.loops[i]}}}" if i in self.loops else c for i, c in enumerate(path)]
+        comps = [f"{{{self.loops[i]}}}" if i in self.loops else name_component(c) for i, c in enumerate(path)]
         if self.prefix is not None:
             comps = ["{name}", *comps[len(self.prefix) :]]
         text = "-".join(comps)
