@@ -134,6 +134,18 @@ def test_unknown_section_is_a_usage_error() -> None:
     assert run.parse_args(["--only", "d,e"]).sections == ["compiler", "cli"]
 
 
+def test_sections_skip_cleanly_without_their_generator(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(run, "have_backend", lambda target: False)
+    args = run.parse_args(["--quick"])
+    for name in ("models", "c3", "keras"):
+        report = run.run_section(name, args)
+        assert report.skipped and not report.rows, name
+    report = run.run_section("compiler", args)
+    assert any("emit" in m for m in report.skipped)
+    assert [r["emit_median_s"] for r in report.rows] == [None]
+    assert "skipped:" in capsys.readouterr().out
+
+
 # ---------------------------------------------------------------- smoke runs
 
 
