@@ -107,6 +107,23 @@ def test_connection_table_has_exactly_the_table_parameters() -> None:
         assert not torch.equal(c3(x)[:, 3], c3(y)[:, 3])
 
 
+def test_table_conv_inference_cache_follows_weight_changes() -> None:
+    c3 = build_model(spec_path("lenet5"), "torch").eval().C3
+    x = torch.randn(2, 6, 14, 14)
+    with torch.no_grad():
+        first = c3(x)
+        assert c3._dense is not None  # inference reuses the scattered weight
+        c3.weight.mul_(2.0)  # an in-place update, as an optimizer makes
+        second = c3(x)
+        c3.weight.data = torch.randn_like(c3.weight)  # a new tensor altogether
+        third = c3(x)
+        torch.testing.assert_close(third, F.conv2d(x, c3.dense_weight(), c3.bias))
+    torch.testing.assert_close(second - c3.bias.view(1, -1, 1, 1), 2 * (first - c3.bias.view(1, -1, 1, 1)))
+    c3.train()
+    c3(x).sum().backward()  # with autograd on, gradients reach the kernels
+    assert c3.weight.grad is not None and c3.weight.grad.abs().sum() > 0
+
+
 def test_aux_heads_train_tuple_eval_tensor() -> None:
     model = build_model(spec_path("googlenet"), "torch")
     x = torch.randn(1, 3, 224, 224)
@@ -121,7 +138,7 @@ def test_logits_drops_only_the_trailing_softmax() -> None:
     kept = source("alexnet")
     dropped = generate([archc.load(spec_path("alexnet"))], "torch", "specs/alexnet.arch", logits=True)
     assert "F.softmax(self.fc8(x), dim=1)" in kept
-    assert "softmax" not in dropped and "F.relu(self.fc7(x))" in dropped
+    assert "softmax" not in dropped and "F.relu(self.fc7(x), inplace=True)" in dropped
     model = build_model(spec_path("alexnet"), "torch", logits=True).eval()
     with torch.no_grad():
         out = model(torch.randn(2, 3, 227, 227))

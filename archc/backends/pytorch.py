@@ -48,6 +48,13 @@ ACTIVATION = {
 ASCII = Namespace()  # transliterates and legalises without reserving anything
 
 
+# A fused activation applies to a fresh tensor that nothing else holds, so ReLU may work in
+# place, as torchvision does: the out-of-place one allocated and first-touched a new buffer
+# per layer, 6% of VGG16's forward at batch 8 (docs/benchmarks.md). Its backward needs only
+# its output, and conv, linear and batch norm need only their inputs.
+FUSED_INPLACE = {"relu": "F.relu({}, inplace=True)"}
+
+
 def attribute_name(name: str) -> str:
     """A spec name as a submodule attribute: keywords, nn.Module attributes and `_`-names get mangled."""
     if name.startswith("_"):
@@ -376,7 +383,7 @@ class Body:
             self.init.extend(_assign(access, emitted.ctor, 2, self.comment(node)))
         expr = emitted.call(access, ins)
         if node.activation and not (self.gen.logits and node.activation == "softmax" and self._is_output(node)):
-            expr = ACTIVATION[node.activation].format(expr)
+            expr = (FUSED_INPLACE.get(node.activation) or ACTIVATION[node.activation]).format(expr)
             if node.activation == "scaled_tanh":
                 self.gen.helpers.add("scaled_tanh")
         if node.op == "softmax" and self.gen.logits and self._is_output(node):

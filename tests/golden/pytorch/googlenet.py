@@ -31,13 +31,13 @@ class Inception(nn.Module):
         self.b4.conv_1 = nn.Conv2d(in_channels, pp, kernel_size=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b1 = F.relu(self.b1.conv_1(x))
-        b2 = F.relu(self.b2.conv_1(x))
-        b2 = F.relu(self.b2.conv_2(b2))
-        b3 = F.relu(self.b3.conv_1(x))
-        b3 = F.relu(self.b3.conv_2(b3))
+        b1 = F.relu(self.b1.conv_1(x), inplace=True)
+        b2 = F.relu(self.b2.conv_1(x), inplace=True)
+        b2 = F.relu(self.b2.conv_2(b2), inplace=True)
+        b3 = F.relu(self.b3.conv_1(x), inplace=True)
+        b3 = F.relu(self.b3.conv_2(b3), inplace=True)
         b4 = self.b4.maxpool_1(x)
-        b4 = F.relu(self.b4.conv_1(b4))
+        b4 = F.relu(self.b4.conv_1(b4), inplace=True)
         x = torch.cat([b1, b2, b3, b4], 1)
         return x
 
@@ -53,9 +53,9 @@ class AuxClassifier(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.pool(x)
-        x = F.relu(self.conv(x))
+        x = F.relu(self.conv(x), inplace=True)
         x = torch.flatten(x, 1)
-        x = F.relu(self.fc1(x))
+        x = F.relu(self.fc1(x), inplace=True)
         x = self.drop(x)
         x = F.softmax(self.fc2(x), dim=1)
         return x
@@ -98,11 +98,11 @@ class GoogLeNet(nn.Module):
         self.fc = nn.Linear(1024, 1000)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | GoogLeNetOutputs:
-        x = F.relu(self.conv1(x))
+        x = F.relu(self.conv1(x), inplace=True)
         x = self.pool1(x)
         x = self.norm1(x)
-        x = F.relu(self.conv2_reduce(x))
-        x = F.relu(self.conv2(x))
+        x = F.relu(self.conv2_reduce(x), inplace=True)
+        x = F.relu(self.conv2(x), inplace=True)
         x = self.norm2(x)
         x = self.pool2(x)
         x = self.inception3a(x)

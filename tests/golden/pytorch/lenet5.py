@@ -42,6 +42,8 @@ class TableConv2d(nn.Module):
         self.register_buffer("out_index", torch.tensor(outs), persistent=False)
         self.register_buffer("in_index", torch.tensor(ins), persistent=False)
         self.weight = nn.Parameter(torch.empty(len(ins), kh, kw))
+        self._dense: torch.Tensor | None = None  # inference cache of dense_weight()
+        self._dense_key: tuple[object, ...] | None = None
         self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
         fan_in = (
             torch.bincount(self.out_index, minlength=out_channels).float() * kh * kw
@@ -52,11 +54,21 @@ class TableConv2d(nn.Module):
             if self.bias is not None:
                 self.bias.uniform_(-1, 1).mul_(bound)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def dense_weight(self) -> torch.Tensor:
+        """The kernels scattered into a dense (out, in, kh, kw) weight, zero where unlinked."""
         kh, kw = self.weight.shape[1:]
         dense = self.weight.new_zeros(self.out_channels, self.in_channels, kh, kw)
-        dense = dense.index_put((self.out_index, self.in_index), self.weight)
-        return F.conv2d(x, dense, self.bias, self.stride, self.padding)
+        return dense.index_put((self.out_index, self.in_index), self.weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.is_grad_enabled() or torch.compiler.is_compiling():
+            weight = self.dense_weight()
+        else:  # inference: scatter again only when the kernels change
+            key = (self.weight._version, self.weight.data_ptr(), self.weight.dtype)
+            if self._dense_key != key:
+                self._dense, self._dense_key = self.dense_weight(), key
+            weight = self._dense
+        return F.conv2d(x, weight, self.bias, self.stride, self.padding)
 
 
 class Subsample(nn.Module):

@@ -22,7 +22,7 @@ class Basic(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         residual = self.residual.conv1(x)
-        residual = F.relu(self.residual.bn1(residual))
+        residual = F.relu(self.residual.bn1(residual), inplace=True)
         residual = self.residual.conv2(residual)
         residual = self.residual.bn2(residual)
         x = residual + x
@@ -48,7 +48,7 @@ class Down(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         residual = self.residual.conv1(x)
-        residual = F.relu(self.residual.bn1(residual))
+        residual = F.relu(self.residual.bn1(residual), inplace=True)
         residual = self.residual.conv2(residual)
         residual = self.residual.bn2(residual)
         shortcut = self.shortcut.conv(x)
@@ -77,7 +77,7 @@ class ResNet18(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.conv1(x)
-        x = F.relu(self.bn1(x))
+        x = F.relu(self.bn1(x), inplace=True)
         x = self.maxpool(x)
         x = self.layer1(x)
         x = self.layer2_0(x)
