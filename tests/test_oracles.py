@@ -17,7 +17,6 @@ from torch import nn  # noqa: E402
 from tests.oracles import alexnet, lenet5  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-PYTORCH_BACKEND = ROOT / "archc" / "backends" / "pytorch.py"
 TOL = 1e-5
 
 
@@ -221,7 +220,6 @@ def _informative_init(model: nn.Module) -> None:
             nn.init.uniform_(p, -0.5, 0.5)
 
 
-@pytest.mark.skipif(not PYTORCH_BACKEND.exists(), reason="archc/backends/pytorch.py (the PyTorch generator) is not written yet")
 @pytest.mark.parametrize("name", sorted(ORACLES))
 def test_generated_matches_oracle(name: str) -> None:
     from archc.runtime import build_model
