@@ -23,6 +23,8 @@ TERMINAL_TEXT = {
     "NAME": "a name",
     "INT": "a number",
     "FLOAT": "a decimal number",
+    "NEG_INT": "a negative number",
+    "NEG_FLOAT": "a negative decimal number",
     "DIMS": "a size like 3x3",
     "MARK": "'X' or '.'",
     "_NL": "end of line",
@@ -417,10 +419,10 @@ class _ToIR(_PostOrder):
         return ir.Repeat(children[0], children[1], self._span(meta))
 
     def arg(self, meta: Any, children: list[Any]) -> ir.Arg:
-        return ir.Arg(None, children[0], self._span(meta))
+        return ir.Arg(None, self._scalar(children[0]), self._span(meta))
 
     def kwarg(self, meta: Any, children: list[Any]) -> ir.Arg:
-        return ir.Arg(str(children[0]), children[1], self._span(meta))
+        return ir.Arg(str(children[0]), self._scalar(children[1]), self._span(meta))
 
     def source(self, meta: Any, children: list[Any]) -> tuple[ir.Name, ...]:
         return tuple(self._name(t) for t in children)  # type: ignore[misc]
@@ -449,25 +451,19 @@ class _ToIR(_PostOrder):
         dims = tuple(self._int(Token("INT", p)) for p in str(tok).split("x"))
         return ir.ShapeLit(dims, self._tok_span(tok))
 
-    def _value(self, tok: Token, value: ir.Scalar, meta: Any) -> ir.Value:
-        return ir.Value(value, self._span(meta) if not getattr(meta, "empty", True) else self._tok_span(tok))
+    def _scalar(self, tok: Token) -> ir.Value:
+        """The value a token spells: 64, 0.5, 3x3 (Dims), relu (Ref), -1."""
+        kind, text = tok.type, str(tok)
+        value: ir.Scalar
+        if kind in ("INT", "NEG_INT"):
+            value = self._int(tok)
+        elif kind in ("FLOAT", "NEG_FLOAT"):
+            value = float(text)
+        elif kind == "DIMS":
+            value = ir.Dims(tuple(self._int(Token("INT", p)) for p in text.split("x")))
+        else:
+            value = ir.Ref(text)
+        return ir.Value(value, self._tok_span(tok))
 
-    def int(self, meta: Any, children: list[Any]) -> ir.Value:
-        return self._value(children[0], self._int(children[0]), meta)
-
-    def neg_int(self, meta: Any, children: list[Any]) -> ir.Value:
-        return self._value(children[0], -self._int(children[0]), meta)
-
-    def float(self, meta: Any, children: list[Any]) -> ir.Value:
-        return self._value(children[0], float(children[0]), meta)
-
-    def neg_float(self, meta: Any, children: list[Any]) -> ir.Value:
-        return self._value(children[0], -float(children[0]), meta)
-
-    def dims(self, meta: Any, children: list[Any]) -> ir.Value:
-        tok = children[0]
-        values = tuple(self._int(Token("INT", p)) for p in str(tok).split("x"))
-        return self._value(tok, ir.Dims(values), meta)
-
-    def name(self, meta: Any, children: list[Any]) -> ir.Value:
-        return self._value(children[0], ir.Ref(str(children[0])), meta)
+    def value(self, meta: Any, children: list[Any]) -> ir.Value:
+        return self._scalar(children[0])
