@@ -28,6 +28,14 @@ class UsageError(Exception):
     pass
 
 
+EXIT_CODES: dict[type[Exception], int] = {
+    UsageError: EXIT_USAGE,
+    SpecReadError: EXIT_USAGE,
+    MissingDependency: EXIT_ENV,
+    ModelTooLarge: EXIT_SPEC,
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     try:
@@ -36,27 +44,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code or 0)
     try:
         return int(args.func(args))
-    except UsageError as exc:
+    except BrokenPipeError:  # output piped into `head`: not an error (and an OSError, so first)
+        return EXIT_OK
+    except KeyboardInterrupt:
+        print("archc: interrupted", file=sys.stderr)
+        return 130
+    except (UsageError, SpecReadError, MissingDependency, ModelTooLarge) as exc:
         print(f"archc: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except SpecReadError as exc:
-        print(f"archc: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except MissingDependency as exc:
-        print(f"archc: error: {exc}", file=sys.stderr)
-        return EXIT_ENV
-    except ModelTooLarge as exc:
-        print(f"archc: error: {exc}", file=sys.stderr)
-        return EXIT_SPEC
+        return EXIT_CODES[type(exc)]
     except OSError as exc:  # an output path that cannot be written
         where = f" {exc.filename}" if exc.filename else ""
         print(f"archc: error: cannot write{where}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("archc: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        return EXIT_OK
 
 
 def _parser() -> argparse.ArgumentParser:
