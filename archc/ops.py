@@ -179,7 +179,3 @@ CATALOGUE: dict[str, OpDef] = {
         ),
     )
 }
-
-
-def activation_names() -> tuple[str, ...]:
-    return ACTIVATIONS

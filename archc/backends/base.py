@@ -1,4 +1,4 @@
-"""What every code generator shares: dispatch by `emit_<op>`, a CodeWriter, a Namespace.
+"""What every code generator shares: dispatch by `emit_<op>`, a Namespace, the file header.
 
 A backend is one class; `grep emit_conv archc/backends` shows every target's conv side by side.
 An op a backend cannot express is listed in its UNSUPPORTED table with the reason, and becomes
@@ -10,8 +10,6 @@ from __future__ import annotations
 import keyword
 import re
 import unicodedata
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any, ClassVar
 
 from ..diagnostics import Diagnostic, Severity
@@ -28,38 +26,6 @@ class Unsupported(Exception):
     def __init__(self, diagnostic: Diagnostic) -> None:
         super().__init__(diagnostic.message)
         self.diagnostic = diagnostic
-
-
-class CodeWriter:
-    """Lines with indentation; the output ends with exactly one newline."""
-
-    def __init__(self, indent: str = "    ") -> None:
-        self.lines: list[str] = []
-        self.level = 0
-        self.unit = indent
-
-    def line(self, text: str = "") -> None:
-        self.lines.append(self.unit * self.level + text if text else "")
-
-    def blank(self, count: int = 1) -> None:
-        for _ in range(count):
-            if self.lines and self.lines[-1] != "":
-                self.lines.append("")
-            elif self.lines and count > 1 and len(self.lines) >= 2 and self.lines[-2] != "":
-                self.lines.append("")
-
-    @contextmanager
-    def indent(self) -> Iterator[None]:
-        self.level += 1
-        try:
-            yield
-        finally:
-            self.level -= 1
-
-    def text(self) -> str:
-        while self.lines and self.lines[-1] == "":
-            self.lines.pop()
-        return "\n".join(self.lines) + "\n"
 
 
 _IDENT = re.compile(r"[^0-9A-Za-z_]")

@@ -16,7 +16,6 @@ from typing import ClassVar
 
 from .. import __version__
 from ..graph import BranchSeq, Instance, Item, Network, Node, RepeatBlock, walk
-from ..shapes import fmt_shape
 from .base import HEADER, MARKER, Backend, Namespace, fmt_float, spec_name
 from .pyformat import LINE_LENGTH, call_lines, seq_lines
 from .pytorch_layers import HELPERS
@@ -265,7 +264,7 @@ class TorchGenerator:
         body.emit_items(net.body, {net.input.id: "x"}, "x", top=True)
         aux = [item for item in net.body if item.aux]
         out_var = body.var_of[net.output]
-        doc = f'"""{_doc_name(net.name)} from {_safe_doc(spec_name(net.file))}: input (N, {", ".join(map(str, net.input_shape))}) → output (N, {", ".join(map(str, net.nodes[net.output].shape))})."""'
+        doc = f'"""{_safe_doc(net.name)} from {_safe_doc(spec_name(net.file))}: input (N, {", ".join(map(str, net.input_shape))}) → output (N, {", ".join(map(str, net.nodes[net.output].shape))})."""'
         code = ClassCode([], body.init, body.forward, doc)
         lines = []
         if aux:
@@ -273,7 +272,7 @@ class TorchGenerator:
             fields = Namespace(LOCALS)
             lines += [
                 f"class {tuple_name}(NamedTuple):",
-                f'    """{_doc_name(net.name)}\'s outputs in train(): the main output, then each aux head."""',
+                f'    """{_safe_doc(net.name)}\'s outputs in train(): the main output, then each aux head."""',
                 "",
             ]
             lines += [f"    {fields('main')}: torch.Tensor"] + [f"    {fields(body.var_of[net.node_of(a).id])}: torch.Tensor" for a in aux]
@@ -522,7 +521,7 @@ def render_class(name: str, code: ClassCode, ret_type: str, returns: list[str]) 
 
 
 def _module_doc(nets: list[Network], spec: str) -> str:
-    names = ", ".join(_doc_name(n.name) for n in nets)
+    names = ", ".join(_safe_doc(n.name) for n in nets)
     return f'"""{names}: PyTorch model{"s" if len(nets) > 1 else ""} compiled by archc from {_safe_doc(spec_name(spec))}."""'
 
 
@@ -547,11 +546,3 @@ def _safe_comment(text: str) -> str:
 
 def _safe_doc(text: str) -> str:
     return _safe_comment(text).replace("\\", "/").replace('"""', "'''")
-
-
-def _doc_name(name: str) -> str:
-    return _safe_doc(name)
-
-
-def describe(node: Node) -> str:
-    return f"{node.qualname}: {node.op} → {fmt_shape(node.shape)}"
