@@ -321,17 +321,19 @@ class Resolver:
         # A named merge holds its branches' names (sum.branch1, counted from 1 in each merge); an
         # unnamed one puts them in the enclosing scope (inception's b1.conv_1), beside its layers.
         names = Scope(base, None) if named else scope
-        if named:
-            names.taken.update(br.name.text for br in op.branches or () if br.name is not None)
+        # Explicit branch names are reserved before any unnamed branch is numbered, so that
+        # `branch { } branch branch1 { }` numbers the first one branch2 instead of refusing the second.
+        explicit = [br.name.text for br in op.branches or () if br.name is not None]
+        taken_before = set() if named else {n for n in explicit if n in scope.taken}
+        names.taken.update(explicit)
         seen: set[str] = set()
         for br in op.branches or ():
             if br.name is not None:
                 bname = br.name.text
                 if bname in seen:
                     self.diags.error("duplicate-name", f"branch name {bname} is already used in this {op.op.text}", br.name.span)
-                elif not named and bname in scope.taken:
+                elif bname in taken_before:
                     self.diags.error("duplicate-name", f"branch name {bname} is already used in this scope", br.name.span)
-                names.taken.add(bname)
             else:
                 bname = names.auto_name("branch")
             seen.add(bname)

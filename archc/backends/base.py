@@ -32,29 +32,28 @@ _IDENT = re.compile(r"[^0-9A-Za-z_]")
 
 
 class Namespace:
-    """Turns spec names into legal, unique Python identifiers by a fixed, documented rule.
+    """Hands out legal Python identifiers, each at most once, in one scope (as torch.fx's graph namespace).
 
     Non-ASCII letters are transliterated where Unicode decomposes them, other characters become
     `_`; a leading digit gets a `_` prefix; keywords, builtins, dunders and the generator's own
-    reserved names get a trailing `_`; long names are cut at MAX_LEN; a name already taken gets
-    `_2`, `_3`… The same input names in the same order always give the same identifiers.
+    reserved names get a trailing `_`; long names are cut at MAX_LEN; a name already handed out
+    gets `_2`, `_3`… Every call returns a new identifier, however the request is spelled, so two
+    things in one scope can never share a name; a caller that wants the same identifier for the
+    same thing again keeps its own map. The same requests in the same order give the same names.
     """
 
     MAX_LEN = 60
 
     def __init__(self, reserved: set[str] | frozenset[str] = frozenset()) -> None:
         self.reserved = set(reserved)
-        self.taken: dict[str, str] = {}
-        self.used: set[str] = set()
+        self.used: set[str] = set(reserved)
         self.next_suffix: dict[str, int] = {}  # where the search for a free `ident_k` resumes
 
     def __call__(self, name: str) -> str:
-        if name not in self.taken:
-            self.taken[name] = self.fresh(name)
-        return self.taken[name]
+        return self.fresh(name)
 
     def fresh(self, name: str) -> str:
-        """A new identifier for `name` every call (forward variables may repeat a layer name)."""
+        """A new identifier for `name`: never one handed out before or reserved."""
         ident = self.legal(name)
         candidate, k = ident, self.next_suffix.get(ident, 1)
         if k > 1:
@@ -65,6 +64,10 @@ class Namespace:
         self.next_suffix[ident] = k
         self.used.add(candidate)
         return candidate
+
+    def claim(self, ident: str) -> None:
+        """Marks an identifier the generator writes itself (`x`, `self`) as handed out."""
+        self.used.add(ident)
 
     def legal(self, name: str) -> str:
         ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")

@@ -185,7 +185,7 @@ class FunctionWriter:
         self.scope = scope or Scope(siblings(net), {}, readers(net), {net.output, *heads})
         self.returned = {net.output, *heads}
         self.readers = self.scope.readers
-        reserved = set(backend_reserved()) | module_names(net) | set(functions.taken.values()) | set(self.scope.params.values())
+        reserved = set(backend_reserved()) | module_names(net) | set(functions.used) | set(self.scope.params.values())
         self.used: MutableMapping[str, bool] = dict.fromkeys(reserved, True)
         self.legal = Namespace(reserved).legal
         self.var_of: MutableMapping[int, str] = {}
@@ -280,7 +280,7 @@ class FunctionWriter:
         """The builder of the instance's module, written on first use; instances whose bodies
         read differently (a parameter-dependent padding, say) get builders of their own."""
         mdef = self.net.modules[inst.module]
-        legal = Namespace(set(backend_reserved()) | module_names(self.net) | set(self.functions.taken.values())).legal
+        legal = Namespace(set(backend_reserved()) | module_names(self.net) | set(self.functions.used)).legal
         params = {p.text: legal(p.text) for p in mdef.params}
         inside = {n.id for n in item_nodes(inst)}
         scope = Scope(self.scope.siblings, self.scope.chosen, self.readers, self.scope.outputs & inside, inst.path, params)

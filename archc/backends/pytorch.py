@@ -34,6 +34,8 @@ MODULE_ATTRS = frozenset(
 # Names the generated file itself defines or imports.
 GLOBALS = frozenset({"torch", "nn", "F", "NamedTuple", "annotations", *HELPERS})
 LOCALS = frozenset({"self", "x", "torch", "nn", "F", "in_channels", *HELPERS})
+# NamedTuple's own attributes, which a field must not shadow.
+NAMEDTUPLE_ATTRS = frozenset({"count", "index"})
 
 ACTIVATION = {
     "relu": "F.relu({})",
@@ -85,7 +87,8 @@ def torch_paths(net: Network) -> dict[tuple[str, ...], str]:
 
 
 def entry_point(net: Network) -> str:
-    return Namespace(GLOBALS).legal(net.name)
+    """The network's class in a file generated for it alone (the first name handed out)."""
+    return Namespace(GLOBALS).fresh(net.name)
 
 
 def generate(nets: list[Network], spec: str, *, logits: bool = False, line_comments: bool = False) -> str:
@@ -230,12 +233,13 @@ class ClassCode:
 class TorchGenerator:
     def __init__(self, nets: list[Network], spec: str, logits: bool, line_comments: bool) -> None:
         self.nets, self.spec, self.logits, self.line_comments = nets, spec, logits, line_comments
-        self.class_names = Namespace(GLOBALS)
-        self.net_names = {id(net): self.class_names(net.name) for net in nets}
+        # One namespace for every global the file defines: network, module and NamedTuple
+        # classes and table constants can never share a name, however the spec spells them.
+        self.globals = Namespace(GLOBALS)
+        self.net_names = {id(net): self.globals(net.name) for net in nets}
         self.classes: list[str] = []  # class sources in dependency order
         self.class_of_text: dict[str, str] = {}
         self.tables: dict[tuple[tuple[int, ...], ...], str] = {}
-        self.table_names = Namespace(GLOBALS)
         self.helpers: set[str] = set()
         self.paths: dict[tuple[str, ...], str] = {}
 
@@ -268,14 +272,14 @@ class TorchGenerator:
         code = ClassCode([], body.init, body.forward, doc)
         lines = []
         if aux:
-            tuple_name = self.class_names(f"{net.name}Outputs")
-            fields = Namespace(LOCALS)
+            tuple_name = self.globals(f"{net.name}Outputs")
+            fields = Namespace(LOCALS | NAMEDTUPLE_ATTRS)
             lines += [
                 f"class {tuple_name}(NamedTuple):",
                 f'    """{_safe_doc(net.name)}\'s outputs in train(): the main output, then each aux head."""',
                 "",
             ]
-            lines += [f"    {fields('main')}: torch.Tensor"] + [f"    {fields(body.var_of[net.node_of(a).id])}: torch.Tensor" for a in aux]
+            lines += [f"    {fields(name)}: torch.Tensor" for name in ["main", *(_field_base(a.name) for a in aux)]]
             lines += ["", "", ""]
             returns = [f"{' ' * 8}if self.training:"]
             returns += call_lines("return ", tuple_name, [out_var, *(body.var_of[net.node_of(a).id] for a in aux)], 3)
@@ -297,7 +301,7 @@ class TorchGenerator:
         returns = [f"{' ' * 8}return {body.var_of[inst.output]}"]
         text = render_class("{CLASS}", code, "torch.Tensor", returns)
         if text not in self.class_of_text:
-            cname = self.class_names(_camel(inst.module))
+            cname = self.globals(_camel(inst.module))
             self.class_of_text[text] = cname
             self.classes.append(text.replace("{CLASS}", cname, 1))
         return self.class_of_text[text]
@@ -305,7 +309,7 @@ class TorchGenerator:
     def table_const(self, node: Node) -> str:
         table = node.attrs["table"]
         if table not in self.tables:
-            self.tables[table] = self.table_names(f"{node.name.upper()}_CONNECTIONS")
+            self.tables[table] = self.globals(f"{node.name.upper()}_CONNECTIONS")
         return self.tables[table]
 
 
@@ -319,8 +323,10 @@ class Body:
         self.init: list[str] = []
         self.forward: list[str] = []
         self.containers: set[tuple[str, ...]] = set()
-        self.vars = Namespace(LOCALS - {"x"})
+        self.vars = Namespace(LOCALS)  # `x` is reserved: the running variable, never a layer's
         self.var_of: dict[int, str] = {}
+        self.holds: dict[str, int] = {}  # variable → the value it holds now
+        self.done: set[int] = set()  # items (by python id) whose statements are written
         self.backend = TorchBackend(self.val, lambda n: n.in_sym.render(self.rename), gen.table_const)
         self.readers = _readers(inst.body if inst else net.body)
 
@@ -351,27 +357,47 @@ class Body:
         return self.access(prefix)
 
     # -- forward ---------------------------------------------------------------------------------
-    def emit_items(self, items: list[Item], var_of: dict[int, str], default: str, top: bool, after: Item | None = None) -> None:
-        """Forward lines for a sequence; `after` is the item that reads the sequence's result."""
+    def emit_items(
+        self, items: list[Item], var_of: dict[int, str], default: str, top: bool, after: Item | None = None, level: int = 2
+    ) -> None:
+        """Forward lines for a sequence; `after` is the item that reads the sequence's result.
+
+        An item writes the running variable `default` only when the next item alone reads its
+        value and the value `default` holds now has no reader left; otherwise it gets a
+        variable of its own. So no statement ever overwrites a value that is still to be read.
+        """
         self.var_of.update(var_of)
+        self.holds.update((var, value) for value, var in var_of.items())
         for k, item in enumerate(items):
             nxt = items[k + 1] if k + 1 < len(items) else after
             out_id = item.id if isinstance(item, Node) else item.output
             aux = top and item.aux  # aux heads run in train() only
-            target = default if _flows_on(out_id, nxt, self.readers) and not aux else self.vars.fresh(item.name)
+            reuse = not aux and _flows_on(out_id, nxt, self.readers) and self.free_after(default, item)
+            target = default if reuse else self.vars.fresh(item.name)
+            self.done.add(id(item))  # a repeat or merge reads through the items it holds
             if aux:
-                self.forward.append(f"{' ' * 8}if self.training:")
-            level = 3 if aux else 2
+                self.forward.append(f"{'    ' * level}if self.training:")
+            inner = level + 1 if aux else level
             if isinstance(item, Node):
-                self.node(item, target, level)
+                self.node(item, target, inner)
             elif isinstance(item, Instance):
-                self.instance(item, target, level)
+                self.instance(item, target, inner)
             else:
-                self.repeat(item, target, level, nxt)
+                self.repeat(item, target, inner, nxt)
+            self.done.update(id(sub) for sub in walk([item]))
+            self.holds[self.var_of[out_id]] = out_id
+
+    def free_after(self, var: str, item: Item) -> bool:
+        """Whether `var` may take item's result: every reader of its value is written or is `item`."""
+        value = self.holds.get(var)
+        if value is None:
+            return True
+        pending = set(self.readers.get(value, ())) - self.done
+        return pending <= {id(sub) for sub in walk([item])}
 
     def node(self, node: Node, target: str, level: int) -> None:
         if node.branches:
-            ins = [self.branch(b, node) for b in node.branches]
+            ins = [self.branch(b, node, level) for b in node.branches]
         else:
             ins = [self.var_of[i] for i in node.inputs]
         emitted = self.backend.emitter(node)(node)
@@ -382,7 +408,8 @@ class Body:
             self.init.extend(_assign(access, emitted.ctor, 2, self.comment(node)))
         expr = emitted.call(access, ins)
         if node.activation and not (self.gen.logits and node.activation == "softmax" and self._is_output(node)):
-            expr = (FUSED_INPLACE.get(node.activation) or ACTIVATION[node.activation]).format(expr)
+            inplace = FUSED_INPLACE.get(node.activation) if _creates_tensor(node, ins) else None
+            expr = (inplace or ACTIVATION[node.activation]).format(expr)
             if node.activation == "scaled_tanh":
                 self.gen.helpers.add("scaled_tanh")
         if node.op == "softmax" and self.gen.logits and self._is_output(node):
@@ -390,11 +417,11 @@ class Body:
         self.forward.extend(_assign(target, expr, level, self.comment(node), plain=True))
         self.var_of[node.id] = target
 
-    def branch(self, br: BranchSeq, merge: Node) -> str:
+    def branch(self, br: BranchSeq, merge: Node, level: int) -> str:
         if not br.items:
             return self.var_of[br.input]
         var = self.vars.fresh(br.name)
-        self.emit_items(br.items, {}, var, top=False, after=merge)
+        self.emit_items(br.items, {}, var, top=False, after=merge, level=level)
         return self.var_of[br.output]
 
     def instance(self, inst: Instance, target: str, level: int) -> None:
@@ -425,7 +452,7 @@ class Body:
             return
         for k, items in enumerate(rep.iterations):
             following = rep.iterations[k + 1][0] if k + 1 < len(rep.iterations) and rep.iterations[k + 1] else after
-            self.emit_items(items, {}, target, top=False, after=following)
+            self.emit_items(items, {}, target, top=False, after=following, level=level)
         self.var_of[rep.output] = self.var_of[rep.output] if rep.output in self.var_of else target
 
     def _is_output(self, node: Node) -> bool:
@@ -457,6 +484,15 @@ def _readers(items: list[Item]) -> dict[int, list[int]]:
         for i in ins:
             out.setdefault(i, []).append(id(item))
     return out
+
+
+# Ops whose result is a tensor the op itself allocated: a fused ReLU may overwrite it in place.
+# (An `add` of one branch returns its input unchanged, which may be the caller's tensor.)
+CREATES_TENSOR = frozenset({"conv", "dense", "batchnorm", "subsample"})
+
+
+def _creates_tensor(node: Node, ins: list[str]) -> bool:
+    return node.op in CREATES_TENSOR or (node.op == "add" and len(ins) > 1)
 
 
 def _first_readers(item: Item | None) -> set[int]:
@@ -533,6 +569,12 @@ def _py_type(value: object) -> str:
     if isinstance(value, float):
         return "float"
     return "tuple[int, int]" if hasattr(value, "values") else "str"
+
+
+def _field_base(name: str) -> str:
+    """A NamedTuple field may start neither with `_` nor with a digit."""
+    ident = ASCII.legal(name).lstrip("_")
+    return ident if ident and not ident[0].isdigit() else f"aux_{ident}"
 
 
 def _camel(name: str) -> str:
