@@ -107,6 +107,9 @@ def _parser() -> argparse.ArgumentParser:
     f = sub.add_parser("fmt", help="print the spec in canonical form")
     f.add_argument("spec", metavar="SPEC")
     f.set_defaults(func=cmd_fmt)
+
+    lsp = sub.add_parser("lsp", help="run the language server on stdin/stdout (pip install 'archc[lsp]')")
+    lsp.set_defaults(func=cmd_lsp)
     return p
 
 
@@ -257,4 +260,11 @@ def cmd_fmt(args: argparse.Namespace) -> int:
     if comp.program is None or not report(comp):
         return EXIT_SPEC
     sys.stdout.write(format_program(comp.program, comp.source))
+    return EXIT_OK
+
+
+def cmd_lsp(args: argparse.Namespace) -> int:
+    from .lsp import serve
+
+    serve()
     return EXIT_OK
