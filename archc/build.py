@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import importlib
-import os
-import tempfile
 from pathlib import Path
 from types import ModuleType
 
-from .backends.base import MARKER, Unsupported
+from .backends.base import Unsupported, spec_name
 from .compiler import Compilation, gc_paused
+from .files import is_generated, sign, write_atomic
 from .graph import Network
 
 TARGETS = {"torch": "archc.backends.pytorch", "keras": "archc.backends.keras"}
@@ -23,10 +22,6 @@ class BuildError(Exception):
         self.compilation = compilation
 
 
-class ForeignFile(Exception):
-    """The output path holds a file archc did not write."""
-
-
 def backend(target: str) -> ModuleType:
     if target not in TARGETS:
         raise ValueError(f"unknown target {target!r}; choose {', '.join(TARGETS)}")
@@ -34,14 +29,18 @@ def backend(target: str) -> ModuleType:
 
 
 def generate(nets: list[Network], target: str, spec: str, *, logits: bool = False, line_comments: bool = False) -> str:
-    """The generated source text for every network of a spec. Imports no framework."""
+    """The generated source text for every network of a spec, signed (archc.files.sign). Imports no framework.
+
+    The backends see the spec's file name alone, never the path as typed, so that the output is
+    the same whatever the working directory and however the path is spelt.
+    """
     try:
         with gc_paused():
-            text: str = backend(target).generate(nets, spec, logits=logits, line_comments=line_comments)
+            text: str = backend(target).generate(nets, spec_name(spec), logits=logits, line_comments=line_comments)
     except Unsupported as exc:
         net = nets[0]
         raise BuildError(Compilation(net.file, net.source, diagnostics=[exc.diagnostic])) from None
-    return text
+    return sign(text)
 
 
 def output_path(spec: str, target: str, out_dir: Path) -> Path:
@@ -60,35 +59,6 @@ def write_build(
     if path.exists() and not force and not is_generated(path):
         from .cli import UsageError
 
-        raise UsageError(f"{path} exists and was not written by archc; use --force to overwrite it")
+        raise UsageError(f"{path} exists and is not a file archc generated (or it was edited since); use --force to overwrite it")
     write_atomic(path, text)
     return path
-
-
-def is_generated(path: Path) -> bool:
-    try:
-        with path.open("r", encoding="utf-8", errors="replace") as fh:
-            return fh.readline().startswith(MARKER)
-    except OSError:
-        return False
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write to a temporary file beside the target, then rename: a crash leaves the old file whole.
-
-    A build killed between the two steps leaves its temporary file behind; the next build of the
-    same target removes it.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for stale in path.parent.glob(f".{path.name}.*.tmp"):
-        stale.unlink(missing_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

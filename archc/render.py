@@ -2,18 +2,17 @@
 
 `--format dot` needs nothing installed; svg, png and pdf need the `graphviz` Python package and
 the `dot` binary, and raise MissingDependency (exit code 3 in the CLI) with an install hint
-when either is missing. Files are written atomically: a temporary file in the same directory,
-then os.replace, so a reader never sees half a diagram.
+when either is missing. Files are written by archc.files.write_atomic: a reader never sees half a
+diagram.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 from .backends.dot import to_dot
 from .env import MissingDependency, require, require_dot
+from .files import write_atomic
 from .graph import Network
 
 FORMATS = ("svg", "png", "pdf", "dot")
@@ -50,29 +49,3 @@ def render_svg(net: Network, rankdir: str = "TB", depth: int | None = None, phas
 
 def render_to_file(net: Network, out: Path, fmt: str, rankdir: str = "TB", depth: int | None = None, phase: str = "train") -> None:
     write_atomic(Path(out), render_bytes(net, fmt, rankdir=rankdir, depth=depth, phase=phase))
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Writes `data` to `path` through a temporary file in the same directory and os.replace."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, _file_mode(path))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _file_mode(path: Path) -> int:
-    """Keep an existing file's permissions; a new file gets the usual 0666 less the umask."""
-    try:
-        return path.stat().st_mode & 0o7777
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask

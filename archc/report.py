@@ -14,8 +14,9 @@ from html import escape
 from pathlib import Path
 
 from .backends.dot import FAMILY_NAMES, PALETTE, compact, shape_text
+from .files import write_atomic
 from .graph import Network, Node, item_nodes
-from .render import render_svg, write_atomic
+from .render import render_svg
 from .summary import layer_rows, subtotals
 
 CSS = """

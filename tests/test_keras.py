@@ -214,7 +214,7 @@ def test_header_and_spec_path_cannot_break_out_of_a_comment() -> None:
     net = archc.load(spec_path("lenet5"))
     text = generate([net], "keras", 'evil"\nimport os\n.arch', line_comments=True)
     tree = ast.parse(text)
-    assert text.startswith("# archc-generated\n")
+    assert text.startswith("# archc-generated sha256=")
     assert not any(isinstance(n, ast.Import) and n.names[0].name == "os" for n in ast.walk(tree))
 
 

@@ -126,7 +126,7 @@ def test_build_killed_mid_write_leaves_previous_file_intact(tmp_path: Path) -> N
         previous = data
     assert True in outcomes  # at least one kill landed before the rename
     assert run("build", str(old), "--target", "torch", "-o", str(out), "--force").returncode == 0
-    assert not list(out.glob(".*.tmp"))  # the next build clears what a killed one left
+    assert not list(out.glob(".*.archc-tmp"))  # the next build clears what a killed one left
 
 
 def test_foreign_file_is_never_overwritten_without_force(tmp_path: Path) -> None:
