@@ -84,13 +84,33 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--line-comments", action="store_true", help="add `# spec.arch:LINE` comments")
     b.set_defaults(func=cmd_build)
 
-    r = sub.add_parser("render", help="draw the network with Graphviz")
+    r = sub.add_parser("render", help="draw the network: a Graphviz diagram, or a paper's block figure (TikZ, SVG, PDF, PNG)")
     _spec_args(r)
     r.add_argument("-o", "--output", metavar="FILE", help="output file (default: SPEC name with the format's suffix)")
-    r.add_argument("--format", choices=("svg", "png", "pdf", "dot"), default=None)
-    r.add_argument("--rankdir", choices=("TB", "LR"), default="TB")
-    r.add_argument("--depth", type=_positive, default=None, help="1: one node per module instance")
+    r.add_argument("--format", choices=("svg", "png", "pdf", "dot", "tex"), default=None, help="tex: a standalone TikZ block figure")
+    r.add_argument(
+        "--style",
+        choices=("graph", "blocks"),
+        default=None,
+        help="graph: Graphviz (default); blocks: boxes to scale, as papers draw them (the default for tex)",
+    )
+    r.add_argument(
+        "--rankdir",
+        choices=("TB", "LR"),
+        default=None,
+        help="graph: TB (default) or LR; blocks: LR rows wrapped at --width (default) or one TB column",
+    )
+    r.add_argument(
+        "--depth",
+        type=_positive,
+        default=None,
+        help="1: one node per module instance; blocks also fold conv runs closed by a pool into stages",
+    )
     r.add_argument("--phase", choices=("train", "eval"), default="train", help="eval hides aux heads")
+    r.add_argument("--width", type=float, default=3.33, metavar="INCHES", help="blocks: the figure's width (default 3.33, one column)")
+    r.add_argument("--font-size", type=float, default=7.0, metavar="PT", help="blocks: text size at that width (default 7)")
+    r.add_argument("--dpi", type=_positive, default=None, help="PNG resolution (default: 300 for blocks, 96 for graph)")
+    r.add_argument("--title", default=None, help="blocks: the title (default: the network's name; '' for none)")
     r.set_defaults(func=cmd_render)
 
     h = sub.add_parser("report", help="a self-contained HTML report")
@@ -221,13 +241,28 @@ def cmd_build(args: argparse.Namespace, nets: list[Network]) -> int:
 
 @_with_networks
 def cmd_render(args: argparse.Namespace, nets: list[Network]) -> int:
+    from .figures import FigureOptions, block_figure, graph_png, write_figure
     from .render import render_to_file
 
     fmt = args.format or (Path(args.output).suffix.lstrip(".") if args.output else "svg")
-    if fmt not in ("svg", "png", "pdf", "dot"):
-        raise UsageError(f"unknown format {fmt!r}: choose svg, png, pdf or dot")
+    if fmt not in ("svg", "png", "pdf", "dot", "tex"):
+        raise UsageError(f"unknown format {fmt!r}: choose svg, png, pdf, dot or tex")
+    style = args.style or ("blocks" if fmt == "tex" else "graph")
+    if (style, fmt) in (("graph", "tex"), ("blocks", "dot")):
+        raise UsageError(
+            f"--format {fmt} is not a format of the {style} style: {'tex needs --style blocks' if fmt == 'tex' else 'dot is the graph style'}"
+        )
     out = Path(args.output) if args.output else Path(Path(args.spec).stem if args.spec != "-" else nets[0].name).with_suffix("." + fmt)
-    render_to_file(nets[0], out, fmt, rankdir=args.rankdir, depth=args.depth, phase=args.phase)
+    try:
+        options = FigureOptions(args.width, args.font_size, args.dpi or (300 if style == "blocks" else 96), args.title)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if style == "blocks":
+        write_figure(out, block_figure(nets[0], fmt, args.rankdir or "LR", args.depth, args.phase, options))
+    elif fmt == "png" and args.dpi:
+        write_figure(out, graph_png(nets[0], args.rankdir or "TB", args.depth, args.phase, options.dpi))
+    else:
+        render_to_file(nets[0], out, fmt, rankdir=args.rankdir or "TB", depth=args.depth, phase=args.phase)
     print(f"wrote {out}")
     return EXIT_OK
 

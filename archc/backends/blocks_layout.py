@@ -1,0 +1,463 @@
+"""Geometry of a block figure: archc/backends/blocks.py's Figure → boxes, lines, marks and text in points.
+
+Both emitters (tikz.py for LaTeX, blocks_svg.py for SVG) draw exactly these primitives, so the
+TikZ, SVG, PDF and PNG of a figure are one drawing. Coordinates are points (1/72 in), y down.
+
+Scale (documented in docs/figures.md): a map C×H×W is a box `S(H)` tall and `S(W)/2` deep (at
+45°, as a cabinet projection) with `S(n) = 3 pt · (1 + log2 n)`, and `T(C) = 1 pt · (1 + log2 C)`
+thick; a vector of N features is a bar `2 pt · (1 + log2 N)` tall. A grouped conv is drawn as its
+towers side by side, each `T(C / groups)` thick. Text is set at the font size and never scaled:
+LR rows wrap at the figure's width, so at that width the text is the size asked for.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Union
+
+from .blocks import AuxHead, Block, Figure, Group, Slab, Unit
+from .dot import PALETTE
+
+S_UNIT, T_UNIT, V_UNIT = 3.0, 1.0, 2.0  # points per (1 + log2 n): spatial, channels, vector length
+GAP, FORK, JOIN, LANE_GAP, ROW_GAP, LABEL_GAP, TOWER_GAP = 9.0, 8.0, 6.0, 5.0, 9.0, 2.5, 2.0
+MARGIN, TURN = 2.0, 3.5  # page margin; the stub of an edge before it turns
+
+
+def spatial(n: int) -> float:
+    return S_UNIT * (1 + math.log2(max(n, 1)))
+
+
+def thickness(c: float) -> float:
+    return T_UNIT * (1 + math.log2(max(c, 1)))
+
+
+def bar(n: int) -> float:
+    return V_UNIT * (1 + math.log2(max(n, 1)))
+
+
+@dataclass(frozen=True)
+class Box:
+    """A 3-D box: front face with top-left (x, y), w × h; its depth drawn up and right by (d, d)."""
+
+    x: float
+    y: float
+    w: float
+    h: float
+    d: float
+    family: str
+    dashed: bool
+
+
+@dataclass(frozen=True)
+class Line:
+    points: tuple[tuple[float, float], ...]
+    arrow: bool = True
+    dashed: bool = False
+
+
+@dataclass(frozen=True)
+class Mark:
+    x: float
+    y: float
+    r: float
+    kind: str  # "add" or "concat"
+    dashed: bool
+
+
+@dataclass(frozen=True)
+class Text:
+    x: float
+    y: float  # baseline
+    text: str
+    size: float
+    anchor: str = "middle"  # "start", "middle", "end"
+    bold: bool = False
+
+
+Prim = Union[Box, Line, Mark, Text]
+
+
+@dataclass
+class Drawing:
+    width: float
+    height: float
+    font: float
+    prims: list[Prim]
+    boxes: dict[str, list[Box]] = field(default_factory=dict)  # block key → its boxes, for tests
+    rows: int = 1
+
+
+CHAR_EM = {" ": 0.28, ".": 0.28, ",": 0.28, ":": 0.28, "/": 0.5, "×": 0.78, "·": 0.28, "–": 0.5, "+": 0.78, "‖": 0.5}
+
+
+def text_width(text: str, size: float) -> float:
+    """A generous estimate for sans-serif text (Computer Modern Sans, Liberation Sans, Arial)."""
+    em = sum(CHAR_EM.get(c, 0.66 if c.isupper() else 0.56) for c in text)
+    return em * size
+
+
+@dataclass
+class Ext:
+    a: float  # along the flow
+    before: float  # across the flow, before the axis (above in LR, left in TB)
+    after: float
+
+
+class Layout:
+    def __init__(self, fig: Figure, width_in: float, font: float, rankdir: str) -> None:
+        if rankdir not in ("LR", "TB"):
+            raise ValueError(f"rankdir must be TB or LR, not {rankdir!r}")
+        if font <= 0 or width_in <= 0:
+            raise ValueError("font size and width must be positive")
+        self.fig, self.font, self.lr = fig, font, rankdir == "LR"
+        self.width = width_in * 72.0
+        self.lh = 1.2 * font
+        self.prims: list[Prim] = []
+        self.boxes: dict[str, list[Box]] = {}
+        self.where: dict[int, tuple[tuple[float, float], tuple[float, float]]] = {}  # node → (entry, exit) in (u, v)
+        self.slot: dict[int, tuple[float, float]] = {}  # node → the span along the flow of the unit holding it
+        self.anchor: dict[int, tuple[float, float]] = {}  # node → where an aux head's edge leaves it (u, v)
+
+    # -- coordinates: u along the flow, v across it ------------------------------------------------
+    def xy(self, u: float, v: float) -> tuple[float, float]:
+        return (u, v) if self.lr else (v, u)
+
+    def line(self, pts: list[tuple[float, float]], dashed: bool = False, arrow: bool = True) -> None:
+        self.prims.append(Line(tuple(self.xy(u, v) for u, v in pts), arrow, dashed))
+
+    # -- blocks -----------------------------------------------------------------------------------
+    def slab_dims(self, slab: Slab) -> tuple[float, float, float]:
+        """(thickness, height, depth) of one tower of a slab."""
+        shape = slab.shape
+        if len(shape) >= 2:
+            c, h, w = shape[0], shape[1], shape[2] if len(shape) > 2 else 1
+            t = thickness(c / slab.towers)
+            return (max(1.5, 0.4 * t) if slab.thin else t), spatial(h), spatial(w) * 0.5 / math.sqrt(2)
+        return 2.5, bar(shape[0] if shape else 1), 1.2
+
+    def box_extent(self, block: Block) -> tuple[float, float, float]:
+        """(width, above the centre line, below it) of a block's boxes."""
+        width, up, down, last_d = 0.0, 0.0, 0.0, 0.0
+        for slab in block.slabs:
+            t, h, d = self.slab_dims(slab)
+            total = slab.towers * h + (slab.towers - 1) * (d + TOWER_GAP)
+            up, down = max(up, total / 2 + d), max(down, total / 2)
+            width += t
+            last_d = d
+        return width + last_d, up, down
+
+    def label_size(self, lines: list[str]) -> tuple[float, float]:
+        return max((text_width(t, self.font) for t in lines), default=0.0), len(lines) * self.lh
+
+    def measure_block(self, block: Block) -> Ext:
+        if block.merge:
+            r = self.mark_r()
+            return Ext(2 * r, r, r)
+        bw, up, down = self.box_extent(block)
+        lw, lh = self.label_size(block.lines)
+        if self.lr:
+            return Ext(max(bw, lw), up, down + LABEL_GAP + lh)
+        return Ext(max(up + down, lh), bw / 2, bw / 2 + LABEL_GAP + lw)
+
+    def mark_r(self) -> float:
+        return 0.6 * self.font
+
+    def place_block(self, block: Block, u: float, v: float, ext: Ext) -> tuple[tuple[float, float], tuple[float, float]]:
+        if block.merge:
+            r = self.mark_r()
+            x, y = self.xy(u + r, v)
+            self.prims.append(Mark(x, y, r, block.merge, block.aux))
+            ends, anchor = ((u, v), (u + 2 * r, v)), (u + r, v - r)
+        else:
+            ends, anchor = self.draw_boxes(block, u, v, ext)
+        for n in block.nodes:
+            self.where[n], self.anchor[n] = ends, anchor
+        return ends
+
+    def draw_boxes(
+        self, block: Block, u: float, v: float, ext: Ext
+    ) -> tuple[tuple[tuple[float, float], tuple[float, float]], tuple[float, float]]:
+        bw, up, down = self.box_extent(block)
+        _, lh = self.label_size(block.lines)
+        if self.lr:
+            x0, cy = u + (ext.a - bw) / 2, v
+            for i, text in enumerate(block.lines):
+                y = cy + down + LABEL_GAP + (i + 1) * self.lh - 0.3 * self.font
+                self.prims.append(Text(u + ext.a / 2, y, text, self.font))
+            ends, anchor = ((x0, v), (x0 + bw, v)), (x0 + bw / 2, v - up + 1)
+        else:
+            x0, cy = v - bw / 2, u + (ext.a - (up + down)) / 2 + up
+            top = cy - lh / 2
+            for i, text in enumerate(block.lines):
+                y = top + (i + 1) * self.lh - 0.3 * self.font
+                self.prims.append(Text(v + bw / 2 + LABEL_GAP, y, text, self.font, "start"))
+            ends, anchor = ((cy - up, v), (cy + down, v)), (cy, v - bw / 2)
+        boxes = []
+        x = x0
+        for slab in block.slabs:
+            t, h, d = self.slab_dims(slab)
+            total = slab.towers * h + (slab.towers - 1) * (d + TOWER_GAP)
+            for k in range(slab.towers):
+                boxes.append(Box(x, cy - total / 2 + k * (h + d + TOWER_GAP), t, h, d, slab.family, block.aux))
+            x += t
+        self.prims += boxes
+        self.boxes[block.key] = boxes
+        return ends, anchor
+
+    # -- sequences and groups -------------------------------------------------------------------
+    def measure(self, unit: Unit) -> Ext:
+        return self.measure_group(unit) if isinstance(unit, Group) else self.measure_block(unit)
+
+    def measure_seq(self, units: list[Unit]) -> Ext:
+        exts = [self.measure(u) for u in units]
+        if not exts:
+            return Ext(0.0, 2.0, 2.0)
+        return Ext(sum(e.a for e in exts) + GAP * (len(exts) - 1), max(e.before for e in exts), max(e.after for e in exts))
+
+    def lanes_across(self, group: Group) -> tuple[list[Ext], float]:
+        exts = [self.measure_seq(lane) for lane in group.lanes]
+        return exts, sum(e.before + e.after for e in exts) + LANE_GAP * (len(exts) - 1)
+
+    def core_length(self, group: Group) -> float:
+        exts, _ = self.lanes_across(group)
+        return FORK + max((e.a for e in exts), default=0.0) + JOIN + 2 * self.mark_r()
+
+    def measure_group(self, group: Group) -> Ext:
+        _, across = self.lanes_across(group)
+        cw, ch = self.label_size(group.caption)
+        core = self.core_length(group)
+        if self.lr:
+            return Ext(max(core, cw), across / 2, across / 2 + LABEL_GAP + ch)
+        return Ext(max(core, ch), across / 2, across / 2 + LABEL_GAP + cw)
+
+    def place(self, unit: Unit, u: float, v: float, ext: Ext) -> tuple[tuple[float, float], tuple[float, float]]:
+        ends = self.place_block(unit, u, v, ext) if isinstance(unit, Block) else self.place_group(unit, u, v, ext)
+        for block in [unit] if isinstance(unit, Block) else [unit.mark]:
+            for n in block.nodes:
+                self.slot[n] = (u, u + ext.a)
+        return ends
+
+    def place_seq(self, units: list[Unit], u: float, v: float, dashed: bool) -> tuple[tuple[float, float], tuple[float, float]]:
+        """Places a chain on the axis v from u; returns (entry, exit); an empty chain is a point."""
+        first: tuple[float, float] | None = None
+        last: tuple[float, float] | None = None
+        for unit in units:
+            ext = self.measure(unit)
+            entry, exit_ = self.place(unit, u, v, ext)
+            if last is not None:
+                self.line([last, entry], dashed)
+            first = first or entry
+            last = exit_
+            u += ext.a + GAP
+        return (first or (u, v)), (last or (u, v))
+
+    def place_group(self, group: Group, u: float, v: float, ext: Ext) -> tuple[tuple[float, float], tuple[float, float]]:
+        exts, across = self.lanes_across(group)
+        core = self.core_length(group)
+        u0 = u + (ext.a - core) / 2
+        r, dashed = self.mark_r(), group.mark.aux
+        cu = u0 + core - r
+        fork = u0 + FORK / 2
+        top = v - across / 2
+        for lane, lext in zip(group.lanes, exts, strict=True):
+            lv = top + lext.before
+            entry, exit_ = self.place_seq(lane, u0 + FORK, lv, dashed)
+            into = (cu, lv - r if lv > v else lv + r) if abs(lv - v) > r else (cu - r, v)
+            if lane:
+                self.line([(u0, v), (fork, v), (fork, lv), entry], dashed)
+                self.line([exit_, (cu, lv), into] if abs(lv - v) > r else [exit_, into], dashed)
+            else:
+                self.line([(u0, v), (fork, v), (fork, lv), (cu, lv), into], dashed)
+            top += lext.before + lext.after + LANE_GAP
+        self.place_block(group.mark, cu - r, v, Ext(2 * r, r, r))
+        for i, text in enumerate(group.caption):
+            if self.lr:
+                self.prims.append(Text(u + ext.a / 2, v + across / 2 + LABEL_GAP + (i + 1) * self.lh - 0.3 * self.font, text, self.font))
+            else:
+                x, y = v + across / 2 + LABEL_GAP, u + (i + 1) * self.lh - 0.3 * self.font
+                self.prims.append(Text(x, y, text, self.font, "start"))
+        return (u0, v), (cu + r, v)
+
+    # -- the page: rows of the main chain, aux heads beside their source --------------------------
+    def run(self) -> Drawing:
+        top = 0.0
+        if self.fig.title:
+            self.prims.append(Text(0.0, self.font + 1, self.fig.title, self.font + 1, "start", True))
+            top = 1.2 * (self.font + 1) + 3
+        main = self.fig.main
+        exts = [self.measure(unit) for unit in main]
+        rows = self.rows(exts)
+        u0 = GAP / 2 + 1
+        v_top = top if self.lr else 0.0
+        prev: tuple[Unit, tuple[float, float], float] | None = None  # last unit, its exit, its slot end
+        gap_v = 0.0
+        for row in rows:
+            starts = [u0 if self.lr else top]
+            for i in row[:-1]:
+                starts.append(starts[-1] + exts[i].a + GAP)
+            heads = self.plan_aux(row, starts, exts)
+            axis = v_top + sum(h for h, _ in heads) + max(exts[i].before for i in row)
+            for i, u in zip(row, starts, strict=True):
+                unit, ext = main[i], exts[i]
+                entry, exit_ = self.place(unit, u, axis, ext)
+                if prev is not None:
+                    self.connect(prev, unit, entry, u, gap_v if i == row[0] and self.lr else None)
+                prev = (unit, exit_, u + ext.a)
+            self.place_aux(heads, axis - max(exts[i].before for i in row))
+            bottom = axis + max(exts[i].after for i in row)
+            gap_v = bottom + ROW_GAP / 2
+            v_top = bottom + ROW_GAP
+        return self.finish(len(rows))
+
+    def rows(self, exts: list[Ext]) -> list[list[int]]:
+        if not self.lr:
+            return [list(range(len(exts)))]
+        avail = self.width - 2 * MARGIN - GAP - 2
+        rows: list[list[int]] = [[]]
+        used = 0.0
+        for i, ext in enumerate(exts):
+            if rows[-1] and used + GAP + ext.a > avail:
+                rows.append([])
+                used = 0.0
+            used += (GAP if rows[-1] else 0.0) + ext.a
+            rows[-1].append(i)
+        return rows
+
+    def connect(
+        self, prev: tuple[Unit, tuple[float, float], float], unit: Unit, entry: tuple[float, float], start: float, gap_v: float | None
+    ) -> None:
+        """The chain edge from the previous unit; into a new row it runs back through the gap between rows."""
+        before, exit_, end = prev
+        sources = [n for n in unit_inputs(unit) if n in self.where]
+        if not sources or unit_output(before) in sources:
+            dashed = unit.aux if isinstance(unit, Block) else unit.mark.aux
+            if gap_v is None:
+                self.line([exit_, entry], dashed)
+            else:
+                back = start - GAP / 2
+                self.line([exit_, (end + GAP / 2, exit_[1]), (end + GAP / 2, gap_v), (back, gap_v), (back, entry[1]), entry], dashed)
+        for n in sources:
+            if n != unit_output(before):  # a layer read by name (`from X`): an edge around the row
+                (_, src), span = self.where[n], self.slot[n]
+                over = min(src[1], entry[1]) - 3 * self.font
+                self.line(
+                    [
+                        src,
+                        (span[1] + GAP / 2, src[1]),
+                        (span[1] + GAP / 2, over),
+                        (start - GAP / 2, over),
+                        (start - GAP / 2, entry[1]),
+                        entry,
+                    ]
+                )
+
+    def plan_aux(self, row: list[int], starts: list[float], exts: list[Ext]) -> list[tuple[float, list[tuple[AuxHead, Ext, float]]]]:
+        """Lanes before the row (above it in LR, left of it in TB) for the aux heads it feeds: (height, heads) each."""
+        spans = {n: (u, u + exts[i].a) for i, u in zip(row, starts, strict=True) for b in _all_blocks(self.fig.main[i]) for n in b.nodes}
+        lanes: list[list[tuple[AuxHead, Ext, float]]] = []
+        for head in self.fig.aux:
+            if head.source not in spans:
+                continue
+            ext = self.measure_seq(head.units)
+            s, e = spans[head.source]
+            u = (s + e) / 2 + TURN
+            if self.lr:
+                u = max(GAP / 2 + 1, min(u, self.width - 2 * MARGIN - ext.a))
+            free = (k for k, lane in enumerate(lanes) if all(u > v + x.a + GAP or u + ext.a + GAP < v for _, x, v in lane))
+            k = next(free, len(lanes))
+            if k == len(lanes):
+                lanes.append([])
+            lanes[k].append((head, ext, u))
+        return [(max(x.before + x.after for _, x, _ in lane) + LANE_GAP, lane) for lane in lanes]
+
+    def place_aux(self, lanes: list[tuple[float, list[tuple[AuxHead, Ext, float]]]], edge: float) -> None:
+        """Draws the planned aux heads, dashed, the lane nearest the row first; `edge`: the row's near side."""
+        cursor = edge - LANE_GAP
+        for _, lane in lanes:
+            axis = cursor - max(x.after for _, x, _ in lane)
+            for head, _, u in lane:
+                entry, _ = self.place_seq(head.units, u, axis, True)
+                au, av = self.anchor[head.source]
+                if entry[0] > au + 1:
+                    self.line([(au, av), (au, axis), entry], True)
+                else:
+                    over = axis - max(x.before for _, x, _ in lane) - 2
+                    self.line([(au, av), (au, over), (entry[0] - GAP / 2, over), (entry[0] - GAP / 2, axis), entry], True)
+            cursor = axis - max(x.before for _, x, _ in lane) - LANE_GAP
+
+    def finish(self, rows: int) -> Drawing:
+        x0, y0, x1, y1 = bounds(self.prims)
+        dx, dy = MARGIN - x0, MARGIN - y0
+        prims = [shift(p, dx, dy) for p in self.prims]
+        boxes = {k: [replace(b, x=b.x + dx, y=b.y + dy) for b in v] for k, v in self.boxes.items()}
+        return Drawing(round(x1 - x0 + 2 * MARGIN, 2), round(y1 - y0 + 2 * MARGIN, 2), self.font, prims, boxes, rows)
+
+
+def _all_blocks(unit: Unit) -> list[Block]:
+    if isinstance(unit, Block):
+        return [unit]
+    return [b for lane in unit.lanes for u in lane for b in _all_blocks(u)] + [unit.mark]
+
+
+def bounds(prims: list[Prim]) -> tuple[float, float, float, float]:
+    xs: list[float] = []
+    ys: list[float] = []
+    for p in prims:
+        if isinstance(p, Box):
+            xs += [p.x, p.x + p.w + p.d]
+            ys += [p.y - p.d, p.y + p.h]
+        elif isinstance(p, Line):
+            xs += [x for x, _ in p.points]
+            ys += [y for _, y in p.points]
+        elif isinstance(p, Mark):
+            xs += [p.x - p.r, p.x + p.r]
+            ys += [p.y - p.r, p.y + p.r]
+        else:
+            w = text_width(p.text, p.size) * (1.06 if p.bold else 1.0)
+            left = p.x - {"start": 0.0, "middle": w / 2, "end": w}[p.anchor]
+            xs += [left, left + w]
+            ys += [p.y - 0.75 * p.size, p.y + 0.25 * p.size]
+    return min(xs), min(ys), max(xs), max(ys)
+
+
+def shift(p: Prim, dx: float, dy: float) -> Prim:
+    if isinstance(p, Line):
+        return Line(tuple((x + dx, y + dy) for x, y in p.points), p.arrow, p.dashed)
+    return replace(p, x=p.x + dx, y=p.y + dy)
+
+
+def layout(fig: Figure, width_in: float = 3.33, font: float = 7.0, rankdir: str = "LR") -> Drawing:
+    """The drawing of `fig`: LR wraps the chain into rows `width_in` wide; TB draws one column."""
+    return Layout(fig, width_in, font, rankdir).run()
+
+
+def arrow_head(points: tuple[tuple[float, float], ...], length: float = 3.2, half: float = 1.4) -> list[tuple[float, float]]:
+    """The triangle at the end of a polyline, its tip on the last point."""
+    (x0, y0), (x1, y1) = points[-2], points[-1]
+    norm = math.hypot(x1 - x0, y1 - y0) or 1.0
+    ux, uy = (x1 - x0) / norm, (y1 - y0) / norm
+    bx, by = x1 - length * ux, y1 - length * uy
+    return [(x1, y1), (bx - half * uy, by + half * ux), (bx + half * uy, by - half * ux)]
+
+
+def _mix(hexcode: str, other: str, t: float) -> str:
+    a = [int(hexcode[i : i + 2], 16) for i in (1, 3, 5)]
+    b = [int(other[i : i + 2], 16) for i in (1, 3, 5)]
+    return "#" + "".join(f"{round(x + (y - x) * t):02x}" for x, y in zip(a, b, strict=True))
+
+
+def shades(family: str) -> tuple[str, str, str]:
+    """Front, top and side fills of a box: the Graphviz diagram's colour per op family, lit from above."""
+    front = PALETTE.get(family, "#ffffff")
+    if front.lower() == "#ffffff":
+        return front, "#f2f2f2", "#dcdcdc"
+    return front, _mix(front, "#ffffff", 0.45), _mix(front, "#000000", 0.2)
+
+
+def unit_output(unit: Unit) -> int:
+    return unit.mark.output if isinstance(unit, Group) else unit.output
+
+
+def unit_inputs(unit: Unit) -> tuple[int, ...]:
+    return (unit.input,) if isinstance(unit, Group) else unit.inputs
