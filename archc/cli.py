@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from . import __version__
-from .compiler import Compilation, SpecReadError, compile_source, decode_spec, read_spec
+from .compiler import MAX_SOURCE_BYTES, Compilation, SpecReadError, compile_bytes, read_spec_bytes
 from .diagnostics import render_all, to_json
 from .env import MissingDependency
 from .graph import Network
@@ -162,8 +162,8 @@ def _shape_arg(text: str) -> Shape:
 # -- loading and reporting ------------------------------------------------------------------------
 def load_spec(path: str, input_shape: Shape | None = None) -> Compilation:
     if path == "-":
-        return compile_source(decode_spec(sys.stdin.buffer.read(), "<stdin>"), "<stdin>", input_shape)
-    return compile_source(read_spec(path), path, input_shape)
+        return compile_bytes(sys.stdin.buffer.read(MAX_SOURCE_BYTES + 1), "<stdin>", input_shape)  # a bounded read
+    return compile_bytes(read_spec_bytes(path), path, input_shape)
 
 
 def report(comp: Compilation, strict: bool = False) -> bool:

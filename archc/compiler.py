@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import ir
-from .diagnostics import CompileError, Diagnostic, Diagnostics, Span
+from .diagnostics import CompileError, Diagnostic, Diagnostics, Severity, Span
 from .graph import Network
 from .parse import parse
 from .resolve import Resolver
@@ -19,7 +19,7 @@ MAX_SOURCE_BYTES = 10 * 1024 * 1024  # a spec is text a person writes; anything 
 
 
 class SpecReadError(Exception):
-    """The spec could not be read at all (missing, a directory, not UTF-8…): a usage error."""
+    """The spec could not be read at all (missing, a directory, too large…): a usage error."""
 
 
 @dataclass
@@ -48,6 +48,11 @@ class Compilation:
 
 
 def read_spec(path: str | Path) -> str:
+    """The text of a spec file; raises SpecReadError (NotUTF8 when its bytes are not UTF-8 text)."""
+    return decode_spec(read_spec_bytes(path), str(path))
+
+
+def read_spec_bytes(path: str | Path) -> bytes:
     p = Path(path)
     if not p.exists():
         raise SpecReadError(f"{path}: no such file")
@@ -64,7 +69,27 @@ def read_spec(path: str | Path) -> str:
         raise SpecReadError(f"{path}: permission denied") from None
     except OSError as exc:
         raise SpecReadError(f"{path}: cannot read ({exc.strerror})") from None
-    return decode_spec(data, str(path))
+    return data
+
+
+class NotUTF8(SpecReadError):
+    """The spec's bytes are not UTF-8 text: an error in the spec, located at its first bad byte."""
+
+    def __init__(self, data: bytes, name: str, offset: int) -> None:
+        line_start = data.rfind(b"\n", 0, offset) + 1
+        prefix = data[line_start:offset].decode("utf-8")  # valid: nothing before `offset` failed
+        if line_start == 0:
+            prefix = prefix.removeprefix("\ufeff")
+        line = data.count(b"\n", 0, offset) + 1
+        self.span = Span(name, line, len(prefix) + 1, line, len(prefix) + 2)
+        self.text = data.decode("utf-8", "replace").removeprefix("\ufeff")  # shown with U+FFFD at the bad byte
+        self.detail = f"the spec is not UTF-8 text: byte 0x{data[offset]:02x} (offset {offset}) is not valid UTF-8 here"
+        super().__init__(f"{name}:{line}:{len(prefix) + 1}: {self.detail}")
+
+    def compilation(self) -> Compilation:
+        hint = "save the spec as UTF-8; from Latin-1, for example: iconv -f latin1 -t utf-8 OLD > NEW"
+        diag = Diagnostic(Severity.ERROR, "encoding", self.detail, self.span, hint)
+        return Compilation(self.span.file, self.text, diagnostics=[diag])
 
 
 def decode_spec(data: bytes, name: str) -> str:
@@ -73,9 +98,17 @@ def decode_spec(data: bytes, name: str) -> str:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise SpecReadError(f"{name}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
+        raise NotUTF8(data, name, exc.start) from None
     return text.removeprefix("\ufeff")
+
+
+def compile_bytes(data: bytes, file: str, input_shape: Shape | None = None) -> Compilation:
+    """The front end on a spec's bytes: bytes that are not UTF-8 make a located spec error, like any other."""
+    try:
+        text = decode_spec(data, file)
+    except NotUTF8 as exc:
+        return exc.compilation()
+    return compile_source(text, file, input_shape)
 
 
 @contextmanager
@@ -124,7 +157,7 @@ def _compile_source(text: str, file: str, input_shape: Shape | None) -> Compilat
 
 
 def compile_file(path: str | Path, input_shape: Shape | None = None) -> Compilation:
-    return compile_source(read_spec(path), str(path), input_shape)
+    return compile_bytes(read_spec_bytes(path), str(path), input_shape)
 
 
 def _unique(diags: list[Diagnostic]) -> list[Diagnostic]:

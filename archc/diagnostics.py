@@ -9,6 +9,7 @@ hint: the previous layer conv4_2 outputs 512x28x28
 from __future__ import annotations
 
 import json
+import unicodedata
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import NamedTuple
@@ -105,40 +106,84 @@ class CompileError(Exception):
         super().__init__(render_all(diagnostics, self.sources, color=False))
 
 
-def render(diag: Diagnostic, source: str | None, color: bool = False) -> str:
-    """One diagnostic: the located message, the source line, a caret under the token, the hint."""
+def render(diag: Diagnostic, source: str | None, color: bool = False, lines: list[str] | None = None) -> str:
+    """One diagnostic: the located message, the source line, a caret under the token, the hint.
+
+    Text from the spec is shown with control and bidirectional-formatting characters escaped
+    (`\\x00`, `\\u202e`), so a spec cannot move the terminal's cursor or reorder what it shows;
+    the carets count display cells, so they stay under the token after escapes and wide (CJK) characters.
+    """
     sev = diag.severity.value
     if color:
         tint = "\033[1;31m" if diag.is_error else "\033[1;35m"
         sev = f"{tint}{sev}\033[0m"
     s = diag.span
-    lines = [f"{s.file}:{s.line}:{s.column}: {sev}: {diag.message}  [{diag.code}]"]
-    text = _source_line(source, s.line)
+    out = [f"{safe(s.file)}:{s.line}:{s.column}: {sev}: {safe(diag.message)}  [{diag.code}]"]
+    text = _source_line(source, s.line, lines)
     if text is not None:
-        shown = text.expandtabs(1).rstrip("\r")
-        lines.append("    " + shown)
-        width = s.end_column - s.column if s.end_line == s.line else len(shown) - s.column + 1
-        width = max(1, min(width, max(1, len(shown) - s.column + 1)))
-        lines.append("    " + " " * (s.column - 1) + "^" + "~" * (width - 1))
+        chars = text.expandtabs(1).rstrip("\r")
+        shown = [_display(c) for c in chars]
+        start = min(max(s.column, 1), len(chars) + 1)
+        end = s.end_column if s.end_line == s.line else len(chars) + 1
+        end = min(max(end, start + 1), len(chars) + 1)
+        lead = sum(_width(x) for x in shown[: start - 1])
+        width = max(1, sum(_width(x) for x in shown[start - 1 : end - 1]))
+        out.append("    " + "".join(shown))
+        out.append("    " + " " * lead + "^" + "~" * (width - 1))
     for note in diag.notes:
-        lines.append(f"note: {note}")
+        out.append(f"note: {safe(note)}")
     if diag.hint:
-        lines.append(f"hint: {diag.hint}")
-    return "\n".join(lines)
+        out.append(f"hint: {safe(diag.hint)}")
+    return "\n".join(out)
 
 
 def render_all(diags: list[Diagnostic], sources: dict[str, str], color: bool = False) -> str:
-    return "\n".join(render(d, sources.get(d.span.file), color) for d in diags)
+    split: dict[str, list[str]] = {}  # each source split into lines once, however many diagnostics it has
+    for file, text in sources.items():
+        if any(d.span.file == file for d in diags):
+            split[file] = text.split("\n")
+    return "\n".join(render(d, sources.get(d.span.file), color, split.get(d.span.file)) for d in diags)
+
+
+# Characters never echoed raw: C0/C1 controls and DEL (Cc), formatting characters such as the bidi
+# overrides and isolates, zero-width joiners and the BOM (Cf), line and paragraph separators, and
+# unassigned or private-use code points, whose display no one can predict.
+_ESCAPED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
+
+
+def _display(char: str) -> str:
+    """How one source character is shown: itself, or an escape such as \\x1b or \\u202e."""
+    if char == " " or unicodedata.category(char) not in _ESCAPED_CATEGORIES:
+        return char
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def _width(shown: str) -> int:
+    """Terminal cells taken by a shown character (or by an escape, which is plain ASCII)."""
+    if len(shown) > 1:
+        return len(shown)
+    if unicodedata.combining(shown) or unicodedata.category(shown) in ("Mn", "Me"):
+        return 0
+    return 2 if unicodedata.east_asian_width(shown) in ("W", "F") else 1
+
+
+def safe(text: str) -> str:
+    """Text that may hold spec characters (names, paths, hints), with every unsafe character escaped."""
+    if text.isprintable():
+        return text
+    return "".join(_display(c) if c != "\n" else "\\n" for c in text)
 
 
 def to_json(diags: list[Diagnostic]) -> str:
     return json.dumps([d.as_dict() for d in diags], indent=2)
 
 
-def _source_line(source: str | None, line: int) -> str | None:
+def _source_line(source: str | None, line: int, lines: list[str] | None = None) -> str | None:
     if source is None:
         return None
-    lines = source.split("\n")
+    if lines is None:
+        lines = source.split("\n")
     if 1 <= line <= len(lines):
         return lines[line - 1]
     return None

@@ -1,7 +1,7 @@
 """The command line: exit codes, stdin, --json, --strict and --input.
 
 Exit codes: 0 clean (warnings allowed), 1 errors in a spec (or warnings under --strict),
-2 usage errors (bad flags, a missing file, a directory, bytes that are not UTF-8).
+2 usage errors (bad flags, a missing file, a directory); bytes that are not UTF-8 are a spec error (1).
 """
 
 from __future__ import annotations
@@ -111,12 +111,17 @@ def test_directory_exits_2(tmp_path: Path) -> None:
     assert run("summary", str(ROOT / "specs"))[0] == 2
 
 
-def test_bytes_that_are_not_utf8_exit_2(tmp_path: Path) -> None:
+def test_bytes_that_are_not_utf8_are_a_located_spec_error(tmp_path: Path) -> None:
     path = tmp_path / "latin1.arch"
     path.write_bytes("network Caf\xe9 {\n    input x: 3x8x8\n}\n".encode("latin-1"))
     code, _, err = run("check", str(path))
-    assert code == 2
-    assert f"{path}:1: not UTF-8 text (byte 0xe9" in err
+    assert code == 1
+    assert f"{path}:1:12: error: the spec is not UTF-8 text: byte 0xe9 (offset 11)" in err and "[encoding]" in err
+    assert err.splitlines()[2] == "    " + " " * 11 + "^"  # under the bad byte, shown as U+FFFD
+    path.write_bytes("network N {\n    input x: 3x8x8\n    r\u00e9lu: relu # \xff\n}\n".encode("utf-8").replace(b"\xc3\xbf", b"\xff"))
+    code, out, _ = run("check", str(path), "--json")
+    (diag,) = json.loads(out)
+    assert code == 1 and (diag["line"], diag["column"], diag["code"]) == (3, 18, "encoding")  # columns count characters
 
 
 def test_help_and_version_exit_0() -> None:
@@ -143,7 +148,8 @@ def test_stdin() -> None:
     broken = process("check", "-", stdin=b"network N {\n    input x: 3x8x8\n    konv 8 3x3\n}\n")
     assert broken.returncode == 1
     assert b"<stdin>:3:5: error: unknown op `konv`" in broken.stderr
-    assert process("check", "-", stdin=b"\xff\xfe").returncode == 2
+    undecodable = process("check", "-", stdin=b"\xff\xfe")
+    assert undecodable.returncode == 1 and b"<stdin>:1:1: error: the spec is not UTF-8 text" in undecodable.stderr
     assert process("check", "-", stdin=b"").returncode == 1  # an empty spec is an error in the spec
 
 

@@ -57,7 +57,11 @@ def test_cleanup_removes_only_a_dead_writers_own_temporary_files(tmp_path: Path)
     dead_pid = int(dead.stdout)
     stale = tmp_path / f".l_torch.py.abcd1234.{dead_pid}.archc-tmp"
     live = tmp_path / f".l_torch.py.abcd1234.{os.getppid()}.archc-tmp"  # a writer that is still running
-    users = [tmp_path / ".l_torch.py.backup.tmp", tmp_path / f".l_torch.py.{dead_pid}.archc-tmp", tmp_path / f".l_torch.py.abcd1234.{dead_pid}.tmp"]
+    users = [
+        tmp_path / ".l_torch.py.backup.tmp",
+        tmp_path / f".l_torch.py.{dead_pid}.archc-tmp",
+        tmp_path / f".l_torch.py.abcd1234.{dead_pid}.tmp",
+    ]
     for path in (stale, live, *users):
         path.write_text("someone's data\n")
     files.write_atomic(target, "new\n")

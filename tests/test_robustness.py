@@ -34,7 +34,7 @@ def run(*args: str, stdin: bytes | None = None, cwd: Path = ROOT, env: dict[str,
     [
         (lambda d: d / "missing.arch", 2, "no such file"),
         (lambda d: d, 2, "is a directory"),
-        (lambda d: _write(d / "latin1.arch", b"network N { # caf\xe9\n}\n"), 2, "not UTF-8"),
+        (lambda d: _write(d / "latin1.arch", b"network N { # caf\xe9\n}\n"), 1, "1:18: error: the spec is not UTF-8"),
         (lambda d: _write(d / "empty.arch", b""), 1, "the spec is empty"),
         (lambda d: _write(d / "blank.arch", b"  \n\n# only a comment\n"), 1, "the spec defines no network"),
         (lambda d: _big(d / "big.arch"), 2, "larger than"),
