@@ -15,6 +15,7 @@ thin bar `unit · (1 + log2 N)` tall. The figure depends on the IR alone: same n
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Union
 
@@ -173,8 +174,8 @@ class Builder:
             last = out[-1]
             last.nodes.append(item.id)
             last.output = item.id
-            if item.op in NORM_TEXT and len(last.lines) > 2 and NORM_TEXT[item.op] not in last.lines[1]:
-                last.lines[1] += f" · {NORM_TEXT[item.op]}"
+            if item.op in NORM_TEXT and last.kind == "layer" and len(last.lines) > 1 and NORM_TEXT[item.op] not in last.lines[-2]:
+                last.lines[-2] += f" · {NORM_TEXT[item.op]}"
             return out
         if item.op in FOLDED and out and isinstance(out[-1], Group):
             out[-1].mark.nodes.append(item.id)
@@ -187,19 +188,26 @@ class Builder:
             return Block(
                 node.qualname, "merge", [node.name, shape_label(node.shape)], [], [node.id], node.aux, node.op, node.inputs, node.id
             )
-        lines = ["input", shape_label(node.shape)] if node.op == "input" else [node.name, op_label(node), shape_label(node.shape)]
+        named = not re.fullmatch(rf"{node.op}_\d+", node.name)  # `conv_1`: a name archc made up, not worth a line
+        lines = [node.name] if named else []
+        lines = ["input", shape_label(node.shape)] if node.op == "input" else [*lines, op_label(node), shape_label(node.shape)]
         slab = Slab(node.shape, _family(node), _towers(node))
         return Block(node.qualname, "layer", lines, [slab], [node.id], node.aux, "", node.inputs, node.id)
 
     def group(self, node: Node, level: int) -> Group:
         lanes = [self.units(branch.items, level) for branch in node.branches]
         mark = Block(node.qualname, "merge", [], [], [node.id], node.aux, node.op, node.inputs, node.id)
-        owner = node.path[-2] if len(node.path) > 1 and node.name.startswith(node.op) else node.name
-        return Group(lanes, mark, node.branches[0].input, [owner, node.op, shape_label(node.shape)])
+        owner = ".".join(node.path[:-1]) if len(node.path) > 1 and node.name.startswith(node.op + "_") else node.qualname
+        return Group(lanes, mark, node.branches[0].input, [f"{owner} ({node.op})", shape_label(node.shape)])
 
     def collapsed(self, item: Instance | RepeatBlock) -> Block:
         nodes = list(item_nodes(item))
-        what = item.module if isinstance(item, Instance) else f"×{item.count}"
+        inner = item.iterations[0] if isinstance(item, RepeatBlock) else []
+        what = (
+            item.module
+            if isinstance(item, Instance)
+            else f"{item.count}× " + (inner[0].module if len(inner) == 1 and isinstance(inner[0], Instance) else "repeat")
+        )
         lines = [item.name, what, shape_label(item.shape)]
         slab = Slab(item.shape, "module")
         return Block(item.qualname, "module", lines, [slab], [n.id for n in nodes], item.aux, "", (item.input,), item.output)
@@ -228,7 +236,7 @@ def _is_pool(block: Block) -> bool:
 
 def _stage(convs: list[Block], pool: Block) -> Block:
     stem = _common_stem([b.key.rsplit(".", 1)[-1] for b in convs])
-    ops = list(dict.fromkeys(b.lines[1].split(" · ")[0] for b in convs))
+    ops = list(dict.fromkeys(b.lines[-2].split(" · ")[0] for b in convs))
     op = (
         f"{len(convs)}× {ops[0]}"
         if len(ops) == 1 and len(convs) > 1
@@ -236,7 +244,7 @@ def _stage(convs: list[Block], pool: Block) -> Block:
         if len(ops) == 1
         else "conv " + ", ".join(o.removeprefix("conv ") for o in ops)
     )
-    lines = [stem, op, f"+ {pool.lines[1]}", shape_label(pool.slabs[0].shape)]
+    lines = [stem, op, f"+ {pool.lines[-2]}", shape_label(pool.slabs[0].shape)]
     slabs = [s for b in convs for s in b.slabs] + [Slab(pool.slabs[0].shape, "pool", thin=True)]
     nodes = [n for b in [*convs, pool] for n in b.nodes]
     return Block(convs[0].key, "stage", lines, slabs, nodes, convs[0].aux, "", convs[0].inputs, pool.output)

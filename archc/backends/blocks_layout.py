@@ -263,7 +263,7 @@ class Layout:
         for lane, lext in zip(group.lanes, exts, strict=True):
             lv = top + lext.before
             entry, exit_ = self.place_seq(lane, u0 + FORK, lv, dashed)
-            into = (cu, lv - r if lv > v else lv + r) if abs(lv - v) > r else (cu - r, v)
+            into = (cu, v + r if lv > v else v - r) if abs(lv - v) > r else (cu - r, v)
             if lane:
                 self.line([(u0, v), (fork, v), (fork, lv), entry], dashed)
                 self.line([exit_, (cu, lv), into] if abs(lv - v) > r else [exit_, into], dashed)

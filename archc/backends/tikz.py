@@ -3,7 +3,7 @@
 The file needs only TikZ and the LaTeX base (Debian: texlive-latex-base, texlive-pictures): no
 `standalone` class; the page is cropped to the picture with pdfTeX's page size. The picture
 between the `% figure` markers can be pasted into a paper as it is. Coordinates are points,
-y down (`y=-1pt`), exactly as the SVG emitter draws them.
+y down (`y=-1bp`; 1 bp = 1/72 in, as in SVG and PDF), exactly as the SVG emitter draws them.
 """
 
 from __future__ import annotations
@@ -13,16 +13,16 @@ from .blocks import build_figure
 from .blocks_layout import Box, Drawing, Line, Mark, Prim, arrow_head, layout, shades
 
 _ESCAPES = {
-    "\\": r"\textbackslash{}",
-    "{": r"\{",
-    "}": r"\}",
+    "\\": r"$\backslash$",
+    "{": r"$\{$",
+    "}": r"$\}$",
     "_": r"\_",
     "&": r"\&",
     "%": r"\%",
     "$": r"\$",
     "#": r"\#",
     "^": r"\^{}",
-    "~": r"\~{}",
+    "~": r"$\sim$",
     "×": r"$\times$",
     "·": r"$\cdot$",
     "–": "--",
@@ -118,7 +118,8 @@ class TikzEmitter:
                 "\\begin{document}",
                 "\\begin{lrbox}{\\archcfigure}%",
                 "% figure",
-                f"\\begin{{tikzpicture}}[x=1pt, y=-1pt, line join=round, font=\\sffamily{font}]",
+                f"\\begin{{tikzpicture}}[x=1bp, y=-1bp, line join=round, font=\\sffamily{font}]",
+                f"\\path {pt(0, 0)} rectangle {pt(self.d.width, self.d.height)};  % the page, margins included",
                 *body,
                 "\\end{tikzpicture}%",
                 "% end of figure",
