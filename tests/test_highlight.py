@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -140,3 +142,76 @@ def test_vscode_extension_points_at_the_grammar() -> None:
     assert language["extensions"] == [".arch"] and language["id"] == grammar["language"]
     assert (ROOT / "editors" / "vscode" / language["configuration"]).is_file()
     assert (ROOT / "editors" / "vscode" / package["main"]).is_file()
+
+
+# -- Vim ------------------------------------------------------------------------------------------
+VIM_SYNTAX = ROOT / "editors" / "vim" / "syntax" / "arch.vim"
+VIM_SCRIPT = """
+set nocompatible
+syntax on
+let &runtimepath = '{runtime},' . &runtimepath
+for name in readfile('{listing}')
+  execute 'edit! ' . fnameescape(name)
+  set filetype=arch
+  let out = []
+  for l in range(1, line('$'))
+    let text = getline(l)
+    let row = []
+    for c in range(1, strlen(text))
+      call add(row, synIDattr(synID(l, c, 1), 'name'))
+    endfor
+    call add(out, join(row, ','))
+  endfor
+  call writefile(out, name . '.syn')
+endfor
+qa!
+"""
+
+
+def vim_groups(tmp_path: Path, texts: list[str]) -> list[list[list[str]]]:
+    """Vim's syntax group of every byte of every line of each text (ASCII texts only)."""
+    vim = shutil.which("vim")
+    if vim is None:
+        pytest.skip("vim is not installed")
+    names = []
+    for k, text in enumerate(texts):
+        path = tmp_path / f"t{k}.arch"
+        path.write_text(text, encoding="utf-8")
+        names.append(str(path))
+    listing = tmp_path / "files.txt"
+    listing.write_text("\n".join(names) + "\n", encoding="utf-8")
+    script = tmp_path / "groups.vim"
+    script.write_text(VIM_SCRIPT.format(runtime=VIM_SYNTAX.parent.parent, listing=listing), encoding="utf-8")
+    subprocess.run([vim, "-Nu", "NONE", "-es", "-S", str(script)], check=False, timeout=120, stdin=subprocess.DEVNULL, capture_output=True)
+    out = []
+    for name in names:
+        rows = Path(name + ".syn").read_text(encoding="utf-8").split("\n")[:-1]
+        out.append([row.split(",") if row else [] for row in rows])
+    return out
+
+
+def vim_unclassified(text: str, groups: list[list[str]]) -> list[tuple[int, int, str]]:
+    bad = []
+    for lineno, (line, row) in enumerate(zip(text.split("\n"), groups, strict=False), 1):
+        data = line.encode("utf-8")
+        for col, group in enumerate(row):
+            if chr(data[col]).strip() and group in ("", "archError", "archTable"):
+                bad.append((lineno, col + 1, group))
+    return bad
+
+
+def test_vim_syntax_classifies_every_character(tmp_path: Path) -> None:
+    ascii_samples = [(n, t) for n, t in SAMPLES if t.isascii()]
+    assert len(ascii_samples) >= len(SAMPLES) - 3
+    stray = "network N {\n    input x: 3x8x8\n    c: conv 4 3x3 $ relu\n    d: conv 4 1x1 connections {\n        0: X ? X\n    }\n}\n"
+    results = vim_groups(tmp_path, [t for _, t in ascii_samples] + [stray])
+    for (name, text), groups in zip(ascii_samples, results, strict=False):
+        assert vim_unclassified(text, groups) == [], name
+    assert [(line, col) for line, col, _ in vim_unclassified(stray, results[-1])] == [(3, 19), (5, 14)]  # the check can fail
+    ops_line = results[-1][2]
+    assert ops_line[stray.split("\n")[2].index("conv")] == "archOp"
+
+
+def test_vim_syntax_knows_every_op() -> None:
+    found = re.search(r"^syn keyword archOp (.*)$", VIM_SYNTAX.read_text(encoding="utf-8"), re.M)
+    assert found is not None and set(found.group(1).split()) == set(ops.CATALOGUE)
