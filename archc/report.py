@@ -28,12 +28,27 @@ figure { margin: 1em 0; overflow-x: auto; } figure svg { max-width: 100%; height
 .legend { display: flex; flex-wrap: wrap; gap: .4em 1.2em; font-size: .85em; color: #333; margin: .5em 0; }
 .legend span.sw { display: inline-block; width: 1.1em; height: .8em; border: 1px solid #333; border-radius: 3px;
                   vertical-align: -1px; margin-right: .3em; }
-table { border-collapse: collapse; font-size: .9em; } th, td { padding: .15em .7em; text-align: left; }
+.scroll { max-width: 100%; overflow-x: auto; -webkit-overflow-scrolling: touch; }
+table { border-collapse: collapse; font-size: .9em; } th, td { padding: .15em .7em; text-align: left; white-space: nowrap; }
 th { border-bottom: 1px solid #888; } tr:nth-child(even) td { background: #f4f4f4; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; } tr.aux td { color: #666; font-style: italic; }
 tr.total td { border-top: 1px solid #888; font-weight: 600; }
 pre { background: #f6f6f6; border: 1px solid #ddd; padding: 1em; overflow-x: auto; font-size: .85em; line-height: 1.35; }
 details > summary { cursor: pointer; color: #234; margin: .5em 0; }
+.chart { font-size: .85em; } .chart .note { margin: .1em 0 .4em; }
+.bar-row { display: grid; grid-template-columns: minmax(6em, 12em) 1fr 1fr; gap: .15em 1em; align-items: center; margin: .12em 0; }
+.bar-name { text-align: right; overflow-wrap: anywhere; } .bar-row.aux .bar-name { font-style: italic; color: #555; }
+.bar { position: relative; display: block; height: 1.25em; background: #ececec; }
+.bar .fill { position: absolute; left: 0; top: 0; bottom: 0; min-width: 1px; }
+.bar-row.aux .fill { opacity: .45; outline: 1px dashed #333; outline-offset: -1px; }
+.bar .val { position: absolute; right: .3em; top: 0; line-height: 1.25em; font-size: .95em; padding: 0 .25em;
+            background: rgba(255, 255, 255, .85); border-radius: 2px; font-variant-numeric: tabular-nums; }
+@media (max-width: 640px) {
+  body { padding: 1em .75em 3em; }
+  .bar-row { grid-template-columns: 1fr 1fr; gap: .1em .5em; margin: .1em 0 .45em; }
+  .bar-name { grid-column: 1 / -1; text-align: left; }
+  .bar-head .bar-name { display: none; }
+}
 """
 
 
@@ -135,44 +150,36 @@ def bars(net: Network) -> list[Bar]:
     return out
 
 
-ROW, NAME_W, PANEL_W, GAP, TOP = 20, 170, 440, 50, 34
+COLOURS = {"params": "#3c6eb4", "MACs": "#b8553a"}
 
 
 def bar_chart(net: Network) -> str:
-    """Two aligned horizontal bar charts, each bar as long as its share of the network's total."""
-    rows = bars(net)
+    """Two aligned horizontal bar charts, each bar as long as its share of the network's total.
+
+    Plain HTML and CSS rather than one wide SVG, so that it reflows: the name beside its two bars
+    on a wide screen, above them on a phone, and the text keeps its size either way."""
     totals = (max(net.total_params, 1), max(net.training_macs, 1))
-    width, height = NAME_W + 2 * PANEL_W + GAP + 10, TOP + ROW * len(rows) + 8
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
-        f'font-family="Helvetica, Arial, sans-serif" font-size="12" role="img" aria-label="parameters and MACs per layer">',
-        f'<text x="{NAME_W}" y="14" font-weight="bold">parameters: {net.total_params:,}</text>',
-        f'<text x="{NAME_W + PANEL_W + GAP}" y="14" font-weight="bold">MACs: {net.training_macs:,}</text>',
-        f'<text x="{NAME_W}" y="28" fill="#555" font-size="11">bar = share of the whole network (grey track = 100%)</text>',
+        '<figure class="chart" role="img" aria-label="parameters and MACs per layer">',
+        '<div class="bar-row bar-head"><span class="bar-name"></span>'
+        f"<b>parameters: {net.total_params:,}</b><b>MACs: {net.training_macs:,}</b></div>",
+        '<p class="note">bar = share of the whole network (grey track = 100%)</p>',
     ]
-    for k, bar in enumerate(rows):
-        y = TOP + k * ROW
+    for bar in bars(net):
         label = bar.name + (" (aux)" if bar.aux else "")
-        out.append(f'<text x="{NAME_W - 8}" y="{y + 13}" text-anchor="end">{escape(label)}<title>{escape(bar.kind)}</title></text>')
-        for p, (value, total, colour) in enumerate(((bar.params, totals[0], "#3c6eb4"), (bar.macs, totals[1], "#b8553a"))):
-            out.append(_bar(NAME_W + p * (PANEL_W + GAP), y, value, total, colour, bar.aux, "params" if p == 0 else "MACs"))
-    out.append("</svg>")
-    return f'<figure class="chart">{"".join(out)}</figure>'
+        cls = "bar-row aux" if bar.aux else "bar-row"
+        cells = _bar(bar.params, totals[0], "params") + _bar(bar.macs, totals[1], "MACs")
+        out.append(f'<div class="{cls}"><span class="bar-name" title="{escape(bar.kind)}">{escape(label)}</span>{cells}</div>')
+    out.append("</figure>")
+    return "".join(out)
 
 
-def _bar(x: int, y: int, value: int, total: int, colour: str, aux: bool, unit: str) -> str:
+def _bar(value: int, total: int, unit: str) -> str:
     share = value / total
-    w = round(PANEL_W * share, 1)
     text = f"{compact(value)} · {100 * share:.1f}%"
-    style = f'fill="{colour}"' + (' fill-opacity="0.45" stroke="#333" stroke-dasharray="3 2"' if aux else "")
     tip = f"{value:,} {unit} ({100 * share:.2f}% of {total:,})"
-    inside = w > PANEL_W - 7 * len(text) - 12
-    tx, anchor, fill = (x + w - 4, "end", "#fff") if inside else (x + w + 4, "start", "#222")
-    return (
-        f'<g><title>{escape(tip)}</title><rect x="{x}" y="{y + 3}" width="{PANEL_W}" height="13" fill="#ececec"/>'
-        f'<rect x="{x}" y="{y + 3}" width="{max(w, 0.5)}" height="13" {style}/>'
-        f'<text x="{tx}" y="{y + 14}" text-anchor="{anchor}" fill="{fill}" font-size="11">{text}</text></g>'
-    )
+    fill = f'<span class="fill" style="width:{100 * share:.2f}%;background:{COLOURS[unit]}"></span>'
+    return f'<span class="bar" title="{escape(tip)}">{fill}<span class="val">{text}</span></span>'
 
 
 # -- tables -------------------------------------------------------------------------------------------
@@ -188,7 +195,7 @@ def _layer_table(net: Network) -> str:
             + f'<td class="num">{r.params:,}</td><td class="num">{r.macs:,}</td></tr>'
         )
     total = f'<tr class="total"><td colspan="4">total (inference MACs)</td><td class="num">{net.total_params:,}</td><td class="num">{net.macs:,}</td></tr>'
-    return f"<table>{head}{''.join(body)}{total}</table>"
+    return f'<div class="scroll"><table>{head}{"".join(body)}{total}</table></div>'
 
 
 def _module_table(net: Network) -> str:
@@ -202,4 +209,4 @@ def _module_table(net: Network) -> str:
         f'<td class="num">{s.params:,}</td><td class="num">{s.macs:,}</td><td>{"aux head, training only" if s.aux else ""}</td></tr>'
         for s in subs
     ]
-    return f"<h2>Per module instance</h2><table>{head}{''.join(rows)}</table>"
+    return f'<h2>Per module instance</h2><div class="scroll"><table>{head}{"".join(rows)}</table></div>'
