@@ -346,3 +346,34 @@ def test_formatting_is_archc_fmt(server: LspClient, tmp_path: Path) -> None:
     assert server.request("textDocument/formatting", {**params, "textDocument": {"uri": uri}}) == []
     uri, _ = open_doc(server, messy.replace("conv 4", "konv 4"))
     assert server.request("textDocument/formatting", {**params, "textDocument": {"uri": uri}}) is None
+
+
+def test_hover_on_a_repeat_and_on_its_body(server: LspClient) -> None:
+    text = (SPECS / "examples" / "resnet18.arch").read_text(encoding="utf-8")
+    uri, _ = open_doc(server, text, "resnet18")
+    at = line_of(text, "layer1: repeat 2")
+    rows = {r["path"]: r for r in json.loads(cli("summary", "specs/examples/resnet18.arch", "--json"))["modules"]}
+    whole = hover(server, uri, pos(text, at, "repeat"))
+    assert whole is not None and f"{rows['layer1']['params']:,} params" in whole and "2 iterations" in whole
+    body = hover(server, uri, pos(text, at, "basic"))
+    assert body is not None and "2 instances" in body and "| `layer1.0` |" in body and "| `layer1.1` |" in body
+
+
+def test_every_position_of_every_spec_answers_without_failing() -> None:
+    """hover, definition and completion at every character of the specs and error files (in process)."""
+    from archc.lsp.analysis import Analysis, complete
+
+    paths = sorted(SPECS.rglob("*.arch")) + error_files()[::3]
+    answered = 0
+    for path in paths:
+        text = path.read_text(encoding="utf-8")
+        analysis = Analysis(text, str(path))
+        for lineno, line in enumerate(text.split("\n"), 1):
+            for col in range(1, len(line) + 2, 2):
+                analysis.hover((lineno, col))
+                analysis.definition((lineno, col))
+                complete(text, (lineno, col))
+                answered += 1
+        program = analysis.comp.program
+        assert len(analysis.symbols) == (0 if program is None else len(program.modules) + len(program.networks))
+    assert answered > 5000

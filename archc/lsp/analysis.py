@@ -135,6 +135,11 @@ class _Indexer:
             sym.kind = "repeat"
             self.values((body.count,))
             sym.children = self.block(body.body, _Scope(scope))
+            only = body.body.stmts[0] if len(body.body.stmts) == 1 else None
+            if isinstance(only, ir.Layer) and only.name is None:  # each iteration is this layer: layer1.0, layer1.1
+                n = body.count.value
+                last = f"{n - 1}" if isinstance(n, int) else "…"
+                sym.children[0].name = f"{name}.0" + (f"–{name}.{last}" if last != "0" else "")
         else:
             self.values(a.value for a in body.args)
             sym.children = self.branches(body, stmt.name is not None, scope)
