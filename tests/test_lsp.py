@@ -156,6 +156,12 @@ def test_ranges_count_utf16_units_beyond_the_bmp(server: LspClient) -> None:
     assert diag["range"] == {"start": {"line": 2, "character": 10}, "end": {"line": 2, "character": 14}}
 
 
+def test_a_byte_order_mark_keeps_its_column(server: LspClient) -> None:
+    (diag,) = open_doc(server, "\ufeffnetwork N {\n    c: conv 4 3x3\n}\n")[1]
+    assert diag["code"] == "missing-input"
+    assert diag["range"]["start"] == {"line": 0, "character": len("\ufeffnetwork ")}
+
+
 def test_utf32_when_the_client_asks_for_it() -> None:
     client = LspClient()
     try:

@@ -195,7 +195,8 @@ def _describe(body: ir.Body) -> str:
 class Analysis:
     def __init__(self, text: str, file: str) -> None:
         self.text = text
-        self.comp: Compilation = compile_source(text, file)
+        # The compiler drops a byte-order mark; a space in its place keeps line 1's columns the editor's.
+        self.comp: Compilation = compile_source(" " + text[1:] if text.startswith("\ufeff") else text, file)
         self._index: _Indexer | None = None
         self._items: dict[Span, list[tuple[Network, Item]]] | None = None
 
