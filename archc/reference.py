@@ -1,0 +1,241 @@
+"""A reference executor: runs a shaped network straight from its graph, with no generated code.
+
+    params = reference.params_from_torch(net, model, key_of)   # the spec's names → tensors
+    values = reference.run(net, params, x)                      # node id → tensor, aux heads too
+
+It is the oracle the differential campaign (tests/test_campaign.py) holds the generated PyTorch
+code to, and, through the weight transfer, the generated Keras code. It shares nothing with the
+code generators but the spec's graph: values are keyed by node id, parameters by the spec's
+layer path (`inception3a.b1.conv_1.weight`), and every op is written out below with torch's
+functional ops, from the op's definition in docs/language.md rather than from an emitter, so
+that on the same parameters the generated model must agree with it bit for bit. torch is
+imported only when a function here is called.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .graph import Network, Node
+
+Tensor = Any  # torch.Tensor, imported lazily
+Params = dict[str, Tensor]
+
+
+def _pair(value: Any) -> tuple[int, int]:
+    return (value, value) if isinstance(value, int) else (int(value[0]), int(value[1]))
+
+
+def _in_shape(net: Network, node: Node) -> tuple[int, ...]:
+    return tuple(net.nodes[node.inputs[0]].shape) if node.inputs else ()
+
+
+def param_shapes(net: Network, node: Node) -> dict[str, tuple[int, ...]]:
+    """The tensors a layer owns, by name, with their shapes (torch's layout)."""
+    a, shape = node.attrs, _in_shape(net, node)
+    if node.op == "conv":
+        kh, kw = a["kernel"][0], a["kernel"][1]
+        table = a.get("table")
+        weight = (sum(len(ins) for ins in table), kh, kw) if table is not None else (a["filters"], shape[0] // a["groups"], kh, kw)
+        return {"weight": weight, **({"bias": (a["filters"],)} if a["bias"] else {})}
+    if node.op == "dense":
+        return {"weight": (a["units"], _numel(shape)), **({"bias": (a["units"],)} if a["bias"] else {})}
+    if node.op == "rbf":
+        return {"weight": (a["units"], _numel(shape))}
+    if node.op == "subsample":
+        return {"weight": (shape[0],), "bias": (shape[0],)}
+    if node.op == "batchnorm":
+        c = (shape[0],)
+        return {"weight": c, "bias": c, "running_mean": c, "running_var": c}
+    return {}
+
+
+def _numel(shape: tuple[int, ...]) -> int:
+    total = 1
+    for d in shape:
+        total *= d
+    return total
+
+
+def params_from_torch(net: Network, model: Any, key_of: Callable[[Node], str]) -> Params:
+    """A generated model's tensors under the spec's names; `key_of(node)` is its state_dict prefix."""
+    state = model.state_dict()
+    return {
+        f"{node.qualname}.{name}": state[f"{key_of(node)}.{name}"].detach().clone()
+        for node in net.layers
+        if node.id in net.live
+        for name in param_shapes(net, node)
+    }
+
+
+def run(net: Network, params: Params, x: Tensor, train: bool = False) -> dict[int, Tensor]:
+    """Every live node's value on input `x` (batch first, CxHxW), in eval() or train() semantics.
+
+    In train(), batch norm normalises with the batch's statistics (without updating the
+    running ones) and dropout is left out, so that the result is deterministic.
+    """
+    values: dict[int, Tensor] = {net.input.id: x}
+    for node in net.layers:
+        if node.id not in net.live:
+            continue  # dead: no output depends on it, and the generated models leave it out
+        ins = [values[i] for i in node.inputs]
+        out = OPS[node.op](node, ins, _ParamView(params, node.qualname), train)
+        values[node.id] = ACTIVATIONS[node.activation](out) if node.activation else out
+    return values
+
+
+class _ParamView:
+    def __init__(self, params: Params, prefix: str) -> None:
+        self.params, self.prefix = params, prefix
+
+    def __getitem__(self, name: str) -> Tensor:
+        return self.params[f"{self.prefix}.{name}"]
+
+    def get(self, name: str) -> Tensor | None:
+        return self.params.get(f"{self.prefix}.{name}")
+
+
+# -- the ops, one function each ----------------------------------------------------------------
+def _conv(node: Node, ins: list[Tensor], p: _ParamView, train: bool) -> Tensor:
+    import torch.nn.functional as F
+
+    (x,) = ins
+    a = node.attrs
+    kh, kw = a["kernel"][0], a["kernel"][1]
+    dil = _pair(a["dilation"])
+    if a["pad"] == "same":
+        pad = (dil[0] * (kh - 1) // 2, dil[1] * (kw - 1) // 2)
+    else:
+        pad = (0, 0) if a["pad"] == "valid" else _pair(a["pad"])
+    weight, groups = p["weight"], a["groups"]
+    if a.get("table") is not None:  # one kernel per (output map, input map) link, in table order
+        dense = weight.new_zeros(a["filters"], x.shape[1], kh, kw)
+        link = 0
+        for out_map, in_maps in enumerate(a["table"]):
+            for in_map in in_maps:
+                dense[out_map, in_map] = weight[link]
+                link += 1
+        weight, groups = dense, 1
+    return F.conv2d(x, weight, p.get("bias"), _pair(a["stride"]), pad, dil, groups)
+
+
+def _window(node: Node) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
+    a = node.attrs
+    kernel = _pair(a["kernel"])
+    stride = _pair(a["stride"]) if a["stride"] is not None else kernel
+    return kernel, stride, _pair(a.get("pad", 0))
+
+
+def _maxpool(node: Node, ins: list[Tensor], p: _ParamView, train: bool) -> Tensor:
+    import torch.nn.functional as F
+
+    kernel, stride, pad = _window(node)
+    return F.max_pool2d(ins[0], kernel, stride, pad, ceil_mode=node.attrs["ceil"])
+
+
+def _avgpool(node: Node, ins: list[Tensor], p: _ParamView, train: bool) -> Tensor:
+    import torch.nn.functional as F
+
+    kernel, stride, pad = _window(node)
+    return F.avg_pool2d(ins[0], kernel, stride, pad, ceil_mode=node.attrs["ceil"], count_include_pad=True)
+
+
+def _subsample(node: Node, ins: list[Tensor], p: _ParamView, train: bool) -> Tensor:
+    import torch.nn.functional as F
+
+    kernel, stride, _ = _window(node)
+    sums = F.avg_pool2d(ins[0], kernel, stride) * (kernel[0] * kernel[1])
+    return sums * p["weight"].view(1, -1, 1, 1) + p["bias"].view(1, -1, 1, 1)
+
+
+def _lrn(node: Node, ins: list[Tensor], p: _ParamView, train: bool) -> Tensor:
+    """x / (k + α/n · Σ x²)^β over the maps c − n//2 … c + (n−1)//2; the paper's α is not divided by n."""
+    import torch.nn.functional as F
+
+    a = node.attrs
+    alpha = a["alpha"] * a["size"] if a["convention"] == "paper" else a["alpha"]  # torch divides by n
+    return F.local_response_norm(ins[0], a["size"], alpha, a["beta"], a["k"])
+
+
+def _batchnorm(node: Node, ins: list[Tensor], p: _ParamView, train: bool) -> Tensor:
+    """eval(): the running statistics; train(): the batch's (biased variance), running ones untouched."""
+    import torch.nn.functional as F
+
+    mean, var = (None, None) if train else (p["running_mean"], p["running_var"])
+    return F.batch_norm(ins[0], mean, var, p["weight"], p["bias"], train, 0.0, node.attrs["eps"])
+
+
+def _dense(node: Node, ins: list[Tensor], p: _ParamView, train: bool) -> Tensor:
+    import torch.nn.functional as F
+
+    return F.linear(ins[0], p["weight"], p.get("bias"))
+
+
+def _rbf(node: Node, ins: list[Tensor], p: _ParamView, train: bool) -> Tensor:
+    return ((ins[0].unsqueeze(1) - p["weight"]) ** 2).sum(-1)
+
+
+def _identity(node: Node, ins: list[Tensor], p: _ParamView, train: bool) -> Tensor:
+    return ins[0]  # dropout is the identity in eval(), and left out of train() here
+
+
+def _flatten(node: Node, ins: list[Tensor], p: _ParamView, train: bool) -> Tensor:
+    return ins[0].reshape(ins[0].shape[0], -1)
+
+
+def _global_avgpool(node: Node, ins: list[Tensor], p: _ParamView, train: bool) -> Tensor:
+    return ins[0].mean((2, 3))
+
+
+def _activation(name: str) -> Callable[[Node, list[Tensor], _ParamView, bool], Tensor]:
+    return lambda node, ins, p, train: ACTIVATIONS[name](ins[0])
+
+
+def _concat(node: Node, ins: list[Tensor], p: _ParamView, train: bool) -> Tensor:
+    import torch
+
+    return torch.cat(ins, 1)
+
+
+def _add(node: Node, ins: list[Tensor], p: _ParamView, train: bool) -> Tensor:
+    total = ins[0]
+    for other in ins[1:]:
+        total = total + other
+    return total
+
+
+def _relu(x: Tensor) -> Tensor:
+    import torch
+
+    return torch.relu(x)
+
+
+def _softmax(x: Tensor) -> Tensor:
+    return x.softmax(1)  # over the maps (or features): channels-last Keras takes its last axis
+
+
+ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
+    "relu": _relu,
+    "tanh": lambda x: x.tanh(),
+    "sigmoid": lambda x: x.sigmoid(),
+    "softmax": _softmax,
+    "scaled_tanh": lambda x: 1.7159 * (x * (2.0 / 3.0)).tanh(),  # LeNet-5's f(a) = A tanh(S a)
+}
+
+OPS: dict[str, Callable[[Node, list[Tensor], _ParamView, bool], Tensor]] = {
+    "conv": _conv,
+    "maxpool": _maxpool,
+    "avgpool": _avgpool,
+    "subsample": _subsample,
+    "lrn": _lrn,
+    "batchnorm": _batchnorm,
+    "dense": _dense,
+    "rbf": _rbf,
+    "dropout": _identity,
+    "flatten": _flatten,
+    "global_avgpool": _global_avgpool,
+    "concat": _concat,
+    "add": _add,
+    **{name: _activation(name) for name in ACTIVATIONS},
+}
