@@ -118,6 +118,7 @@ class Layout:
         self.where: dict[int, tuple[tuple[float, float], tuple[float, float]]] = {}  # node → (entry, exit) in (u, v)
         self.slot: dict[int, tuple[float, float]] = {}  # node → the span along the flow of the unit holding it
         self.anchor: dict[int, tuple[float, float]] = {}  # node → where an aux head's edge leaves it (u, v)
+        self.floor = 0.0  # LR: the labels of a row's blocks start this far below the axis, all on one line
 
     # -- coordinates: u along the flow, v across it ------------------------------------------------
     def xy(self, u: float, v: float) -> tuple[float, float]:
@@ -136,14 +137,19 @@ class Layout:
             return (max(1.5, 0.4 * t) if slab.thin else t), spatial(h), spatial(w) * 0.5 / math.sqrt(2)
         return 2.5, bar(shape[0] if shape else 1), 1.2
 
+    def slab_size(self, slab: Slab) -> tuple[float, float]:
+        """(width, height) of a slab's front faces: towers stack across the flow (up-down in LR, side by side in TB)."""
+        t, h, d = self.slab_dims(slab)
+        across = (slab.towers - 1) * (d + TOWER_GAP)
+        return (t, slab.towers * h + across) if self.lr else (slab.towers * t + across, h)
+
     def box_extent(self, block: Block) -> tuple[float, float, float]:
         """(width, above the centre line, below it) of a block's boxes."""
         width, up, down, last_d = 0.0, 0.0, 0.0, 0.0
         for slab in block.slabs:
-            t, h, d = self.slab_dims(slab)
-            total = slab.towers * h + (slab.towers - 1) * (d + TOWER_GAP)
+            (w, total), d = self.slab_size(slab), self.slab_dims(slab)[2]
             up, down = max(up, total / 2 + d), max(down, total / 2)
-            width += t
+            width += w
             last_d = d
         return width + last_d, up, down
 
@@ -183,7 +189,7 @@ class Layout:
         if self.lr:
             x0, cy = u + (ext.a - bw) / 2, v
             for i, text in enumerate(block.lines):
-                y = cy + down + LABEL_GAP + (i + 1) * self.lh - 0.3 * self.font
+                y = cy + max(down, self.floor) + LABEL_GAP + (i + 1) * self.lh - 0.3 * self.font
                 self.prims.append(Text(u + ext.a / 2, y, text, self.font))
             ends, anchor = ((x0, v), (x0 + bw, v)), (x0 + bw / 2, v - up + 1)
         else:
@@ -193,17 +199,41 @@ class Layout:
                 y = top + (i + 1) * self.lh - 0.3 * self.font
                 self.prims.append(Text(v + bw / 2 + LABEL_GAP, y, text, self.font, "start"))
             ends, anchor = ((cy - up, v), (cy + down, v)), (cy, v - bw / 2)
-        boxes = []
+        boxes: list[Box] = []
         x = x0
         for slab in block.slabs:
             t, h, d = self.slab_dims(slab)
-            total = slab.towers * h + (slab.towers - 1) * (d + TOWER_GAP)
+            w, total = self.slab_size(slab)
             for k in range(slab.towers):
-                boxes.append(Box(x, cy - total / 2 + k * (h + d + TOWER_GAP), t, h, d, slab.family, block.aux))
-            x += t
+                if self.lr:
+                    boxes.append(Box(x, cy - total / 2 + k * (h + d + TOWER_GAP), t, h, d, slab.family, block.aux))
+                else:
+                    boxes.append(Box(x + k * (t + d + TOWER_GAP), cy - h / 2, t, h, d, slab.family, block.aux))
+            x += w
+        ends = self.tower_edges(block, boxes, ends)
         self.prims += boxes
         self.boxes[block.key] = boxes
         return ends, anchor
+
+    def tower_edges(
+        self, block: Block, boxes: list[Box], ends: tuple[tuple[float, float], tuple[float, float]]
+    ) -> tuple[tuple[float, float], tuple[float, float]]:
+        """Edges into and out of each tower of a grouped conv that opens or closes a block; returns the new ends."""
+        (entry, exit_), first, last = ends, block.slabs[0].towers, block.slabs[-1].towers
+        dashed = block.aux
+        if first > 1:
+            start = (entry[0] - TURN, entry[1])
+            for box in boxes[:first]:
+                c = box.y + box.h / 2 if self.lr else box.x + box.w / 2
+                self.line([start, (start[0], c), (entry[0], c)], dashed)
+            entry = start
+        if last > 1:
+            end = (exit_[0] + TURN, exit_[1])
+            for box in boxes[-last:]:
+                c = box.y + box.h / 2 - box.d / 2 if self.lr else box.x + box.w / 2
+                self.line([(exit_[0], c), (end[0], c), end], dashed, arrow=False)
+            exit_ = end
+        return entry, exit_
 
     # -- sequences and groups -------------------------------------------------------------------
     def measure(self, unit: Unit) -> Ext:
@@ -298,14 +328,23 @@ class Layout:
                 starts.append(starts[-1] + exts[i].a + GAP)
             heads = self.plan_aux(row, starts, exts)
             axis = v_top + sum(h for h, _ in heads) + max(exts[i].before for i in row)
+            blocks = [b for b in (main[i] for i in row) if isinstance(b, Block) and not b.merge]
+            self.floor = max((self.box_extent(b)[2] for b in blocks), default=0.0) if self.lr else 0.0
+            after = [self.floor + LABEL_GAP + self.label_size(b.lines)[1] for b in blocks]
             for i, u in zip(row, starts, strict=True):
                 unit, ext = main[i], exts[i]
-                entry, exit_ = self.place(unit, u, axis, ext)
+                if isinstance(unit, Group):
+                    floor, self.floor = self.floor, 0.0
+                    entry, exit_ = self.place(unit, u, axis, ext)
+                    self.floor = floor
+                else:
+                    entry, exit_ = self.place(unit, u, axis, ext)
                 if prev is not None:
                     self.connect(prev, unit, entry, u, gap_v if i == row[0] and self.lr else None)
                 prev = (unit, exit_, u + ext.a)
+            self.floor = 0.0
             self.place_aux(heads, axis - max(exts[i].before for i in row))
-            bottom = axis + max(exts[i].after for i in row)
+            bottom = axis + max([exts[i].after for i in row] + after)
             gap_v = bottom + ROW_GAP / 2
             v_top = bottom + ROW_GAP
         return self.finish(len(rows))
