@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -192,6 +193,15 @@ def _assign(
         if option.kind == ops.CHOICE:
             expected += " " + ", ".join(option.choices)
         diags.error("option-type", f"{opdef.name} {option.name} takes {expected}, got {value}{_from_param(expr)}", arg.value.span)
+        out.ok = False
+        return
+    if isinstance(converted, float) and not math.isfinite(converted):
+        diags.error(
+            "option-value",
+            f"{opdef.name} {option.name} must be a finite number, got {value}{_from_param(expr)}",
+            arg.value.span,
+            hint="a float overflows past about 1.8e308",
+        )
         out.ok = False
         return
     out.attrs[option.name] = converted

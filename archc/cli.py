@@ -1,7 +1,8 @@
 """The `archc` command line: argparse only; every command calls the public API.
 
 Exit codes: 0 ok, 1 errors in the spec, 2 usage errors (bad flags, unreadable files),
-3 missing environment (torch, keras, Graphviz's dot) with an install hint.
+3 missing environment (torch, keras, Graphviz's dot) with an install hint, 4 an internal error
+(a failure inside archc, the generated code or a framework: a bug to report, with a traceback).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from .graph import Network
 from .runtime import ModelTooLarge
 from .shapes import Shape
 
-EXIT_OK, EXIT_SPEC, EXIT_USAGE, EXIT_ENV = 0, 1, 2, 3
+EXIT_OK, EXIT_SPEC, EXIT_USAGE, EXIT_ENV, EXIT_INTERNAL = 0, 1, 2, 3, 4
+BUG_REPORT = "this is a bug in archc, not in your spec: please report it with the spec attached"
 
 
 class UsageError(Exception):
@@ -56,6 +58,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f" {exc.filename}" if exc.filename else ""
         print(f"archc: error: cannot write{where}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
+    except Exception as exc:  # inside archc, generated code or a framework: never a spec error
+        import traceback
+
+        print(f"archc: internal error: {type(exc).__name__}: {exc}\n{BUG_REPORT}\n", file=sys.stderr)
+        traceback.print_exc(file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -121,7 +129,8 @@ def _parser() -> argparse.ArgumentParser:
     v = sub.add_parser("verify", help="prove the PyTorch and Keras models compute the same function")
     _spec_args(v)
     v.add_argument("--atol", type=float, default=1e-4, help="tolerance relative to the output's scale")
-    v.add_argument("--seed", type=int, default=0)
+    v.add_argument("--seed", type=int, default=0, help="seed of the weights and inputs")
+    v.add_argument("--layers", action="store_true", help="also name the first layer whose outputs diverge")
     v.set_defaults(func=cmd_verify)
 
     f = sub.add_parser("fmt", help="print the spec in canonical form")
@@ -282,7 +291,7 @@ def cmd_verify(args: argparse.Namespace, nets: list[Network]) -> int:
 
     ok = True
     for net in nets:
-        result = verify(net, atol=args.atol, seed=args.seed)
+        result = verify(net, atol=args.atol, seed=args.seed, layers=args.layers)
         print(result.text())
         ok &= result.ok
     return EXIT_OK if ok else EXIT_SPEC

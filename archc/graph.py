@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Union
 
 from . import ir
@@ -128,21 +129,37 @@ class Network:
     def aux_heads(self) -> list[Item]:
         return [item for item in self.body if item.aux]
 
+    @cached_property
+    def live(self) -> frozenset[int]:
+        """The nodes some output depends on. A layer nothing reads (nor anything after it) is
+        dead: check warns about it, neither generated model contains it, and no total counts it."""
+        todo = [self.output, *(self.node_of(item).id for item in self.aux_heads)]
+        seen: set[int] = set()
+        while todo:
+            nid = todo.pop()
+            if nid not in seen:
+                seen.add(nid)
+                todo.extend(self.nodes[nid].inputs)
+        return frozenset(seen)
+
+    def is_live(self, item: Item) -> bool:
+        return self.node_of(item).id in self.live
+
     @property
     def total_params(self) -> int:
-        return sum(n.params for n in self.layers)
+        return sum(n.params for n in self.layers if n.id in self.live)
 
     @property
     def inference_params(self) -> int:
-        return sum(n.params for n in self.layers if not n.aux)
+        return sum(n.params for n in self.layers if not n.aux and n.id in self.live)
 
     @property
     def macs(self) -> int:
-        return sum(n.macs for n in self.layers if not n.aux)
+        return sum(n.macs for n in self.layers if not n.aux and n.id in self.live)
 
     @property
     def training_macs(self) -> int:
-        return sum(n.macs for n in self.layers)
+        return sum(n.macs for n in self.layers if n.id in self.live)
 
     def node_of(self, item: Item) -> Node:
         return self.nodes[item.id if isinstance(item, Node) else item.output]

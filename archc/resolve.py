@@ -37,6 +37,8 @@ class Scope:
     names: dict[str, int] = field(default_factory=dict)
     taken: set[str] = field(default_factory=set)
     counters: dict[str, int] = field(default_factory=dict)
+    # explicit branch names of this scope's unnamed merges: never given to an unnamed branch
+    reserved: set[str] = field(default_factory=set)
 
     def lookup(self, name: str) -> int | None:
         scope: Scope | None = self
@@ -59,7 +61,7 @@ class Scope:
             k = self.counters.get(base, 0) + 1
             self.counters[base] = k
             name = f"{base}{k}" if base.endswith("branch") else f"{base}_{k}"
-            if name not in self.taken:
+            if name not in self.taken and name not in self.reserved:
                 self.taken.add(name)
                 return name
 
@@ -136,6 +138,7 @@ class Resolver:
         net = Network(ndef.name.text, self.program.file, source, name, self.nodes, items, out, dict(self.used))
         if self.too_big:
             return None
+        self._warn_unread(net)
         if not self._poisoned(out) and net.total_params > PARAM_BUDGET:
             self.diags.error(
                 "limit",
@@ -145,11 +148,26 @@ class Resolver:
             )
         return net
 
+    def _warn_unread(self, net: Network) -> None:
+        """One warning per dead end: a layer whose output nothing reads and that is no output."""
+        read = {i for node in net.nodes for i in node.inputs}
+        for node in net.layers:
+            if node.id not in net.live and node.id not in read:
+                self.diags.warning(
+                    "unused-layer",
+                    f"nothing reads the output of {node.qualname}",
+                    node.span,
+                    hint="it, and the layers only it reads, are left out of the generated models and the totals; "
+                    "did a later layer mean to read it (`from`)?",
+                )
+
     # -- blocks and layers -----------------------------------------------------------------------
     def block(self, stmts: Sequence[ir.Stmt], scope: Scope, ctx: Ctx, cur: int) -> tuple[list[Item], int]:
         for stmt in stmts:
             if isinstance(stmt, ir.Layer) and stmt.name is not None:
                 scope.taken.add(stmt.name.text)
+            elif isinstance(stmt, ir.Layer) and isinstance(stmt.body, ir.Op):
+                scope.reserved.update(br.name.text for br in stmt.body.branches or () if br.name is not None)
         items: list[Item] = []
         for stmt in stmts:
             if self.too_big:

@@ -232,10 +232,21 @@ def lrn(name: str, attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
     _spatial(shapes[0], name)
     if attrs["size"] < 1:
         raise ShapeProblem("option-value", "lrn size must be at least 1", option="size")
+    if attrs["k"] <= 0 or attrs["alpha"] < 0:
+        bad = "k" if attrs["k"] <= 0 else "alpha"
+        raise ShapeProblem(
+            "option-value", f"lrn needs k > 0 and alpha ≥ 0, got {bad}={attrs[bad]}", "below that, k + α·Σx² can reach 0", option=bad
+        )
     return Outcome(shapes[0])
 
 
 def batchnorm(name: str, attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
+    if attrs["eps"] <= 0:
+        raise ShapeProblem(
+            "option-value", f"batchnorm eps must be above 0, got {attrs['eps']}", "it keeps √(var + eps) away from 0", option="eps"
+        )
+    if not 0 <= attrs["momentum"] <= 1:
+        raise ShapeProblem("option-value", f"batchnorm momentum must be in [0, 1], got {attrs['momentum']}", option="momentum")
     c = shapes[0][0]
     out = Outcome(shapes[0], params=2 * c)
     out.explain.append(f"2·{c} = {n(out.params)} params")

@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-IN_CHANNELS = "in_channels"
+# The atom for a module's incoming channel count: not a legal spec name, so that a module
+# parameter called `in_channels` is a different atom (the backends give each its identifier).
+IN_CHANNELS = "<in_channels>"
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,11 @@
 """`archc verify`: the PyTorch and Keras models of a spec compute the same function.
 
 Both models are built from the generated source (archc.runtime.build_model); the torch model
-is initialised with a seed, its weights are transferred to the Keras model (archc.weights),
-and both see the same seeded input, NCHW for torch and NHWC for Keras, in inference mode.
+is initialised with a seed and calibrated (random batch-norm scale and shift, statistics
+measured on the verification batch), its weights are transferred to the Keras model
+(archc.weights), and each sees its own copy of one seeded input, NCHW for torch and NHWC for
+Keras, in inference mode. The sensitivity (how far the output moves between two inputs) is
+reported, and a comparison whose output does not move is inconclusive, not a pass.
 Outputs that end in a softmax are compared as the spec says and again as logits. Networks
 with aux heads are compared on every output: the torch model is put in train() at
 its root only (so it returns the aux heads) with every submodule in eval() (so dropout and
@@ -41,10 +44,18 @@ class VerifyResult:
     atol: float
     seed: int
     outputs: list[OutputDiff] = field(default_factory=list)
+    # How far the torch output moves between two different inputs, relative to its scale:
+    # a comparison proves something only when this is well above the tolerance.
+    sensitivity: float | None = None
+    first_divergence: str | None = None  # --layers: the first layer whose outputs differ
+
+    @property
+    def inconclusive(self) -> bool:
+        return self.sensitivity is not None and self.sensitivity < MIN_SENSITIVITY * self.atol
 
     @property
     def ok(self) -> bool:
-        return bool(self.outputs) and all(o.max_rel <= self.atol for o in self.outputs)
+        return bool(self.outputs) and all(o.max_rel <= self.atol for o in self.outputs) and not self.inconclusive
 
     def text(self) -> str:
         lines = [f"{self.network}: PyTorch vs Keras, seed {self.seed}, tolerance {self.atol:g} of each output's scale"]
@@ -52,20 +63,37 @@ class VerifyResult:
             mark = "ok" if o.max_rel <= self.atol else "FAIL"
             shape = "x".join(str(d) for d in o.shape)
             lines.append(f"  {o.name:<16} {shape:<12} max abs {o.max_abs:.3e}  max rel {o.max_rel:.3e}  (scale {o.scale:.3e})  {mark}")
-        lines.append(f"{self.network}: {'ok' if self.ok else 'FAILED'}")
+        if self.sensitivity is not None:
+            lines.append(
+                f"  sensitivity: between two inputs the output moves by {self.sensitivity:.3e} of its scale, "
+                f"{self.sensitivity / self.atol:,.0f}x the tolerance"
+            )
+        if self.first_divergence is not None:
+            lines.append(f"  first layer whose outputs differ: {self.first_divergence}")
+        verdict = "INCONCLUSIVE (the output barely depends on the input)" if self.inconclusive else ("ok" if self.ok else "FAILED")
+        lines.append(f"{self.network}: {verdict}")
         return "\n".join(lines)
 
 
-def verify(net: Network, atol: float = 1e-4, seed: int = 0, batch: int = 2) -> VerifyResult:
-    """Build both models of `net`, transfer the torch weights to Keras, compare the outputs.
+# An output that moves by less than this many tolerances between two inputs proves nothing.
+MIN_SENSITIVITY = 10.0
 
-    Outputs that end in a softmax are compared a second time before it, as logits (rows
-    named "output (logits)"): freshly initialised networks give nearly uniform probabilities,
-    whose differences say little on their own.
+
+def verify(net: Network, atol: float = 1e-4, seed: int = 0, batch: int = 2, layers: bool = False) -> VerifyResult:
+    """Build both models of `net`, calibrate the torch one, transfer its weights, compare.
+
+    Calibration makes every normalisation real: batch-norm scale and shift are drawn at random
+    and the running statistics are measured on the verification batch itself (a fresh network's
+    mean 0 / variance 1 would leave deep networks' outputs almost independent of the input).
+    Each framework gets its own copy of the input. Outputs that end in a softmax are compared
+    a second time before it, as logits (rows named "output (logits)").
     """
     np = require("numpy")
-    require("torch").manual_seed(seed)
-    x = np.random.default_rng(seed).standard_normal((batch, *net.input_shape)).astype("float32")
+    torch = require("torch")
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((batch, *net.input_shape)).astype("float32")
+    other = rng.standard_normal((batch, *net.input_shape)).astype("float32")
     names = ["output", *(item.name for item in net.aux_heads)]
     heads = [net.nodes[net.output], *(net.node_of(item) for item in net.aux_heads)]
     result = VerifyResult(net.name, atol, seed)
@@ -73,7 +101,10 @@ def verify(net: Network, atol: float = 1e-4, seed: int = 0, batch: int = 2) -> V
     for logits in (False, True):
         if logits and not any("softmax" in (n.op, n.activation) for n in heads):
             break
-        expected, actual, state = run_both(net, x, logits, state)
+        torch_model, keras_model = build_pair(net, logits, state, x, seed)
+        state = torch_model.state_dict()
+        expected = torch_outputs(torch_model, x.copy(), bool(net.aux_heads))
+        actual = keras_outputs(keras_model, channels_last(x.copy()))
         suffix = " (logits)" if logits else ""
         for name, want, got in zip(names, expected, actual, strict=True):
             got = np.moveaxis(got, -1, 1) if got.ndim == 4 else got
@@ -81,23 +112,95 @@ def verify(net: Network, atol: float = 1e-4, seed: int = 0, batch: int = 2) -> V
                 raise AssertionError(f"{net.name} {name}: torch gives {want.shape}, keras {got.shape}")
             diff = float(np.max(np.abs(want.astype("float64") - got)))
             result.outputs.append(OutputDiff(name + suffix, tuple(want.shape[1:]), diff, float(np.max(np.abs(want)))))
+        # sensitivity on the comparison that means most: logits when there is a softmax
+        moved = torch_outputs(torch_model, other.copy(), False)[0]
+        scale = float(np.max(np.abs(expected[0]))) or 1.0
+        result.sensitivity = float(np.max(np.abs(expected[0].astype("float64") - moved))) / scale
+        if layers and result.first_divergence is None:
+            result.first_divergence = first_divergence(net, torch_model, keras_model, x, atol)
     return result
 
 
-def run_both(net: Network, x: Any, logits: bool, state: Any) -> tuple[list[Any], list[Any], Any]:
-    """Both models' outputs on `x`; the torch weights are `state` if given, else its own seeded ones."""
+def channels_last(x: Any) -> Any:
+    return x.transpose(0, 2, 3, 1).copy() if x.ndim == 4 else x
+
+
+def build_pair(net: Network, logits: bool, state: Any, x: Any, seed: int) -> tuple[Any, Any]:
+    """The torch model (calibrated on `x`, or given `state`) and the Keras model with its weights."""
     from .runtime import build_model
     from .weights import transfer
 
     torch_model = build_model(net, "torch", logits=logits)
     if state is not None:
         torch_model.load_state_dict(state)
-    aux = bool(net.aux_heads)
-    keras_model = build_model(net, "keras", logits=logits, aux=aux)
+    else:
+        calibrate(torch_model, x.copy(), seed)
+    keras_model = build_model(net, "keras", logits=logits, aux=bool(net.aux_heads))
     transfer(torch_model, keras_model, net)
-    expected = torch_outputs(torch_model, x, aux)
-    actual = keras_outputs(keras_model, x.transpose(0, 2, 3, 1) if x.ndim == 4 else x)
-    return expected, actual, torch_model.state_dict()
+    return torch_model, keras_model
+
+
+def calibrate(model: Any, x: Any, seed: int) -> None:
+    """Random batch-norm scale and shift; running statistics measured on `x` (dropout off)."""
+    import torch
+
+    gen = torch.Generator().manual_seed(seed + 1)
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    with torch.no_grad():
+        for m in norms:
+            m.weight.copy_(torch.rand(m.num_features, generator=gen) + 0.5)
+            m.bias.copy_(torch.randn(m.num_features, generator=gen) * 0.3)
+            m.reset_running_stats()
+            m.momentum = None  # a cumulative average: one batch gives exactly its statistics
+        model.eval()
+        for m in norms:
+            m.train()
+        model(torch.from_numpy(x))
+        for m in norms:
+            m.momentum = 0.1
+        model.eval()
+
+
+def first_divergence(net: Network, torch_model: Any, keras_model: Any, x: Any, atol: float) -> str | None:
+    """The first layer, in the spec's order, whose torch and Keras outputs differ beyond `atol`."""
+    import keras
+    import numpy as np
+
+    from .backends.keras import layer_name
+    from .backends.pytorch import torch_paths
+
+    paths = torch_paths(net)
+    modules = dict(torch_model.named_modules())
+    seen: dict[int, Any] = {}
+    hooks = []
+    candidates = [n for n in net.layers if n.id in net.live and not n.activation and paths.get(n.path) in modules]
+    for node in candidates:
+
+        def hook(_m: Any, _i: Any, out: Any, nid: int = node.id) -> None:
+            seen[nid] = out.detach().numpy().copy()
+
+        hooks.append(modules[paths[node.path]].register_forward_hook(hook))
+    try:
+        torch_outputs(torch_model, x.copy(), bool(net.aux_heads))
+    finally:
+        for h in hooks:
+            h.remove()
+    layers = [n for n in candidates if n.id in seen]
+    if not layers:
+        return None
+    probe = keras.Model(keras_model.input, [keras_model.get_layer(layer_name(n)).output for n in layers])
+    outs = probe(channels_last(x.copy()), training=False)
+    outs = outs if isinstance(outs, (list, tuple)) else [outs]
+    for node, got in zip(layers, outs, strict=True):
+        got = keras.ops.convert_to_numpy(got)
+        got = np.moveaxis(got, -1, 1) if got.ndim == 4 else got
+        want = seen[node.id]
+        scale = float(np.max(np.abs(want))) or 1.0
+        if want.shape != got.shape or float(np.max(np.abs(want - got))) > atol * scale:
+            return node.qualname
+    return None
 
 
 def torch_outputs(model: Any, x: Any, aux: bool) -> list[Any]:

@@ -64,8 +64,8 @@ def transfer(src: Any, dst: Any, net: Network | None = None) -> list[str]:
     paths = torch_paths(net)
     done = []
     for node in net.layers:
-        if node.op not in TENSORS or node.params == 0:
-            continue
+        if node.op not in TENSORS or node.params == 0 or node.id not in net.live:
+            continue  # nothing to copy, or a dead layer that neither model contains
         try:
             layer = keras_model.get_layer(layer_name(node))
         except ValueError:

@@ -48,7 +48,11 @@ class SpecGen:
         if r.random() > p:
             return None
         for _ in range(10):
-            cand = r.choice(ADVERSARIAL) if r.random() < 0.5 else r.choice(["a", "b", "c", "conv", "fc", "x1", "L", "l"]) + str(r.randint(0, 9))
+            cand = (
+                r.choice(ADVERSARIAL)
+                if r.random() < 0.5
+                else r.choice(["a", "b", "c", "conv", "fc", "x1", "L", "l"]) + str(r.randint(0, 9))
+            )
             if cand not in seq.names and not cand.startswith("__"):
                 return cand
         return None
@@ -160,9 +164,18 @@ class SpecGen:
         """A random op that reads `shape`, and the shape it gives."""
         r = self.rng
         spatial = len(shape) == 3
-        choices = ["conv", "conv", "pool", "subsample", "lrn", "batchnorm", "dropout", "act", "softmax"] if spatial else [
-            "dense", "dense", "batchnorm", "dropout", "act", "softmax",
-        ]
+        choices = (
+            ["conv", "conv", "pool", "subsample", "lrn", "batchnorm", "dropout", "act", "softmax"]
+            if spatial
+            else [
+                "dense",
+                "dense",
+                "batchnorm",
+                "dropout",
+                "act",
+                "softmax",
+            ]
+        )
         kind = r.choice(choices)
         if kind == "conv":
             return self.conv(shape)
@@ -177,7 +190,9 @@ class SpecGen:
         if kind == "lrn":
             size = r.randint(1, 5)
             conv = r.choice(["", " convention=paper", " convention=caffe"])
-            extra = r.choice(["", f" alpha={r.choice(['1e-4', '0.001', '2e-05', '0.5'])}", f" beta={r.choice(['0.75', '0.5', '1'])}", " k=2"])
+            extra = r.choice(
+                ["", f" alpha={r.choice(['1e-4', '0.001', '2e-05', '0.5'])}", f" beta={r.choice(['0.75', '0.5', '1'])}", " k=2"]
+            )
             return f"lrn {size}{conv}{extra}", shape
         if kind == "batchnorm":
             opts = r.choice(["", " eps=0.001", " momentum=0.3", " eps=1e-3 momentum=0.01"])
@@ -234,7 +249,9 @@ class SpecGen:
                 cur = (shape[0], *cur[1:])
             out_c += cur[0] if kind == "concat" else 0
             sep = "; " if r.random() < 0.5 else "\n            "
-            lines.append(f"        {head} {{ {sep.join(body)} }}" if sep == "; " else f"        {head} {{\n            {sep.join(body)}\n        }}")
+            lines.append(
+                f"        {head} {{ {sep.join(body)} }}" if sep == "; " else f"        {head} {{\n            {sep.join(body)}\n        }}"
+            )
         out = (out_c, *shape[1:]) if kind == "concat" else shape
         act = self.act(0.4) if kind == "add" else ""
         label = ""
@@ -334,7 +351,7 @@ class SpecGen:
             self.module_sigs["head"] = "head"
             self.modules.append("module head(classes) {\n    global_avgpool\n    dense classes\n}")
         name = r.choice(["aux1", "main", "x", "aux_", "training", "self", "Outputs", "_h", "count"])
-        if name in seq.names or not name[0].isalpha() and name[0] != "_":
+        if name in seq.names or (not name[0].isalpha() and name[0] != "_"):
             name = "aux_" + str(r.randint(1, 9))
         if name in seq.names:
             return

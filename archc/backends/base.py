@@ -44,9 +44,16 @@ class Namespace:
 
     MAX_LEN = 60
 
-    def __init__(self, reserved: set[str] | frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self, reserved: set[str] | frozenset[str] = frozenset(), avoid: set[str] | None = None, publish: set[str] | None = None
+    ) -> None:
         self.reserved = set(reserved)
         self.used: set[str] = set(reserved)
+        # Scopes that see each other: `avoid` is another scope's live set of names (a class's
+        # locals must not shadow the file's globals, nor a later global a local), and every
+        # name handed out here is also added to `publish`.
+        self.avoid: set[str] = avoid if avoid is not None else set()
+        self.publish = publish
         self.next_suffix: dict[str, int] = {}  # where the search for a free `ident_k` resumes
 
     def __call__(self, name: str) -> str:
@@ -58,11 +65,13 @@ class Namespace:
         candidate, k = ident, self.next_suffix.get(ident, 1)
         if k > 1:
             candidate = f"{ident}_{k}"
-        while candidate in self.used:
+        while candidate in self.used or candidate in self.avoid:
             k += 1
             candidate = f"{ident}_{k}"
         self.next_suffix[ident] = k
         self.used.add(candidate)
+        if self.publish is not None:
+            self.publish.add(candidate)
         return candidate
 
     def claim(self, ident: str) -> None:

@@ -194,6 +194,8 @@ class KerasBackend(Backend):
         if "table" in a and a["groups"] != 1:
             raise self.unsupported(node, "a connection table with groups")
         kernel, stride, dilation = pair(a["kernel"][:2]), pair(a["stride"]), pair(a["dilation"])
+        if stride != (1, 1) and dilation != (1, 1):
+            raise self.unsupported(node, "Keras' Conv2D refuses a stride above 1 together with a dilation above 1")
         mode, calls = self.padding(node, kernel, stride, dilation)
         args = [self.value(node, "filters"), dims(kernel)]
         if "table" in a:

@@ -151,6 +151,7 @@ class ConnectionTableConv2D(layers.Layer):
         kernel_size,
         table,
         strides=(1, 1),
+        padding="valid",
         dilation_rate=(1, 1),
         activation=None,
         use_bias=True,
@@ -160,6 +161,7 @@ class ConnectionTableConv2D(layers.Layer):
         self.filters, self.kernel_size = filters, pair(kernel_size)
         self.table = tuple(tuple(maps) for maps in table)
         self.strides, self.dilation_rate = pair(strides), pair(dilation_rate)
+        self.padding = padding
         self.activation = keras.activations.get(activation)
         self.use_bias = use_bias
 
@@ -179,7 +181,7 @@ class ConnectionTableConv2D(layers.Layer):
         spread = ops.one_hot(places, self.in_maps * out_maps, dtype=self.kernel.dtype)
         flat = ops.reshape(ops.transpose(self.kernel, (1, 2, 0)), (kh * kw, -1))
         full = ops.reshape(ops.matmul(flat, spread), (kh, kw, self.in_maps, out_maps))
-        y = ops.conv(x, full, self.strides, "valid", dilation_rate=self.dilation_rate)
+        y = ops.conv(x, full, self.strides, self.padding, dilation_rate=self.dilation_rate)
         if self.use_bias:
             y = y + self.bias
         return self.activation(y)
@@ -187,7 +189,7 @@ class ConnectionTableConv2D(layers.Layer):
     def get_config(self):
         config = {{"filters": self.filters, "kernel_size": self.kernel_size}}
         config.update(table=self.table, strides=self.strides, use_bias=self.use_bias)
-        config.update(dilation_rate=self.dilation_rate)
+        config.update(dilation_rate=self.dilation_rate, padding=self.padding)
         activation = keras.activations.serialize(self.activation)
         return {{**super().get_config(), **config, "activation": activation}}
 '''

@@ -217,6 +217,7 @@ class FunctionWriter:
     # -- statements ------------------------------------------------------------------------------
     def items(self, items: list[Item], chain: str, result: int) -> list[Stmt]:
         stmts: list[Stmt] = []
+        items = [item for item in items if self.net.is_live(item)]  # dead layers are left out
         index = positions(items)
         for k, item in enumerate(items):
             body = self.item(items, k, chain, result, index)

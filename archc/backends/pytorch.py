@@ -16,6 +16,7 @@ from typing import ClassVar
 
 from .. import __version__
 from ..graph import BranchSeq, Instance, Item, Network, Node, RepeatBlock, walk
+from ..sym import IN_CHANNELS
 from .base import HEADER, MARKER, Backend, Namespace, fmt_float, spec_name
 from .pyformat import LINE_LENGTH, call_lines, seq_lines
 from .pytorch_layers import HELPERS
@@ -235,7 +236,8 @@ class TorchGenerator:
         self.nets, self.spec, self.logits, self.line_comments = nets, spec, logits, line_comments
         # One namespace for every global the file defines: network, module and NamedTuple
         # classes and table constants can never share a name, however the spec spells them.
-        self.globals = Namespace(GLOBALS)
+        self.local_names: set[str] = set()  # every local and parameter of every class
+        self.globals = Namespace(GLOBALS, avoid=self.local_names)
         self.net_names = {id(net): self.globals(net.name) for net in nets}
         self.classes: list[str] = []  # class sources in dependency order
         self.class_of_text: dict[str, str] = {}
@@ -264,15 +266,15 @@ class TorchGenerator:
     def network_class(self, net: Network) -> str:
         self.paths = torch_paths(net)
         name = self.net_names[id(net)]
+        aux = [item for item in net.body if item.aux]
+        tuple_name = self.globals(f"{net.name}Outputs") if aux else ""
         body = Body(self, net, (), str, None)
         body.emit_items(net.body, {net.input.id: "x"}, "x", top=True)
-        aux = [item for item in net.body if item.aux]
         out_var = body.var_of[net.output]
         doc = f'"""{_safe_doc(net.name)} from {_safe_doc(spec_name(net.file))}: input (N, {", ".join(map(str, net.input_shape))}) → output (N, {", ".join(map(str, net.nodes[net.output].shape))})."""'
         code = ClassCode([], body.init, body.forward, doc)
         lines = []
         if aux:
-            tuple_name = self.globals(f"{net.name}Outputs")
             fields = Namespace(LOCALS | NAMEDTUPLE_ATTRS)
             lines += [
                 f"class {tuple_name}(NamedTuple):",
@@ -292,8 +294,8 @@ class TorchGenerator:
     # -- module classes --------------------------------------------------------------------------
     def module_class(self, inst: Instance, net: Network) -> str:
         mdef = net.modules[inst.module]
-        params = Namespace(LOCALS)
-        rename = {p.text: params(p.text) for p in mdef.params}
+        params = self.locals()
+        rename = {IN_CHANNELS: "in_channels", **{p.text: params(p.text) for p in mdef.params}}
         body = Body(self, net, inst.path, lambda a: rename.get(a, a), inst)
         body.emit_items(inst.body, {inst.input: "x"}, "x", top=False)
         annotations = [f"{rename[p.text]}: {_py_type(v)}" for p, v in zip(mdef.params, inst.args, strict=True)]
@@ -305,6 +307,10 @@ class TorchGenerator:
             self.class_of_text[text] = cname
             self.classes.append(text.replace("{CLASS}", cname, 1))
         return self.class_of_text[text]
+
+    def locals(self) -> Namespace:
+        """A namespace for one function's locals: none shadows a global of the file, or will."""
+        return Namespace(LOCALS, avoid=self.globals.used, publish=self.local_names)
 
     def table_const(self, node: Node) -> str:
         table = node.attrs["table"]
@@ -323,12 +329,12 @@ class Body:
         self.init: list[str] = []
         self.forward: list[str] = []
         self.containers: set[tuple[str, ...]] = set()
-        self.vars = Namespace(LOCALS)  # `x` is reserved: the running variable, never a layer's
+        self.vars = gen.locals()  # `x` is reserved: the running variable, never a layer's
         self.var_of: dict[int, str] = {}
         self.holds: dict[str, int] = {}  # variable → the value it holds now
         self.done: set[int] = set()  # items (by python id) whose statements are written
         self.backend = TorchBackend(self.val, lambda n: n.in_sym.render(self.rename), gen.table_const)
-        self.readers = _readers(inst.body if inst else net.body)
+        self.readers = _readers(inst.body if inst else net.body, net)
 
     def val(self, node: Node, key: str) -> str:
         if key in node.exprs:
@@ -368,6 +374,7 @@ class Body:
         """
         self.var_of.update(var_of)
         self.holds.update((var, value) for value, var in var_of.items())
+        items = [item for item in items if self.net.is_live(item)]  # dead layers are left out
         for k, item in enumerate(items):
             nxt = items[k + 1] if k + 1 < len(items) else after
             out_id = item.id if isinstance(item, Node) else item.output
@@ -465,10 +472,10 @@ class Body:
         return f"  # {_safe_comment(spec_name(self.net.file))}:{line}" if self.gen.line_comments else ""
 
 
-def _readers(items: list[Item]) -> dict[int, list[int]]:
-    """For each value, the items of this class (by python id) that read it."""
+def _readers(items: list[Item], net: Network) -> dict[int, list[int]]:
+    """For each value, the live items of this class (by python id) that read it."""
     out: dict[int, list[int]] = {}
-    todo = list(items)
+    todo = [item for item in items if net.is_live(item)]
     while todo:
         item = todo.pop()
         if isinstance(item, Node):

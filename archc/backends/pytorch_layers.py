@@ -24,6 +24,7 @@ class TableConv2d(nn.Module):
         connections: tuple[tuple[int, ...], ...],
         stride: int | tuple[int, int] = 1,
         padding: int | tuple[int, int] = 0,
+        dilation: int | tuple[int, int] = 1,
         bias: bool = True,
     ) -> None:
         super().__init__()
@@ -31,7 +32,7 @@ class TableConv2d(nn.Module):
             (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
         )
         self.in_channels, self.out_channels = in_channels, out_channels
-        self.stride, self.padding = stride, padding
+        self.stride, self.padding, self.dilation = stride, padding, dilation
         outs = [o for o, ins in enumerate(connections) for _ in ins]
         ins = [i for row in connections for i in row]
         self.register_buffer("out_index", torch.tensor(outs), persistent=False)
@@ -63,7 +64,7 @@ class TableConv2d(nn.Module):
             if self._dense_key != key:
                 self._dense, self._dense_key = self.dense_weight(), key
             weight = self._dense
-        return F.conv2d(x, weight, self.bias, self.stride, self.padding)
+        return F.conv2d(x, weight, self.bias, self.stride, self.padding, self.dilation)
 '''
 
 SUBSAMPLE = '''
