@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import ir, ops
 from .diagnostics import Diagnostics, Span
+from .suggest import did_you_mean
 
 
 @dataclass
@@ -26,11 +26,6 @@ class Bound:
     spans: dict[str, Span] = field(default_factory=dict)
     activation: str | None = None
     ok: bool = True
-
-
-def did_you_mean(word: str, candidates: list[str] | tuple[str, ...]) -> str | None:
-    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
-    return f"did you mean `{close[0]}`?" if close else None
 
 
 def substitute(value: ir.Value, env: dict[str, Param]) -> tuple[ir.Scalar, str | None]:

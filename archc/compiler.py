@@ -14,6 +14,7 @@ from .graph import Network
 from .parse import parse
 from .resolve import Resolver
 from .shapes import Shape
+from .suggest import new_budget
 
 MAX_SOURCE_BYTES = 10 * 1024 * 1024  # a spec is text a person writes; anything larger is a mistake
 
@@ -144,6 +145,7 @@ def _compile_source(text: str, file: str, input_shape: Shape | None) -> Compilat
         )
     else:
         comp.program = parse(text, file, diags)
+    new_budget()  # did-you-mean hints: a bounded number of comparisons per compile
     if comp.program is not None:
         if not comp.program.networks:
             diags.error("missing-network", "the spec defines no network", Span(file, 1, 1, 1, 1), hint="add `network Name { ... }`")

@@ -121,20 +121,33 @@ def render(diag: Diagnostic, source: str | None, color: bool = False, lines: lis
     out = [f"{safe(s.file)}:{s.line}:{s.column}: {sev}: {safe(diag.message)}  [{diag.code}]"]
     text = _source_line(source, s.line, lines)
     if text is not None:
-        chars = text.expandtabs(1).rstrip("\r")
-        shown = [_display(c) for c in chars]
-        start = min(max(s.column, 1), len(chars) + 1)
-        end = s.end_column if s.end_line == s.line else len(chars) + 1
-        end = min(max(end, start + 1), len(chars) + 1)
-        lead = sum(_width(x) for x in shown[: start - 1])
-        width = max(1, sum(_width(x) for x in shown[start - 1 : end - 1]))
-        out.append("    " + "".join(shown))
-        out.append("    " + " " * lead + "^" + "~" * (width - 1))
+        out += _excerpt(text, s)
     for note in diag.notes:
         out.append(f"note: {safe(note)}")
     if diag.hint:
         out.append(f"hint: {safe(diag.hint)}")
     return "\n".join(out)
+
+
+MAX_SHOWN_CHARS = 500  # a longer source line is shown as a window around the span, cut with `…`
+
+
+def _excerpt(text: str, s: Span) -> list[str]:
+    """The source line (or a window of it around the span) and the caret line under the span."""
+    line = text.rstrip("\r")
+    start = min(max(s.column, 1), len(line) + 1)
+    end = s.end_column if s.end_line == s.line else len(line) + 1
+    end = min(max(end, start + 1), len(line) + 1)
+    lo, hi = 0, len(line)
+    if hi > MAX_SHOWN_CHARS:  # a 10 MB one-line spec is not echoed whole
+        lo = max(0, start - 1 - MAX_SHOWN_CHARS // 4)
+        hi = min(len(line), lo + MAX_SHOWN_CHARS)
+        end = min(end, hi + 1)
+    shown = [_display(c) for c in line[lo:hi].replace("\t", " ")]  # a tab is one column, as Lark counts it
+    before, after = ("…" if lo > 0 else ""), ("…" if hi < len(line) else "")
+    lead = len(before) + sum(_width(x) for x in shown[: start - 1 - lo])
+    width = max(1, sum(_width(x) for x in shown[start - 1 - lo : end - 1 - lo]))
+    return ["    " + before + "".join(shown) + after, "    " + " " * lead + "^" + "~" * (width - 1)]
 
 
 def render_all(diags: list[Diagnostic], sources: dict[str, str], color: bool = False) -> str:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import sys
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
@@ -52,10 +54,20 @@ def grammar_text() -> str:
     return (Path(__file__).resolve().parent.parent / "grammar" / "arch.lark").read_text(encoding="utf-8")
 
 
+# The statement separator folds blank and comment lines into one token. Python's regex engine keeps
+# a backtracking record per repetition of such a group: 1,000,000 comment lines took ~900 MB. A
+# possessive repetition (Python 3.11+) keeps none; it cannot give anything back that the grammar
+# would need, since whatever follows a separator starts with neither a newline, ';', blank nor '#'.
+NL_PATTERN = r"/((\r?\n|;)[ \t\f]*(#[^\n]*)?)+/"
+NL_POSSESSIVE = r"/(?:(?:\r?\n|;)[ \t\f]*(?:#[^\n]*)?)++/"
+
+
 @lru_cache(maxsize=1)
 def parser() -> Lark:
     """The LALR parser. Its analysis (and strict mode's collision check, ~0.5 s) is cached per user."""
     text = grammar_text()
+    if sys.version_info >= (3, 11):
+        text = text.replace(NL_PATTERN, NL_POSSESSIVE)
     return Lark(text, parser="lalr", strict=True, maybe_placeholders=True, transformer=_BUILDER, cache=cache_path(text) or False)
 
 
@@ -82,19 +94,27 @@ def cache_path(grammar: str) -> str | None:
 
 def parse(text: str, file: str, diags: Diagnostics) -> ir.Program | None:
     """Parse one spec; on syntax errors, report them (several, when they can be told apart) and return None."""
-    try:
-        with _BUILDING:  # one builder, shared by the cached parser: one file at a time
-            _BUILDER.file = file
+    with _BUILDING:  # one builder, shared by the cached parser: one file at a time
+        _BUILDER.start_parse(file)
+        try:
             tree: object = parser().parse(text)
-    except _ValueTooLarge as exc:  # a value the grammar admits but Python cannot hold
-        diags.error("syntax", str(exc), exc.span)
-        return None
-    except UnexpectedInput as exc:
-        first = _translate(exc, text, file)
-        diags.error(*first)
-        for later in _later_syntax_errors(text, file, first):
-            diags.error(*later)
-        return None
+        except _ValueTooLarge as exc:  # a value the grammar admits but Python cannot hold
+            diags.error("syntax", str(exc), exc.span)
+            return None
+        except LimitExceeded as exc:  # checked while parsing: the parse stops where the limit is passed
+            diags.error("limit", str(exc), exc.span, hint=exc.hint)
+            return None
+        except UnexpectedInput as exc:
+            first = _translate(exc, text, file)
+            diags.error(*first)
+            try:
+                for later in _later_syntax_errors(text, file, first, exc):
+                    diags.error(*later)
+            except LimitExceeded as limit:  # reading on after the error passed a limit: say so, and stop
+                diags.error("limit", str(limit), limit.span, hint=limit.hint)
+            finally:
+                _forget()
+            return None
     assert isinstance(tree, ir.Program)  # the inline builder made the IR while parsing
     return tree
 
@@ -102,40 +122,92 @@ def parse(text: str, file: str, diags: Diagnostics) -> ir.Program | None:
 MAX_SYNTAX_ERRORS = 10
 
 
-def _later_syntax_errors(text: str, file: str, first: tuple[str, str, Span, str | None]) -> list[tuple[str, str, Span, str | None]]:
-    """Further syntax errors: blank the failing line and parse again, while that line holds no brace.
+def _later_syntax_errors(
+    text: str, file: str, first: tuple[str, str, Span, str | None], exc: UnexpectedInput
+) -> Iterator[tuple[str, str, Span, str | None]]:
+    """Further syntax errors, found as if the failing line were blank, while that line holds no brace.
 
-    Blanking keeps every other line and column where it was. Only when the braces pair up, and
-    only inside a block: a brace astray (or a blanked one) would make every later line a ghost error.
+    The parser is not started again: it drops what it read of the failing line and goes on from
+    the next one, so finding every further error costs one parse of the file in all (a re-parse
+    per error took 40 s on 3.6 MB). Only when the braces pair up, and only inside a block: a brace
+    astray would make every later line a ghost error.
     """
-    lines = text.split("\n")
+    lines = _lines(text)
+    depth = _depths(text)
     line = first[2].line
-    found: list[tuple[str, str, Span, str | None]] = []
-    if _depth_at(lines, line) == 0 or not _balanced(lines):  # with a brace astray, later errors are ghosts
-        return found
+    found = 0
+    session = _Resumable.of(exc)
+    if session is None or depth[line - 1] == 0 or not _balanced(text):
+        return
     previous = first
-    while len(found) < MAX_SYNTAX_ERRORS - 1 and 1 <= line <= len(lines):
+    while found < MAX_SYNTAX_ERRORS - 1 and 1 <= line <= len(lines):
         code = lines[line - 1].split("#", 1)[0]
         if "{" in code or "}" in code:
             break
-        lines[line - 1] = ""
-        blanked = "\n".join(lines)
         try:
-            with _BUILDING:
-                parser().parse(blanked)
-            break
+            session.skip_line(line, text)
+            break  # the rest parses
         except _ValueTooLarge:
             break
-        except UnexpectedInput as exc:
-            error = _translate(exc, blanked, file)
-        if error[2].line <= line or _depth_at(lines, error[2].line) == 0:  # no progress, or a ghost outside any block
+        except UnexpectedInput as later:
+            error = _translate(later, text, file)
+        if error[2].line <= line or depth[error[2].line - 1] == 0:  # no progress, or a ghost outside any block
             break
         if _expectation(error) == _expectation(previous) and not any(_code(x) for x in lines[line : error[2].line - 1]):
             break  # the very next statement fails the same way: one cause (a missing `branch`, say), not two
         previous = error
-        found.append(error)
+        yield error
+        found += 1
         line = error[2].line
-    return found
+
+
+class _Resumable:
+    """A stopped LALR parse that can drop the tokens of one line and go on after it."""
+
+    def __init__(self, interactive: Any) -> None:
+        self.interactive = interactive  # Lark's handle on the stopped parse; its state is changed in place
+        self.state, self.lexer = interactive.parser_state, interactive.lexer_thread
+
+    @staticmethod
+    def of(exc: UnexpectedInput) -> _Resumable | None:
+        ip = getattr(exc, "interactive_parser", None)
+        return None if ip is None else _Resumable(ip)
+
+    def skip_line(self, line: int, text: str) -> None:
+        """Parse on as if `line` were blank; raises the next UnexpectedInput, or returns at the end."""
+        try:
+            self._skip_line(line, text)
+        except UnexpectedInput as exc:
+            exc.interactive_parser = self.interactive  # what Lark attaches itself: the tokens accepted here
+            raise
+
+    def _skip_line(self, line: int, text: str) -> None:
+        values, states = self.state.value_stack, self.state.state_stack
+        keep = len(values)
+        while keep and _line_of(values[keep - 1], line) >= line:
+            keep -= 1
+        del values[keep:]
+        del states[keep + 1 :]
+        counter = self.lexer.state.line_ctr
+        start = _line_starts(text)
+        at = start[line] if line < len(start) else len(text)  # the start of the next line
+        counter.char_pos, counter.line, counter.column, counter.line_start_pos = at, line + 1, 1, at
+        self.lexer.state.last_token = None
+        fresh = True
+        for tok in self.lexer.lex(self.state):
+            if fresh and tok.type == "_NL":  # the blanked line's newline folds into the previous one
+                fresh = False
+                continue
+            fresh = False
+            self.state.feed_token(tok)
+        end = Token("$END", "", len(text), len(start), 1)
+        self.state.feed_token(end, True)
+
+
+def _line_of(value: Any, default: int) -> int:
+    """The line a parser-stack value starts on; `default` when it has no position (nothing read yet)."""
+    pos = _start(value)
+    return default if pos is None else pos[0]
 
 
 def _expectation(error: tuple[str, str, Span, str | None]) -> str:
@@ -146,23 +218,50 @@ def _code(raw: str) -> str:
     return raw.split("#", 1)[0].strip()
 
 
-def _balanced(lines: list[str]) -> bool:
+# What error recovery asks about the text again and again, computed once per text.
+def _forget() -> None:
+    for cached in (_lines, _line_starts, _depths, _balanced, _braces):
+        cached.cache_clear()
+
+
+@lru_cache(maxsize=2)
+def _lines(text: str) -> list[str]:
+    return text.split("\n")
+
+
+@lru_cache(maxsize=2)
+def _line_starts(text: str) -> list[int]:
+    """The offset at which each line starts."""
+    starts, at = [0], 0
+    for raw in _lines(text)[:-1]:
+        at += len(raw) + 1
+        starts.append(at)
+    return starts
+
+
+@lru_cache(maxsize=2)
+def _depths(text: str) -> list[int]:
+    """How many blocks are open at the start of each line (comments skipped)."""
+    out, depth = [], 0
+    for raw in _lines(text):
+        out.append(depth)
+        code = raw.split("#", 1)[0]
+        depth += code.count("{") - code.count("}")
+    return out
+
+
+@lru_cache(maxsize=2)
+def _balanced(text: str) -> bool:
     depth = 0
-    for raw in lines:
-        for char in raw.split("#", 1)[0]:
+    for raw in _lines(text):
+        code = raw.split("#", 1)[0]
+        if "{" not in code and "}" not in code:
+            continue
+        for char in code:
             depth += (char == "{") - (char == "}")
             if depth < 0:
                 return False
     return depth == 0
-
-
-def _depth_at(lines: list[str], line: int) -> int:
-    """How many blocks are open at the start of a line (comments skipped)."""
-    depth = 0
-    for raw in lines[: line - 1]:
-        code = raw.split("#", 1)[0]
-        depth += code.count("{") - code.count("}")
-    return depth
 
 
 def _translate(exc: UnexpectedInput, text: str, file: str) -> tuple[str, str, Span, str | None]:
@@ -253,7 +352,7 @@ def _keyword_as_name(tok: Token, text: str) -> str | None:
     """`input: conv ...`: a keyword where a layer name was meant."""
     if str(tok) not in (":", "=") or tok.line is None or tok.column is None:
         return None
-    before = text.split("\n")[tok.line - 1][: tok.column - 1].split()
+    before = _lines(text)[tok.line - 1][: tok.column - 1].split()
     if not before or before[-1] not in KEYWORDS:
         return None
     if str(tok) == ":":
@@ -279,7 +378,7 @@ def _closed_early(tok: Token, expected: set[str] | frozenset[str], text: str) ->
 
 
 def _end_position(text: str) -> tuple[int, int]:
-    lines = text.split("\n")
+    lines = list(_lines(text))
     while len(lines) > 1 and not lines[-1].strip():
         lines.pop()
     return len(lines), len(lines[-1]) + 1
@@ -291,6 +390,7 @@ class _Braces:
     definition_inside: tuple[int, str, tuple[int, int]] | None = None  # (line, keyword, open brace)
 
 
+@lru_cache(maxsize=2)
 def _braces(text: str) -> _Braces:
     """Where braces go wrong, judged by nesting and indentation (comments skipped).
 
@@ -300,7 +400,7 @@ def _braces(text: str) -> _Braces:
     out = _Braces()
     stack: list[tuple[int, int, int]] = []  # (line, column, indentation of that line)
     suspect: tuple[int, int] | None = None
-    for lineno, raw in enumerate(text.split("\n"), start=1):
+    for lineno, raw in enumerate(_lines(text), start=1):
         code = raw.split("#", 1)[0]
         indent = len(code) - len(code.lstrip())
         first = code.split(None, 1)[0] if code.strip() else ""
@@ -324,7 +424,7 @@ def _still_open(brace: tuple[int, int]) -> str:
 
 
 def _indent(text: str, line: int) -> int:
-    raw = text.split("\n")[line - 1]
+    raw = _lines(text)[line - 1]
     return len(raw) - len(raw.lstrip())
 
 
@@ -332,6 +432,22 @@ class _ValueTooLarge(Exception):
     def __init__(self, message: str, span: Span) -> None:
         super().__init__(message)
         self.span = span
+
+
+class LimitExceeded(Exception):
+    """A limit on the spec's size, passed while parsing; the parse stops there."""
+
+    def __init__(self, message: str, span: Span, hint: str) -> None:
+        super().__init__(message)
+        self.span = span
+        self.hint = hint
+
+
+# Limits on what a spec writes, checked while Lark parses, before the work they bound: parsing
+# costs ~7 µs a token on the 2-core machine and checking a layer ~40 µs, so these keep any spec
+# up to the 10 MB size limit within a few seconds (bench/scaling.py, tests/test_scaling.py).
+MAX_TOKENS = 400_000  # names, numbers, sizes, marks and statement ends; punctuation and comments are free
+MAX_STATEMENTS = 20_000  # layer statements written; repeats and module calls make up to resolve.MAX_LAYERS of them
 
 
 MAX_LITERAL_DIGITS = 30
@@ -478,6 +594,8 @@ def _start(child: Any) -> tuple[int, int] | None:
         return (span.line, span.column)
     if isinstance(child, tuple) and child:
         return _start(child[0])
+    if isinstance(child, lark.Tree):
+        return next((p for p in map(_start, child.children) if p is not None), None)
     return None
 
 
@@ -508,9 +626,35 @@ def _inline(method: Any) -> Any:
 
 class _Builder(_ToIR):
     file = "<string>"
+    tokens = 0
+    statements = 0
 
     def __init__(self) -> None:  # the file is set per parse
         pass
+
+    def start_parse(self, file: str) -> None:
+        self.file, self.tokens, self.statements = file, 0, 0
+
+    def _count(self, tok: Token) -> Token:
+        """Lark calls this for every counted token it shifts (see the names bound below)."""
+        self.tokens += 1
+        if self.tokens > MAX_TOKENS:
+            raise LimitExceeded(
+                f"the spec has more than {MAX_TOKENS:,} tokens (names, numbers, sizes, line ends), the most archc reads",
+                self._tok_span(tok),
+                "a spec this large is generated: write the repetition as `repeat N {...}` or a module",
+            )
+        return tok
+
+    def layer(self, meta: Any, children: list[Any]) -> ir.Layer:
+        self.statements += 1
+        if self.statements > MAX_STATEMENTS:
+            raise LimitExceeded(
+                f"the spec writes more than {MAX_STATEMENTS:,} layer statements, the most archc reads",
+                self._span(meta),
+                "write the repetition as `repeat N {...}` or a module",
+            )
+        return super().layer(meta, children)
 
     def branches(self, meta: Any, children: list[Any]) -> tuple[ir.Branch, ...]:
         out = _Spanned(children)
@@ -521,6 +665,11 @@ class _Builder(_ToIR):
 for _rule in ("start", "module_def", "network_def", "block", "input", "layer", "op", "call", "repeat", "arg", "kwarg",
               "source", "assertion", "branches", "branch", "table", "table_row", "shape", "value"):  # fmt: skip
     setattr(_Builder, _rule, _inline(getattr(_Builder, _rule)))
+
+# Lark calls a transformer's method named after a terminal on every token of it that it shifts.
+for _terminal in ("NAME", "INT", "FLOAT", "NEG_INT", "NEG_FLOAT", "DIMS", "MARK", "_NL"):
+    setattr(_Builder, _terminal, _Builder._count)
+
 
 _BUILDER = _Builder()
 _BUILDING = threading.Lock()

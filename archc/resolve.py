@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import ir, ops
-from .bind import Bound, Param, bind, did_you_mean, substitute
+from .bind import Bound, Param, bind, substitute
 from .diagnostics import Diagnostics, Span
 from .graph import BranchSeq, Instance, Item, Network, Node, RepeatBlock
 from .shapes import RULES, Outcome, Shape, ShapeProblem, fmt_shape
+from .suggest import NameIndex, suggest_in
 from .sym import IN_CHANNELS, Sym
 from .tables import table_inputs
 
@@ -28,6 +29,7 @@ MAX_STEPS = 2 * MAX_LAYERS  # layer statements visited and repeat iterations: em
 PARAM_BUDGET = 10**10
 
 POISON: Shape = ()  # the shape of a value whose producer already failed
+OP_INDEX = NameIndex(ops.CATALOGUE)
 
 
 @dataclass
@@ -39,6 +41,20 @@ class Scope:
     counters: dict[str, int] = field(default_factory=dict)
     # explicit branch names of this scope's unnamed merges: never given to an unnamed branch
     reserved: set[str] = field(default_factory=set)
+    index: NameIndex = field(default_factory=NameIndex)  # `names`, for did-you-mean in bounded time
+
+    def define(self, name: str, value: int) -> None:
+        if name not in self.names:
+            self.index.add(name)
+        self.names[name] = value
+
+    def suggest(self, word: str) -> str | None:
+        scopes = []
+        scope: Scope | None = self
+        while scope is not None:
+            scopes.append(scope.index)
+            scope = scope.parent
+        return suggest_in(word, scopes)
 
     def lookup(self, name: str) -> int | None:
         scope: Scope | None = self
@@ -84,6 +100,7 @@ class Resolver:
         self.diags = diags
         self.input_override = input_override
         self.modules: dict[str, ir.ModuleDef] = {}
+        self.module_index = NameIndex()
         self.used: dict[str, ir.ModuleDef] = {}
         self.nodes: list[Node] = []
         self.too_big = False
@@ -93,6 +110,7 @@ class Resolver:
                 diags.error("duplicate-name", f"module {mdef.name.text} is defined twice", mdef.name.span)
             else:
                 self.modules[mdef.name.text] = mdef
+                self.module_index.add(mdef.name.text)
             check_module_params(mdef, diags)
         seen: set[str] = set()
         for ndef in program.networks:
@@ -221,7 +239,7 @@ class Resolver:
         if item is None:
             return None
         item.sourced = bool(src)
-        scope.names[name] = item.id if isinstance(item, Node) else item.output
+        scope.define(name, item.id if isinstance(item, Node) else item.output)
         if stmt.assertion is not None:
             self._check_assertion(stmt.assertion, name, self.nodes[scope.names[name]])
         return item
@@ -244,7 +262,7 @@ class Resolver:
                 "undefined-name",
                 f"no layer named {ref.text} before this point",
                 ref.span,
-                hint=did_you_mean(ref.text, scope.visible()),
+                hint=scope.suggest(ref.text),
             )
         return found
 
@@ -323,7 +341,7 @@ class Resolver:
         if word in self.modules:
             hint = f"{word} is a module: call it with its arguments, `{word}(...)`"
         else:
-            hint = did_you_mean(word, list(ops.CATALOGUE) + list(self.modules)) or "see docs/language.md for the ops"
+            hint = suggest_in(word, (OP_INDEX, self.module_index)) or "see docs/language.md for the ops"
         self.diags.error("unknown-op", f"unknown op `{word}`", op.op.span, hint=hint)
 
     def _check_block(self, opdef: ops.OpDef, op: ir.Op) -> None:
@@ -416,7 +434,7 @@ class Resolver:
         mdef = self.modules.get(mname)
         if mdef is None:
             hint = (
-                f"`{mname}` is an op: write it without parentheses" if mname in ops.CATALOGUE else did_you_mean(mname, list(self.modules))
+                f"`{mname}` is an op: write it without parentheses" if mname in ops.CATALOGUE else suggest_in(mname, (self.module_index,))
             )
             self.diags.error("unknown-module", f"unknown module `{mname}`", call.module.span, hint=hint)
             return None
