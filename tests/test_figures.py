@@ -129,6 +129,60 @@ def test_text_is_the_font_size_at_column_width() -> None:
             assert min(sizes) == 7.0 and d.width <= COLUMN, (spec, depth, d.width)
 
 
+SKIP = """network Skip {
+    input image: 3x32x32
+    stem: conv 16 3x3 pad=1 relu
+    left: conv 16 3x3 pad=1 relu
+    right: conv 16 1x1 from stem
+    both: concat from left, right
+    sum: add from stem, right
+    out: concat from both, sum
+}
+"""
+
+
+def test_named_references_get_their_own_edges() -> None:
+    net = archc.load(SKIP)
+    d = layout(build_figure(net), 3.33, 7.0, "LR")
+    marks = [p for p in d.prims if isinstance(p, Mark)]
+    assert [m.kind for m in marks] == ["concat", "add", "concat"]
+    texts = {p.text for p in d.prims if isinstance(p, Text)}
+    assert {"both", "sum", "out", "32×32×32", "48×32×32"} <= texts  # merges of named layers carry their labels
+    # one edge per input: stem→left, stem→right (over the row), left→both, right→both, stem→sum, right→sum, both→out, sum→out,
+    # and input→stem; none of them doubles back on another
+    edges = [p for p in d.prims if isinstance(p, Line)]
+    assert len(edges) == 9
+    assert len({e.points for e in edges}) == 9
+
+
+def test_random_specs_lay_out_inside_the_page() -> None:
+    from tests.specgen import spec
+
+    for seed in range(120):
+        comp = archc.compile_source(spec(seed), f"gen{seed}.arch")
+        assert comp.ok, seed
+        for net in comp.networks:
+            for depth, rankdir, phase in ((None, "LR", "train"), (1, "LR", "eval"), (None, "TB", "train")):
+                d = layout(build_figure(net, depth, phase), 3.33, 7.0, rankdir)
+                for p in d.prims:
+                    if isinstance(p, Box):
+                        assert p.x >= 0 and p.x + p.w + p.d <= d.width + 0.01, (seed, depth, rankdir)
+                        assert p.y - p.d >= -0.01 and p.y + p.h <= d.height + 0.01, (seed, depth, rankdir)
+                covered = {n for b in build_figure(net, depth, phase).blocks() for n in b.nodes}
+                drawn = {n.id for n in net.nodes if phase == "train" or not n.aux}
+                assert drawn <= covered, (seed, depth, sorted(drawn - covered)[:5])  # every layer stands in some block
+
+
+@needs_tex
+def test_random_specs_compile(tmp_path: Path) -> None:
+    from tests.specgen import spec
+
+    for seed in range(0, 60, 6):
+        net = archc.compile_source(spec(seed), f"gen{seed}.arch").networks[0]
+        compile_tex(to_tikz(net), tmp_path, f"gen{seed}")
+        compile_tex(to_tikz(net, depth=1, rankdir="TB"), tmp_path, f"gen{seed}-tb")
+
+
 # -- TikZ ----------------------------------------------------------------------------------------------
 def test_tex_escaping() -> None:
     assert tex("conv1_1") == r"conv1\_1"

@@ -119,6 +119,9 @@ class Layout:
         self.slot: dict[int, tuple[float, float]] = {}  # node → the span along the flow of the unit holding it
         self.anchor: dict[int, tuple[float, float]] = {}  # node → where an aux head's edge leaves it (u, v)
         self.floor = 0.0  # LR: the labels of a row's blocks start this far below the axis, all on one line
+        self.row_top, self.skips = 0.0, 0  # the row's near edge, and the edges drawn over it so far
+        self.row_of: dict[int, int] = {}  # node → the row of the top-level unit holding it
+        self.gaps: list[float] = []  # LR: the middle of the gap after each row placed so far
 
     # -- coordinates: u along the flow, v across it ------------------------------------------------
     def xy(self, u: float, v: float) -> tuple[float, float]:
@@ -144,7 +147,10 @@ class Layout:
         return (t, slab.towers * h + across) if self.lr else (slab.towers * t + across, h)
 
     def box_extent(self, block: Block) -> tuple[float, float, float]:
-        """(width, above the centre line, below it) of a block's boxes."""
+        """(width, above the centre line, below it) of a block's boxes, or of its merge mark."""
+        if block.merge:
+            r = self.mark_r()
+            return 2 * r, r, r
         width, up, down, last_d = 0.0, 0.0, 0.0, 0.0
         for slab in block.slabs:
             (w, total), d = self.slab_size(slab), self.slab_dims(slab)[2]
@@ -157,9 +163,6 @@ class Layout:
         return max((text_width(t, self.font) for t in lines), default=0.0), len(lines) * self.lh
 
     def measure_block(self, block: Block) -> Ext:
-        if block.merge:
-            r = self.mark_r()
-            return Ext(2 * r, r, r)
         bw, up, down = self.box_extent(block)
         lw, lh = self.label_size(block.lines)
         if self.lr:
@@ -170,13 +173,7 @@ class Layout:
         return 0.6 * self.font
 
     def place_block(self, block: Block, u: float, v: float, ext: Ext) -> tuple[tuple[float, float], tuple[float, float]]:
-        if block.merge:
-            r = self.mark_r()
-            x, y = self.xy(u + r, v)
-            self.prims.append(Mark(x, y, r, block.merge, block.aux))
-            ends, anchor = ((u, v), (u + 2 * r, v)), (u + r, v - r)
-        else:
-            ends, anchor = self.draw_boxes(block, u, v, ext)
+        ends, anchor = self.draw_boxes(block, u, v, ext)
         for n in block.nodes:
             self.where[n], self.anchor[n] = ends, anchor
         return ends
@@ -199,6 +196,10 @@ class Layout:
                 y = top + (i + 1) * self.lh - 0.3 * self.font
                 self.prims.append(Text(v + bw / 2 + LABEL_GAP, y, text, self.font, "start"))
             ends, anchor = ((cy - up, v), (cy + down, v)), (cy, v - bw / 2)
+        if block.merge:
+            r = self.mark_r()
+            self.prims.append(Mark(x0 + r, cy, r, block.merge, block.aux))
+            return ends, anchor
         boxes: list[Box] = []
         x = x0
         for slab in block.slabs:
@@ -266,6 +267,7 @@ class Layout:
         for block in [unit] if isinstance(unit, Block) else [unit.mark]:
             for n in block.nodes:
                 self.slot[n] = (u, u + ext.a)
+                self.row_of[n] = len(self.gaps)
         return ends
 
     def place_seq(self, units: list[Unit], u: float, v: float, dashed: bool) -> tuple[tuple[float, float], tuple[float, float]]:
@@ -327,7 +329,9 @@ class Layout:
             for i in row[:-1]:
                 starts.append(starts[-1] + exts[i].a + GAP)
             heads = self.plan_aux(row, starts, exts)
-            axis = v_top + sum(h for h, _ in heads) + max(exts[i].before for i in row)
+            skips = sum(1 for k in row if k for n in unit_inputs(main[k]) if n != unit_output(main[k - 1]))
+            self.skips, self.row_top = 0, v_top + sum(h for h, _ in heads) + (2.5 * skips + 3 if skips else 0.0)
+            axis = self.row_top + max(exts[i].before for i in row)
             blocks = [b for b in (main[i] for i in row) if isinstance(b, Block) and not b.merge]
             self.floor = max((self.box_extent(b)[2] for b in blocks), default=0.0) if self.lr else 0.0
             after = [self.floor + LABEL_GAP + self.label_size(b.lines)[1] for b in blocks]
@@ -346,6 +350,7 @@ class Layout:
             self.place_aux(heads, axis - max(exts[i].before for i in row))
             bottom = axis + max([exts[i].after for i in row] + after)
             gap_v = bottom + ROW_GAP / 2
+            self.gaps.append(gap_v)
             v_top = bottom + ROW_GAP
         return self.finish(len(rows))
 
@@ -377,19 +382,20 @@ class Layout:
                 back = start - GAP / 2
                 self.line([exit_, (end + GAP / 2, exit_[1]), (end + GAP / 2, gap_v), (back, gap_v), (back, entry[1]), entry], dashed)
         for n in sources:
-            if n != unit_output(before):  # a layer read by name (`from X`): an edge around the row
-                (_, src), span = self.where[n], self.slot[n]
-                over = min(src[1], entry[1]) - 3 * self.font
-                self.line(
-                    [
-                        src,
-                        (span[1] + GAP / 2, src[1]),
-                        (span[1] + GAP / 2, over),
-                        (start - GAP / 2, over),
-                        (start - GAP / 2, entry[1]),
-                        entry,
-                    ]
-                )
+            if n != unit_output(before):  # a layer read by name (`from X`): an edge over the row, at its own height
+                (_, src), near = self.where[n], (entry[0] - TURN - self.skips, entry[1])
+                self.skips += 1
+                over = self.row_top - 2.5 * self.skips
+                row = self.row_of.get(n, len(self.gaps))
+                if row < len(self.gaps):  # from an earlier row: down between its units, along the gap under it, down into this row
+                    side, back, gap = (
+                        self.slot[n][1] + GAP / 2 - 1.5 * self.skips,
+                        start - GAP / 2 + 1.5 * self.skips,
+                        self.gaps[row] - 1.5 * self.skips,
+                    )
+                    self.line([src, (side, src[1]), (side, gap), (back, gap), (back, over), (near[0], over), near, entry])
+                else:
+                    self.line([src, (src[0] + TURN + self.skips, src[1]), (src[0] + TURN + self.skips, over), (near[0], over), near, entry])
 
     def plan_aux(self, row: list[int], starts: list[float], exts: list[Ext]) -> list[tuple[float, list[tuple[AuxHead, Ext, float]]]]:
         """Lanes before the row (above it in LR, left of it in TB) for the aux heads it feeds: (height, heads) each."""
