@@ -14,7 +14,8 @@ import pytest
 
 import archc
 from archc.backends.blocks import build_figure
-from archc.backends.blocks_layout import Box, Drawing, Line, Mark, Text, layout
+from archc.backends.blocks_draw import Box, Drawing, Line, Mark, Text
+from archc.backends.blocks_layout import layout
 from archc.backends.blocks_svg import to_blocks_svg
 from archc.backends.tikz import tex, to_tikz
 from archc.cli import main

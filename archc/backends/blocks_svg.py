@@ -11,7 +11,8 @@ from html import escape
 
 from ..graph import Network
 from .blocks import build_figure
-from .blocks_layout import Box, Drawing, Line, Mark, Prim, arrow_head, layout, shades
+from .blocks_draw import Box, Drawing, Line, Mark, Prim, arrow_head, shades
+from .blocks_layout import layout
 
 FONT = "'Liberation Sans', Arial, Helvetica, sans-serif"
 INK, EDGE = "#333333", "#444444"

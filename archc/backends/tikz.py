@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from ..graph import Network
 from .blocks import build_figure
-from .blocks_layout import Box, Drawing, Line, Mark, Prim, arrow_head, layout, shades
+from .blocks_draw import Box, Drawing, Line, Mark, Prim, arrow_head, shades
+from .blocks_layout import layout
 
 _ESCAPES = {
     "\\": r"$\backslash$",
