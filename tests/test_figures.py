@@ -23,9 +23,9 @@ from archc.graph import Network
 from tests.golden import ROOT
 
 SPECS = sorted((ROOT / "specs").glob("*.arch")) + sorted((ROOT / "specs" / "examples").glob("*.arch"))
-PDFLATEX, PDFTOPPM, PDFINFO = shutil.which("pdflatex"), shutil.which("pdftoppm"), shutil.which("pdfinfo")
+PDFLATEX, PDFTOPPM, PDFINFO, PDFTOTEXT = (shutil.which(t) for t in ("pdflatex", "pdftoppm", "pdfinfo", "pdftotext"))
 needs_tex = pytest.mark.skipif(
-    None in (PDFLATEX, PDFTOPPM, PDFINFO),
+    None in (PDFLATEX, PDFTOPPM, PDFINFO, PDFTOTEXT),
     reason="TeX Live or poppler is missing (apt-get install texlive-latex-base texlive-pictures poppler-utils)",
 )
 needs_rsvg = pytest.mark.skipif(shutil.which("rsvg-convert") is None, reason="rsvg-convert is missing (apt-get install librsvg2-bin)")
@@ -237,9 +237,26 @@ def page_size(pdf: Path) -> tuple[float, float]:
     return float(m.group(1)), float(m.group(2))
 
 
+def word_heights(pdf: Path) -> list[float]:
+    """The height of every word's box on the page, as pdftotext measures it (the font's ascent plus descent)."""
+    assert PDFTOTEXT is not None
+    xml = subprocess.run([PDFTOTEXT, "-bbox", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    return [float(b) - float(a) for a, b in re.findall(r'<word [^>]*yMin="([\d.]+)"[^>]*yMax="([\d.]+)"', xml)]
+
+
+@pytest.fixture(scope="module")
+def seven_point(tmp_path_factory: pytest.TempPathFactory) -> float:
+    """The word height of 7 pt text in the figures' font, from a one-line document."""
+    out = tmp_path_factory.mktemp("ref")
+    doc = "\\documentclass{article}\\usepackage{fix-cm}\\pagestyle{empty}\\begin{document}\\sffamily\\fontsize{7}{8.4}\\selectfont conv1 64$\\times$7\\end{document}\n"
+    heights = word_heights(compile_tex(doc, out, "ref"))
+    assert heights and max(heights) - min(heights) < 0.01
+    return heights[0]
+
+
 @needs_tex
 @pytest.mark.parametrize(("path", "name"), networks(), ids=[f"{p.stem}-{n}" for p, n in networks()])
-def test_tikz_compiles_and_renders_for_every_seed_spec(path: Path, name: str, tmp_path: Path) -> None:
+def test_tikz_compiles_and_renders_for_every_seed_spec(path: Path, name: str, tmp_path: Path, seven_point: float) -> None:
     net = archc.load(path, network=name)
     for depth in (None, 1):
         stem = f"{name}-{depth or 'all'}"
@@ -247,6 +264,8 @@ def test_tikz_compiles_and_renders_for_every_seed_spec(path: Path, name: str, tm
         width, height = page_size(pdf)
         drawing = layout(build_figure(net, depth), 3.33, 7.0, "LR")
         assert width <= COLUMN + 0.5, (stem, width)  # text at 7 pt or more when the figure is set at column width
+        heights = word_heights(pdf)
+        assert len(heights) >= 4 and min(heights) * COLUMN / width >= seven_point - 0.01, (stem, min(heights), seven_point)
         assert abs(width - drawing.width) < 1.5 and abs(height - drawing.height) < 1.5  # the SVG size (and line widths): no text ran over
         assert PDFTOPPM is not None
         subprocess.run([PDFTOPPM, "-r", "150", "-png", "-singlefile", str(pdf), str(tmp_path / stem)], check=True, timeout=120)
