@@ -156,7 +156,8 @@ class Resolver:
         net = Network(ndef.name.text, self.program.file, source, name, self.nodes, items, out, dict(self.used))
         if self.too_big:
             return None
-        self._warn_unread(net)
+        if len(self.diags.errors) == errors_before:  # after an error, liveness would only cascade
+            self._warn_unread(net)
         if not self._poisoned(out) and net.total_params > PARAM_BUDGET:
             self.diags.error(
                 "limit",

@@ -72,7 +72,7 @@ def test_diagnostic_codes_are_the_front_ends() -> None:
     assert len(listed) == len({code for code, _ in listed})
     assert {code for code, _ in listed} == front_end_codes() | {"empty", "encoding"}  # archc/compiler.py's, before parsing
     warnings = {code for code, severity in listed if severity == "warning"}
-    assert warnings == {"unused-param", "dropped-rows"}
+    assert warnings == {"unused-param", "unused-layer", "dropped-rows"}
 
 
 def test_limits_are_the_front_ends() -> None:

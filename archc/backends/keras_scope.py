@@ -189,6 +189,7 @@ class FunctionWriter:
         self.used: MutableMapping[str, bool] = dict.fromkeys(reserved, True)
         self.legal = Namespace(reserved).legal
         self.var_of: MutableMapping[int, str] = {}
+        self.top = [item for item in net.body if net.is_live(item)]  # the network's body; dead layers are left out
 
     # -- variables -------------------------------------------------------------------------------
     def fresh(self, base: str) -> str:
@@ -206,10 +207,10 @@ class FunctionWriter:
         `index` maps each node of the scope to the position of the item that holds it."""
         out = output_of(items[k])
         inside = {index.get(r, -1) for r in self.readers.get(out, [])} - {k}
-        if (items[k].aux and items is self.net.body) or (out in self.returned and out != result):
+        if (items[k].aux and items is self.top) or (out in self.returned and out != result):
             return self.fresh(items[k].name)
         if k + 1 < len(items):
-            ok = inside == {k + 1} and not (items[k + 1].aux and items is self.net.body)
+            ok = inside == {k + 1} and not (items[k + 1].aux and items is self.top)
         else:
             ok = out == result and inside <= {-1}
         return chain if ok else self.fresh(items[k].name)
@@ -217,11 +218,11 @@ class FunctionWriter:
     # -- statements ------------------------------------------------------------------------------
     def items(self, items: list[Item], chain: str, result: int) -> list[Stmt]:
         stmts: list[Stmt] = []
-        items = [item for item in items if self.net.is_live(item)]  # dead layers are left out
+        items = self.top if items is self.net.body else [item for item in items if self.net.is_live(item)]
         index = positions(items)
         for k, item in enumerate(items):
             body = self.item(items, k, chain, result, index)
-            if item.aux and self.scope.prefix is None and items is self.net.body:
+            if item.aux and self.scope.prefix is None and items is self.top:
                 stmts.append(Block("if aux:", body))
             else:
                 stmts += body

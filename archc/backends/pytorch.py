@@ -283,8 +283,9 @@ class TorchGenerator:
             ]
             lines += [f"    {fields(name)}: torch.Tensor" for name in ["main", *(_field_base(a.name) for a in aux)]]
             lines += ["", "", ""]
-            returns = [f"{' ' * 8}if self.training:"]
-            returns += call_lines("return ", tuple_name, [out_var, *(body.var_of[net.node_of(a).id] for a in aux)], 3)
+            heads = [body.var_of[net.node_of(a).id] for a in aux]
+            returns = [f"{' ' * 8}if self.training:", *(f"{' ' * 12}assert {h} is not None" for h in heads)]
+            returns += call_lines("return ", tuple_name, [out_var, *heads], 3)
             returns += [f"{' ' * 8}return {out_var}"]
         else:
             returns = [f"{' ' * 8}return {out_var}"]
@@ -349,7 +350,9 @@ class Body:
     def access(self, path: tuple[str, ...]) -> str:
         full = self.gen.paths[path] if path in self.gen.paths else ".".join(path)
         rel = full.split(".")[len(self.root) :]
-        return "self" + "".join(f'["{c}"]' if c.isdigit() else f".{c}" for c in rel)
+        # The class's own submodule is an attribute; inside a container (nn.ModuleDict) every
+        # step is a subscript, which type checkers and TorchScript both read as a Module.
+        return f"self.{rel[0]}" + "".join(f'["{c}"]' for c in rel[1:])
 
     def container(self, path: tuple[str, ...]) -> None:
         for k in range(len(self.root) + 1, len(path)):
@@ -382,7 +385,8 @@ class Body:
             reuse = not aux and _flows_on(out_id, nxt, self.readers) and self.free_after(default, item)
             target = default if reuse else self.vars.fresh(item.name)
             self.done.add(id(item))  # a repeat or merge reads through the items it holds
-            if aux:
+            if aux:  # declared before the branch, so that TorchScript sees it on both paths
+                self.forward.append(f"{'    ' * level}{target}: torch.Tensor | None = None")
                 self.forward.append(f"{'    ' * level}if self.training:")
             inner = level + 1 if aux else level
             if isinstance(item, Node):

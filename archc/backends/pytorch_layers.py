@@ -37,6 +37,8 @@ class TableConv2d(nn.Module):
         ins = [i for row in connections for i in row]
         self.register_buffer("out_index", torch.tensor(outs), persistent=False)
         self.register_buffer("in_index", torch.tensor(ins), persistent=False)
+        self.out_index: torch.Tensor  # the buffers' types, for type checkers
+        self.in_index: torch.Tensor
         self.weight = nn.Parameter(torch.empty(len(ins), kh, kw))
         self._dense: torch.Tensor | None = None  # inference cache of dense_weight()
         self._dense_key: tuple[object, ...] | None = None
@@ -57,14 +59,21 @@ class TableConv2d(nn.Module):
         return dense.index_put((self.out_index, self.in_index), self.weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if torch.is_grad_enabled() or torch.compiler.is_compiling():
+        if torch._jit_internal.is_scripting():  # TorchScript compiles only this branch
             weight = self.dense_weight()
-        else:  # inference: scatter again only when the kernels change
-            key = (self.weight._version, self.weight.data_ptr(), self.weight.dtype)
-            if self._dense_key != key:
-                self._dense, self._dense_key = self.dense_weight(), key
-            weight = self._dense
+        else:
+            weight = self.eager_weight()
         return F.conv2d(x, weight, self.bias, self.stride, self.padding, self.dilation)
+
+    @torch.jit.unused
+    def eager_weight(self) -> torch.Tensor:
+        if torch.is_grad_enabled() or torch.compiler.is_compiling():
+            return self.dense_weight()
+        # inference: scatter again only when the kernels change
+        key = (self.weight._version, self.weight.data_ptr(), self.weight.dtype)
+        if self._dense is None or self._dense_key != key:
+            self._dense, self._dense_key = self.dense_weight(), key
+        return self._dense
 '''
 
 SUBSAMPLE = '''
