@@ -115,8 +115,8 @@ def _parser() -> argparse.ArgumentParser:
         help="1: one node per module instance; blocks also fold conv runs closed by a pool into stages",
     )
     r.add_argument("--phase", choices=("train", "eval"), default="train", help="eval hides aux heads")
-    r.add_argument("--width", type=float, default=3.33, metavar="INCHES", help="blocks: the figure's width (default 3.33, one column)")
-    r.add_argument("--font-size", type=float, default=7.0, metavar="PT", help="blocks: text size at that width (default 7)")
+    r.add_argument("--width", type=float, default=None, metavar="INCHES", help="blocks: the figure's width (default 3.33, one column)")
+    r.add_argument("--font-size", type=float, default=None, metavar="PT", help="blocks: text size at that width (default 7)")
     r.add_argument("--dpi", type=_positive, default=None, help="PNG resolution (default: 300 for blocks, 96 for graph)")
     r.add_argument("--title", default=None, help="blocks: the title (default: the network's name; '' for none)")
     r.set_defaults(func=cmd_render)
@@ -262,8 +262,11 @@ def cmd_render(args: argparse.Namespace, nets: list[Network]) -> int:
             f"--format {fmt} is not a format of the {style} style: {'tex needs --style blocks' if fmt == 'tex' else 'dot is the graph style'}"
         )
     out = Path(args.output) if args.output else Path(Path(args.spec).stem if args.spec != "-" else nets[0].name).with_suffix("." + fmt)
+    if style == "graph" and (args.width, args.font_size, args.title) != (None, None, None):
+        raise UsageError("--width, --font-size and --title shape the block figure: add --style blocks (or write a .tex file)")
     try:
-        options = FigureOptions(args.width, args.font_size, args.dpi or (300 if style == "blocks" else 96), args.title)
+        width, font = 3.33 if args.width is None else args.width, 7.0 if args.font_size is None else args.font_size
+        options = FigureOptions(width, font, args.dpi or (300 if style == "blocks" else 96), args.title)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     if style == "blocks":

@@ -334,6 +334,8 @@ def test_cli_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert main(["render", spec, "-o", str(tmp_path / "x.tex"), "--width", "0"]) == 2
     assert main(["render", spec, "-o", str(tmp_path / "x.tex"), "--font-size", "-1"]) == 2
     assert "width is in inches" in capsys.readouterr().err
+    assert main(["render", spec, "-o", str(tmp_path / "x.svg"), "--title", "LeNet"]) == 2  # a Graphviz diagram has no such option
+    assert "--style blocks" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
 
 
