@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.archc-installed
 
-.PHONY: setup run test check lint golden fuzz bench docs-images clean
+.PHONY: setup run test check lint golden fuzz fuzz-models bench docs-images clean
 
 setup: $(STAMP)
 
@@ -32,6 +32,10 @@ golden: setup
 
 fuzz: setup
 	ARCHC_FUZZ_EXAMPLES=200000 $(PY) -m pytest -q tests/test_fuzz.py
+
+# the differential campaign over generated specs (CI runs 1,000; ARCHC_CAMPAIGN_SPECS=N for more)
+fuzz-models: setup
+	ARCHC_CAMPAIGN_SPECS=$${ARCHC_CAMPAIGN_SPECS:-20000} $(PY) -m pytest -q -s tests/test_campaign.py -k generated_specs
 
 docs-images: setup
 	$(PY) scripts/render_docs_images.py

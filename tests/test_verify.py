@@ -169,3 +169,33 @@ def test_tolerance_is_relative_to_each_output_scale() -> None:
     assert not result.ok and "aux1" in result.text()
     assert not VerifyResult("Empty", 1e-4, 0).ok
     assert OutputDiff("zero", (1,), 0.0, 0.0).max_rel == 0.0
+
+
+def test_an_output_that_does_not_move_is_inconclusive_not_a_pass() -> None:
+    # a softmax over one map is 1 everywhere: the dense layer's output is its bias, whatever the input
+    net = archc.load("network Flat {\n    input image: 1x4x4\n    softmax\n    global_avgpool\n    dense 3\n}\n")
+    result = verify(net)
+    assert result.outputs[0].max_rel <= result.atol and result.sensitivity is not None and result.sensitivity < 1e-6
+    assert result.inconclusive and not result.ok
+    assert "INCONCLUSIVE" in result.text() and "sensitivity" in result.text()
+
+
+def test_sensitivity_is_measured_and_layers_names_the_first_divergence(monkeypatch: pytest.MonkeyPatch) -> None:
+    net = archc.load(
+        "network Deep {\n    input image: 3x12x12\n    c1: conv 8 3x3 pad=1\n    b1: batchnorm relu\n"
+        "    c2: conv 8 3x3 pad=1\n    b2: batchnorm relu\n    gap: global_avgpool\n    fc: dense 4\n}\n"
+    )
+    result = verify(net, layers=True)
+    assert result.ok and result.sensitivity is not None and result.sensitivity > 10 * result.atol
+    assert result.first_divergence is None
+    transfer = weights.transfer
+
+    def wrong_c2(src, dst, net=None):  # type: ignore[no-untyped-def]
+        done = transfer(src, dst, net)
+        layer = dst.get_layer("c2")
+        layer.bias.assign(layer.bias.value + 0.5)
+        return done
+
+    monkeypatch.setattr(weights, "transfer", wrong_c2)
+    result = verify(net, layers=True)
+    assert not result.ok and result.first_divergence == "c2"
