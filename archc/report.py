@@ -48,6 +48,7 @@ details > summary { cursor: pointer; color: #234; margin: .5em 0; }
   .bar-row { grid-template-columns: 1fr 1fr; gap: .1em .5em; margin: .1em 0 .45em; }
   .bar-name { grid-column: 1 / -1; text-align: left; }
   .bar-head .bar-name { display: none; }
+  figure.diagram svg { max-width: none; }  /* the diagram at its own size, scrolling in its box: its text stays legible */
 }
 """
 

@@ -140,6 +140,9 @@ PHONE_PROBES = {
     "chart_font": "Math.min(...[...document.querySelectorAll('figure.chart .bar-name, figure.chart .val')].map(e => parseFloat(getComputedStyle(e).fontSize)))",
     "chart_right": "Math.max(...[...document.querySelectorAll('figure.chart .bar')].map(e => e.getBoundingClientRect().right))",
     "bar_width": "Math.min(...[...document.querySelectorAll('figure.chart .bar')].map(e => e.getBoundingClientRect().width))",
+    # the first diagram's node labels, in screen pixels: the diagram keeps its size and scrolls in its box
+    "diagram_text": "Math.min(...[...document.querySelector('figure.diagram svg').querySelectorAll('g.node text')]"
+    ".map(e => e.getBoundingClientRect().height))",
 }
 
 
@@ -160,6 +163,7 @@ def test_report_fits_a_phone(spec: str, tmp_path: Path) -> None:
     assert v["tables"] and all(cls == "scroll" and right <= PHONE and scrolls for cls, right, scrolls in v["tables"]), v["tables"]
     assert v["chart_font"] >= 11, v["chart_font"]
     assert v["chart_right"] <= PHONE and v["bar_width"] >= 120, v  # two bars side by side under each name
+    assert v["diagram_text"] >= 13.5, v["diagram_text"]  # its own size: 9 pt labels, 14 px boxes; shrunk to the screen, 10 to 13
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / f"report_{spec}_{PHONE}px.png").write_bytes(result.screenshot)
     assert png_size(result.screenshot) == (PHONE, 1400)
