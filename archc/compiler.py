@@ -154,8 +154,22 @@ def _compile_source(text: str, file: str, input_shape: Shape | None) -> Compilat
             net = resolver.network(ndef, text)
             if net is not None:
                 comp.networks.append(net)
-    comp.diagnostics = _unique(diags.sorted())
+    comp.diagnostics = _at_most(_unique(diags.sorted()), file)
     return comp
+
+
+MAX_REPORTED = 1_000  # diagnostics reported per spec: the output stays bounded when every token is wrong
+
+
+def _at_most(diags: list[Diagnostic], file: str) -> list[Diagnostic]:
+    if len(diags) <= MAX_REPORTED:
+        return diags
+    errors = sum(d.is_error for d in diags[MAX_REPORTED:])
+    more = f"{len(diags) - MAX_REPORTED:,} more diagnostics ({errors:,} of them errors) after these {MAX_REPORTED:,} are not shown"
+    summary = Diagnostic(
+        Severity.ERROR, "limit", more, diags[MAX_REPORTED].span, "fix the first ones: most of the rest often follow from them"
+    )
+    return diags[:MAX_REPORTED] + [summary]
 
 
 def compile_file(path: str | Path, input_shape: Shape | None = None) -> Compilation:

@@ -134,7 +134,7 @@ MAX_SHOWN_CHARS = 500  # a longer source line is shown as a window around the sp
 
 def _excerpt(text: str, s: Span) -> list[str]:
     """The source line (or a window of it around the span) and the caret line under the span."""
-    line = text.rstrip("\r")
+    line = text[:-1] if text.endswith("\r") else text  # no copy of a long line: one may echo it many times
     start = min(max(s.column, 1), len(line) + 1)
     end = s.end_column if s.end_line == s.line else len(line) + 1
     end = min(max(end, start + 1), len(line) + 1)
@@ -143,11 +143,16 @@ def _excerpt(text: str, s: Span) -> list[str]:
         lo = max(0, start - 1 - MAX_SHOWN_CHARS // 4)
         hi = min(len(line), lo + MAX_SHOWN_CHARS)
         end = min(end, hi + 1)
-    shown = [_display(c) for c in line[lo:hi].replace("\t", " ")]  # a tab is one column, as Lark counts it
+    window = line[lo:hi].replace("\t", " ")  # a tab is one column, as Lark counts it
     before, after = ("…" if lo > 0 else ""), ("…" if hi < len(line) else "")
-    lead = len(before) + sum(_width(x) for x in shown[: start - 1 - lo])
-    width = max(1, sum(_width(x) for x in shown[start - 1 - lo : end - 1 - lo]))
-    return ["    " + before + "".join(shown) + after, "    " + " " * lead + "^" + "~" * (width - 1)]
+    if window.isascii() and window.isprintable():  # the usual case: one cell per character
+        lead, width, text = start - 1 - lo, end - start, window
+    else:
+        shown = [_display(c) for c in window]
+        lead = sum(_width(x) for x in shown[: start - 1 - lo])
+        width = sum(_width(x) for x in shown[start - 1 - lo : end - 1 - lo])
+        text = "".join(shown)
+    return ["    " + before + text + after, "    " + " " * (len(before) + lead) + "^" + "~" * (max(1, width) - 1)]
 
 
 def render_all(diags: list[Diagnostic], sources: dict[str, str], color: bool = False) -> str:

@@ -446,8 +446,9 @@ class LimitExceeded(Exception):
 # Limits on what a spec writes, checked while Lark parses, before the work they bound: parsing
 # costs ~7 µs a token on the 2-core machine and checking a layer ~40 µs, so these keep any spec
 # up to the 10 MB size limit within a few seconds (bench/scaling.py, tests/test_scaling.py).
-MAX_TOKENS = 400_000  # names, numbers, sizes, marks and statement ends; punctuation and comments are free
+MAX_TOKENS = 320_000  # names, numbers, sizes, marks, keywords, braces and statement ends; comments are free
 MAX_STATEMENTS = 20_000  # layer statements written; repeats and module calls make up to resolve.MAX_LAYERS of them
+MAX_BRACES = 1_000  # open braces at once; resolve reports nesting past 64 levels (MAX_NESTING) more precisely
 
 
 MAX_LITERAL_DIGITS = 30
@@ -628,19 +629,34 @@ class _Builder(_ToIR):
     file = "<string>"
     tokens = 0
     statements = 0
+    depth = 0
 
     def __init__(self) -> None:  # the file is set per parse
         pass
 
     def start_parse(self, file: str) -> None:
-        self.file, self.tokens, self.statements = file, 0, 0
+        self.file, self.tokens, self.statements, self.depth = file, 0, 0, 0
+
+    def _open(self, tok: Token) -> Token:
+        self.depth += 1
+        if self.depth > MAX_BRACES:
+            raise LimitExceeded(
+                f"blocks nested more than {MAX_BRACES:,} braces deep",
+                self._tok_span(tok),
+                "modules, branches and repeats nest at most 64 levels deep",
+            )
+        return self._count(tok)
+
+    def _close(self, tok: Token) -> Token:
+        self.depth -= 1
+        return self._count(tok)
 
     def _count(self, tok: Token) -> Token:
         """Lark calls this for every counted token it shifts (see the names bound below)."""
         self.tokens += 1
         if self.tokens > MAX_TOKENS:
             raise LimitExceeded(
-                f"the spec has more than {MAX_TOKENS:,} tokens (names, numbers, sizes, line ends), the most archc reads",
+                f"the spec has more than {MAX_TOKENS:,} tokens (names, numbers, keywords, line ends), the most archc reads",
                 self._tok_span(tok),
                 "a spec this large is generated: write the repetition as `repeat N {...}` or a module",
             )
@@ -667,8 +683,12 @@ for _rule in ("start", "module_def", "network_def", "block", "input", "layer", "
     setattr(_Builder, _rule, _inline(getattr(_Builder, _rule)))
 
 # Lark calls a transformer's method named after a terminal on every token of it that it shifts.
-for _terminal in ("NAME", "INT", "FLOAT", "NEG_INT", "NEG_FLOAT", "DIMS", "MARK", "_NL"):
+COUNTED = ("NAME", "INT", "FLOAT", "NEG_INT", "NEG_FLOAT", "DIMS", "MARK", "_NL", "AUX", "MODULE", "NETWORK", "INPUT", "REPEAT", "FROM",
+           "BRANCH", "CONNECTIONS")  # fmt: skip
+for _terminal in COUNTED:
     setattr(_Builder, _terminal, _Builder._count)
+_Builder.LBRACE = _Builder._open  # type: ignore[attr-defined]
+_Builder.RBRACE = _Builder._close  # type: ignore[attr-defined]
 
 
 _BUILDER = _Builder()

@@ -6,7 +6,8 @@ once, as it is defined, by its length and the first and the last half of it; a m
 edit or one swap of neighbours keeps one of those halves, so the index hands difflib a few
 candidates instead of all of them. The names defined just before are candidates too (a typo of a
 recent layer may be worse than one edit). difflib then ranks at most MAX_COMPARED candidates,
-and a compile spends at most BUDGET comparisons on suggestions in all: past that, hints are left out.
+and a compile spends at most BUDGET on suggestions in all, counted as the product of the lengths
+compared (difflib's cost grows so): past that, hints are left out.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from collections.abc import Iterable
 MAX_COMPARED = 24  # candidates difflib ranks for one word
 MAX_BUCKET = 8  # names kept per index key: enough for any real spec's near-duplicates
 RECENT = 8  # the last names defined are always candidates
-BUDGET = 60_000  # comparisons per compile (~0.5 s on the 2-core machine); reset by new_budget()
+BUDGET = 4_000_000  # length products compared per compile (~0.7 s on the 2-core machine at worst); new_budget() resets it
 CUTOFF = 0.6  # difflib's usual threshold
+SURE = 0.9  # among indexed candidates (one edit away, the likeliest first), this close ends the search
 
 _spent = 0
 
@@ -73,17 +75,33 @@ class NameIndex:
         return list(found)[:MAX_COMPARED]
 
 
-def best_match(word: str, candidates: list[str]) -> str | None:
-    """The candidate closest to `word` (difflib's ratio, at least CUTOFF), within the budget."""
+def best_match(word: str, candidates: list[str], sure: float | None = None) -> str | None:
+    """The candidate closest to `word` (difflib's ratio, at least CUTOFF, ties as get_close_matches breaks
+    them), within the budget; with `sure`, the first candidate at least that close ends the search."""
     global _spent
-    if not candidates or _spent >= BUDGET:
-        return None
-    _spent += len(candidates)
-    lowered = {c.casefold(): c for c in candidates}
-    if word.casefold() in lowered and lowered[word.casefold()] != word:
-        return lowered[word.casefold()]  # only the case differs
-    close = difflib.get_close_matches(word, candidates, n=1, cutoff=CUTOFF)
-    return close[0] if close else None
+    folded = word.casefold()
+    for c in candidates:
+        if c != word and c.casefold() == folded:
+            return c  # only the case differs
+    matcher = difflib.SequenceMatcher()
+    matcher.set_seq2(word)
+    best: tuple[float, str] | None = None
+    for c in candidates:
+        cost = len(word) * len(c)
+        if _spent + cost > BUDGET:
+            _spent = BUDGET  # spent: later questions stop before looking up candidates
+            break
+        matcher.set_seq1(c)
+        if matcher.real_quick_ratio() < CUTOFF or matcher.quick_ratio() < CUTOFF:
+            _spent += len(word) + len(c)
+            continue
+        _spent += cost
+        score = matcher.ratio()
+        if score >= CUTOFF and (best is None or (score, c) > best):
+            best = (score, c)
+            if sure is not None and score >= sure:
+                break
+    return None if best is None else best[1]
 
 
 def hint(match: str | None) -> str | None:
@@ -92,17 +110,23 @@ def hint(match: str | None) -> str | None:
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
     """The hint for a misspelt word among a few candidates (an op's options, the catalogue)."""
+    if _spent >= BUDGET:
+        return None
     names = list(candidates)
     if len(names) > MAX_COMPARED:
-        names = NameIndex(names).candidates(word)
+        return hint(best_match(word, NameIndex(names).candidates(word), sure=SURE))
     return hint(best_match(word, names))
 
 
 def suggest_in(word: str, indexes: Iterable[NameIndex]) -> str | None:
     """The hint for a misspelt name, looked up in nested scopes' indexes, innermost first."""
+    if _spent >= BUDGET:
+        return None
     seen: dict[str, None] = {}
+    indexed = False
     for index in indexes:
         seen.update(dict.fromkeys(index.candidates(word)))
+        indexed |= len(index.names) > MAX_COMPARED
         if len(seen) >= MAX_COMPARED:
             break
-    return hint(best_match(word, list(seen)[:MAX_COMPARED]))
+    return hint(best_match(word, list(seen)[:MAX_COMPARED], sure=SURE if indexed else None))
