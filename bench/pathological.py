@@ -85,8 +85,12 @@ def nested_repeats(n: int) -> str:
 
 
 def expanded(n: int) -> str:
-    """A few lines that expand to n layers (through repeat)."""
-    return f"network E {{\n    input x: 8x16x16\n    repeat {n} {{\n        conv 8 3x3 pad=1 relu\n    }}\n}}\n"
+    """A few lines that expand to about n layers (two nested repeats of a conv)."""
+    inner = min(n, 500)
+    return (
+        f"network E {{\n    input x: 8x16x16\n    repeat {max(1, n // inner)} {{\n        repeat {inner} {{\n"
+        "            conv 8 3x3 pad=1 relu\n        }\n    }\n}\n"
+    )
 
 
 def chain(n: int) -> str:
@@ -119,7 +123,7 @@ CASES: dict[str, tuple[Callable[[int], str], int]] = {
     "many_sources": (many_sources, 300_000),
     "unknown_modules": (unknown_modules, 10_000),
     "nested_repeats": (nested_repeats, 13),
-    "expanded": (expanded, 10_000),
+    "expanded": (expanded, 40_000),
     "chain_at_statement_limit": (chain, 19_990),
     "deep_blocks": (deep_blocks, 200_000),
     "big_comment": (big_comment, 10_000_000),
