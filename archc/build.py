@@ -28,19 +28,40 @@ def backend(target: str) -> ModuleType:
     return importlib.import_module(TARGETS[target])
 
 
-def generate(nets: list[Network], target: str, spec: str, *, logits: bool = False, line_comments: bool = False) -> str:
+def generate(nets: list[Network], target: str, spec: str, *, softmax: bool | None = None, line_comments: bool = False) -> str:
     """The generated source text for every network of a spec, signed (archc.files.sign). Imports no framework.
 
     The backends see the spec's file name alone, never the path as typed, so that the output is
-    the same whatever the working directory and however the path is spelt.
+    the same whatever the working directory and however the path is spelt. `softmax` None
+    follows the target's convention for an output's softmax: PyTorch models return logits,
+    Keras builders apply `classifier_activation="softmax"`; True keeps it, False drops it.
     """
     try:
         with gc_paused():
-            text: str = backend(target).generate(nets, spec_name(spec), logits=logits, line_comments=line_comments)
+            text: str = backend(target).generate(nets, spec_name(spec), softmax=softmax, line_comments=line_comments)
     except Unsupported as exc:
         net = nets[0]
         raise BuildError(Compilation(net.file, net.source, diagnostics=[exc.diagnostic])) from None
     return sign(text)
+
+
+def ends_in_softmax(net: Network) -> list[str]:
+    """The outputs (main first, then aux heads) whose last op is a softmax."""
+    heads = [("output", net.nodes[net.output]), *((item.name, net.node_of(item)) for item in net.aux_heads)]
+    return [name for name, node in heads if "softmax" in (node.op, node.activation)]
+
+
+def softmax_note(nets: list[Network], target: str, softmax: bool | None) -> str | None:
+    """What `archc build` says about outputs that end in the spec's softmax."""
+    heads = sorted({name for net in nets for name in ends_in_softmax(net)}, key=lambda n: (n != "output", n))
+    if not heads:
+        return None
+    which = ", ".join(heads)
+    if target == "torch" and softmax is not True:
+        return f"note: the model returns logits for {which} (the spec's softmax is left out, for nn.CrossEntropyLoss); --softmax keeps it"
+    if target == "keras" and softmax is not False:
+        return f"note: {which} apply the builder's classifier_activation, the softmax by default; classifier_activation=None gives logits"
+    return None
 
 
 def output_path(spec: str, target: str, out_dir: Path) -> Path:
@@ -52,9 +73,16 @@ def output_path(spec: str, target: str, out_dir: Path) -> Path:
 
 
 def write_build(
-    nets: list[Network], spec: str, target: str, out_dir: Path, *, force: bool = False, logits: bool = False, line_comments: bool = False
+    nets: list[Network],
+    spec: str,
+    target: str,
+    out_dir: Path,
+    *,
+    force: bool = False,
+    softmax: bool | None = None,
+    line_comments: bool = False,
 ) -> Path:
-    text = generate(nets, target, spec, logits=logits, line_comments=line_comments)
+    text = generate(nets, target, spec, softmax=softmax, line_comments=line_comments)
     path = output_path(spec, target, out_dir)
     if path.exists() and not force and not is_generated(path):
         from .cli import UsageError

@@ -158,7 +158,10 @@ CATALOGUE: dict[str, OpDef] = {
         _activation("relu", "max(0, x)."),
         _activation("tanh", "Hyperbolic tangent."),
         _activation("sigmoid", "Logistic sigmoid."),
-        _activation("softmax", "Softmax over the features (dropped by `archc build --logits`)."),
+        _activation(
+            "softmax",
+            "Softmax over the features (an output's softmax follows each target's convention: torch logits, Keras classifier_activation).",
+        ),
         _activation("scaled_tanh", "LeNet-5's squashing function 1.7159·tanh(2x/3)."),
         OpDef(
             "concat",

@@ -44,19 +44,31 @@ def load_module(source: str, name: str) -> types.ModuleType:
 
 
 def build_model(
-    spec: str | Path | Network, target: str = "torch", network: str | None = None, *, logits: bool = False, **options: Any
+    spec: str | Path | Network,
+    target: str = "torch",
+    network: str | None = None,
+    *,
+    logits: bool = False,
+    softmax: bool = False,
+    **options: Any,
 ) -> Any:
     """An instantiated model of the spec for `target` ("torch" or "keras").
 
-    torch: returns the network's nn.Module. keras: returns the keras.Model; pass aux=True for
-    a model whose outputs are the main output followed by each aux head.
+    torch: returns the network's nn.Module, which returns logits where the spec ends in a
+    softmax (PyTorch's convention, for nn.CrossEntropyLoss); softmax=True keeps it.
+    keras: returns the keras.Model; pass aux=True for a model whose outputs are the main
+    output followed by each aux head, and classifier_activation=None for logits (the
+    default is the spec's softmax, as in keras.applications). logits=True drops an output's
+    softmax on either target.
     """
     from . import load  # the package's own entry point, defined after this module is imported
 
     net = spec if isinstance(spec, Network) else load(spec, network)
     check_memory(net, options.pop("max_bytes", None))
     require(FRAMEWORK[target])
-    source = generate([net], target, net.file, logits=logits)
+    if logits and softmax:
+        raise ValueError("logits=True and softmax=True contradict each other")
+    source = generate([net], target, net.file, softmax=False if logits else (True if softmax else None))
     module = load_module(source, f"archc_generated_{target}_{hashlib.sha1(source.encode()).hexdigest()[:12]}")
     factory = getattr(module, backend(target).entry_point(net))
     model = factory(**options)

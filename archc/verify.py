@@ -130,12 +130,13 @@ def build_pair(net: Network, logits: bool, state: Any, x: Any, seed: int) -> tup
     from .runtime import build_model
     from .weights import transfer
 
-    torch_model = build_model(net, "torch", logits=logits)
+    torch_model = build_model(net, "torch", logits=logits, softmax=not logits)
     if state is not None:
         torch_model.load_state_dict(state)
     else:
         calibrate(torch_model, x.copy(), seed)
-    keras_model = build_model(net, "keras", logits=logits, aux=bool(net.aux_heads))
+    # like with like: the spec's softmax on both sides, then logits on both sides
+    keras_model = build_model(net, "keras", aux=bool(net.aux_heads), classifier_activation=None if logits else "softmax")
     transfer(torch_model, keras_model, net)
     return torch_model, keras_model
 

@@ -2,7 +2,7 @@
 
 Written independently of archc's generator, the way a careful user would write them by hand,
 so that `bench/run.py` can compare the generated models with code nobody generated. Each
-constructor takes `logits`: False keeps the spec's trailing softmax (the generated default),
+constructor takes `logits`: False keeps the spec's trailing softmax (the generated `softmax=True`),
 True drops it (the generated `logits=True`), for losses that take logits.
 
 Parameter counts equal shared/reference/numbers.md (tests/test_bench.py checks them):

@@ -215,7 +215,8 @@ def generated_torch(name: str, *, logits: bool = False) -> Any:
     from archc.runtime import build_model
 
     try:
-        return build_model(SPECS / f"{name}.arch", "torch", logits=logits)
+        # logits=False keeps the spec's softmax, as the hand-written reference does in eval
+        return build_model(SPECS / f"{name}.arch", "torch", logits=logits, softmax=not logits)
     except (ImportError, NotImplementedError, BuildError) as exc:
         raise Skip(f"the generated PyTorch {name} cannot be built yet: {exc}") from None
 

@@ -128,16 +128,18 @@ def test_connection_table_has_exactly_the_table_parameters() -> None:
 
 def test_logits_drops_the_trailing_softmaxes() -> None:
     net = archc.load(spec_path("googlenet"))
-    text = generate([net], "keras", "googlenet.arch", logits=True)
-    assert "softmax" not in text
+    text = generate([net], "keras", "googlenet.arch", softmax=False)
+    assert '"softmax"' not in text and "def build_googlenet(aux=False, classifier_activation=None):" in text
+    assert 'def build_googlenet(aux=False, classifier_activation="softmax"):' in generate([net], "keras", "googlenet.arch")
     keras.utils.set_random_seed(0)
     probs = build_model(net, "keras", aux=True)
-    logits = build_model(net, "keras", aux=True, logits=True)
-    logits.set_weights(probs.get_weights())
     x = sample(net)
-    for p, z in zip(outputs(probs, x), outputs(logits, x), strict=True):
-        np.testing.assert_allclose(numpy(keras.ops.softmax(z)), p, rtol=1e-5, atol=1e-9)
-        assert not np.allclose(z.sum(-1), 1.0)
+    # --logits, and classifier_activation=None as keras.applications takes it, both give logits
+    for logits in (build_model(net, "keras", aux=True, logits=True), build_model(net, "keras", aux=True, classifier_activation=None)):
+        logits.set_weights(probs.get_weights())
+        for p, z in zip(outputs(probs, x), outputs(logits, x), strict=True):
+            np.testing.assert_allclose(numpy(keras.ops.softmax(z)), p, rtol=1e-5, atol=1e-9)
+            assert not np.allclose(z.sum(-1), 1.0)
 
 
 def test_unsupported_op_is_a_diagnostic_naming_the_layer(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -176,7 +178,7 @@ def test_two_builds_are_byte_identical(tmp_path: Path) -> None:
 
 def variants() -> dict[str, str]:
     out = {f"{spec.split('/')[-1]}.py": source(spec) for spec in (*SPECS, "examples/bottleneck")}
-    out["googlenet_logits.py"] = source("googlenet", logits=True)
+    out["googlenet_logits.py"] = source("googlenet", softmax=False)
     out["lenet5_lines.py"] = source("lenet5", line_comments=True)
     from tests.test_verify import ORACLES  # small networks reaching every op and emitter path
 

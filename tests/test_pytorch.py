@@ -134,11 +134,14 @@ def test_aux_heads_train_tuple_eval_tensor() -> None:
     assert isinstance(model(x), torch.Tensor)
 
 
-def test_logits_drops_only_the_trailing_softmax() -> None:
-    kept = source("alexnet")
-    dropped = generate([archc.load(spec_path("alexnet"))], "torch", "specs/alexnet.arch", logits=True)
-    assert "F.softmax(self.fc8(x), dim=1)" in kept
-    assert "softmax" not in dropped and "F.relu(self.fc7(x), inplace=True)" in dropped
+def test_logits_are_the_default_and_softmax_keeps_only_the_trailing_one() -> None:
+    net = archc.load(spec_path("alexnet"))
+    kept = generate([net], "torch", "specs/alexnet.arch", softmax=True)
+    default = source("alexnet")
+    assert default == generate([net], "torch", "specs/alexnet.arch", softmax=False)
+    assert "F.softmax(self.fc8(x), dim=1)" in kept and "Returns probabilities" in kept
+    assert "F.softmax" not in default and "F.relu(self.fc7(x), inplace=True)" in default
+    assert "Returns logits" in default and "nn.CrossEntropyLoss" in default
     model = build_model(spec_path("alexnet"), "torch", logits=True).eval()
     with torch.no_grad():
         out = model(torch.randn(2, 3, 227, 227))

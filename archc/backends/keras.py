@@ -37,7 +37,7 @@ PARAM_OPTIONS = {
     "batchnorm": ("eps",),
     "lrn": ("beta", "k"),
 }
-RESERVED = frozenset({"keras", "layers", "ops", "x", "inputs", "name", "aux", "i", *SOURCES})
+RESERVED = frozenset({"keras", "layers", "ops", "x", "inputs", "name", "aux", "classifier_activation", "i", *SOURCES})
 
 
 def layer_name(node: Node) -> str:
@@ -106,8 +106,12 @@ class KerasBackend(Backend):
     target: ClassVar[str] = "keras"
     UNSUPPORTED: ClassVar[dict[str, str]] = {}
 
-    def __init__(self, nets: list[Network], spec: str, *, logits: bool = False, line_comments: bool = False) -> None:
-        self.nets, self.spec, self.logits, self.line_comments = nets, spec, logits, line_comments
+    def __init__(self, nets: list[Network], spec: str, *, softmax: bool | None = None, line_comments: bool = False) -> None:
+        # An output's softmax is never emitted in place: the builder applies its
+        # `classifier_activation` argument instead (keras.applications' convention), whose
+        # default is the softmax unless `softmax` is False (`archc build --logits`).
+        self.nets, self.spec, self.softmax, self.line_comments = nets, spec, softmax, line_comments
+        self.logits = True
         self.spec_text = spec if spec.isprintable() else repr(spec)
         self.used: set[str] = set()
         self.tables: dict[tuple[tuple[int, ...], ...], str] = {}
@@ -300,9 +304,9 @@ def pair_text(value: tuple[int, ...]) -> str:
     return f"({value[0]}, {value[1]})"
 
 
-def generate(nets: list[Network], spec: str, *, logits: bool = False, line_comments: bool = False) -> str:
+def generate(nets: list[Network], spec: str, *, softmax: bool | None = None, line_comments: bool = False) -> str:
     """The Keras source for every network of a spec."""
-    backend = KerasBackend(nets, spec, logits=logits, line_comments=line_comments)
+    backend = KerasBackend(nets, spec, softmax=softmax, line_comments=line_comments)
     entries = [entry_point(net) for net in nets]
     if len(set(entries)) != len(entries):
         raise backend.unsupported(nets[1].input, "two networks whose names differ only in case")

@@ -361,13 +361,23 @@ class FunctionWriter:
         main = self.var_of[net.output]
         model = f'name="{net.name}"'
         heads = [self.var_of[output_of(item)] for item in net.aux_heads]
+        body += self.classifier(net.nodes[net.output], main)
         if heads:
-            body.append(
-                Block("if aux:", [Assign("return", Call("keras.Model", [image, f"[{', '.join([main, *heads])}]", model], apply=False), "")])
-            )
+            wraps = [stmt for item, var in zip(net.aux_heads, heads, strict=True) for stmt in self.classifier(net.node_of(item), var)]
+            ret = Assign("return", Call("keras.Model", [image, f"[{', '.join([main, *heads])}]", model], apply=False), "")
+            body.append(Block("if aux:", [*wraps, ret]))
         body.append(Assign("return", Call("keras.Model", [image, main, model], apply=False), ""))
         doc = self.docstring(heads)
-        return f"def {entry}(aux=False):\n{doc}\n" + "\n".join(render(body, 1)) + "\n"
+        default = '"softmax"' if self.backend.softmax is not False else "None"
+        return f"def {entry}(aux=False, classifier_activation={default}):\n{doc}\n" + "\n".join(render(body, 1)) + "\n"
+
+    def classifier(self, node: Node, var: str) -> list[Stmt]:
+        """An output that ends in the spec's softmax gets `classifier_activation`, as in
+        keras.applications: the softmax by default, None for logits (the layer before it)."""
+        if "softmax" not in (node.op, node.activation):
+            return []
+        call = Call("layers.Activation", ["classifier_activation"], self.scope.aux_name(node.path, "classifier"))
+        return [Block("if classifier_activation is not None:", [Assign(var, call, var)])]
 
     def docstring(self, heads: list[str]) -> str:
         net = self.net
@@ -377,6 +387,8 @@ class FunctionWriter:
             lines.append(f"    aux=True adds the aux heads' outputs after the main one: {', '.join(heads)}.")
         else:
             lines.append(f"    {net.name} has no aux heads; `aux` is accepted for a uniform API.")
+        if any("softmax" in (n.op, n.activation) for n in (net.nodes[net.output], *map(net.node_of, net.aux_heads))):
+            lines.append("    classifier_activation: applied to the outputs the spec ends in softmax (None: logits).")
         lines.append('    """')
         return "\n".join(lines)
 

@@ -92,8 +92,10 @@ def entry_point(net: Network) -> str:
     return Namespace(GLOBALS).fresh(net.name)
 
 
-def generate(nets: list[Network], spec: str, *, logits: bool = False, line_comments: bool = False) -> str:
-    return TorchGenerator(nets, spec, logits, line_comments).text()
+def generate(nets: list[Network], spec: str, *, softmax: bool | None = None, line_comments: bool = False) -> str:
+    """PyTorch's convention: a model returns logits. An output's softmax is left out unless
+    `softmax` is True (`archc build --softmax`), and the class docstring says which it is."""
+    return TorchGenerator(nets, spec, softmax is not True, line_comments).text()
 
 
 @dataclass
@@ -271,7 +273,16 @@ class TorchGenerator:
         body = Body(self, net, (), str, None)
         body.emit_items(net.body, {net.input.id: "x"}, "x", top=True)
         out_var = body.var_of[net.output]
-        doc = f'"""{_safe_doc(net.name)} from {_safe_doc(spec_name(net.file))}: input (N, {", ".join(map(str, net.input_shape))}) → output (N, {", ".join(map(str, net.nodes[net.output].shape))})."""'
+        doc = f'"""{_safe_doc(net.name)} from {_safe_doc(spec_name(net.file))}: input (N, {", ".join(map(str, net.input_shape))}) → output (N, {", ".join(map(str, net.nodes[net.output].shape))}).'
+        if any(self._softmax_output(n) for n in (net.nodes[net.output], *map(net.node_of, aux))):
+            doc += (
+                "\n\n    Returns logits: the spec's final softmax is left out, as PyTorch losses\n"
+                "    (nn.CrossEntropyLoss) expect; `archc build --softmax` keeps it.\n    "
+                if self.logits
+                else "\n\n    Returns probabilities: the spec's final softmax is kept (`archc build --softmax`);\n"
+                "    train with nn.NLLLoss on their log, or rebuild without --softmax for logits.\n    "
+            )
+        doc += '"""'
         code = ClassCode([], body.init, body.forward, doc)
         lines = []
         if aux:
@@ -291,6 +302,10 @@ class TorchGenerator:
             returns = [f"{' ' * 8}return {out_var}"]
         ret_type = "torch.Tensor" if not aux else f"torch.Tensor | {tuple_name}"
         return "\n".join(lines) + render_class(name, code, ret_type, returns)
+
+    @staticmethod
+    def _softmax_output(node: Node) -> bool:
+        return "softmax" in (node.op, node.activation)
 
     # -- module classes --------------------------------------------------------------------------
     def module_class(self, inst: Instance, net: Network) -> str:
