@@ -133,8 +133,11 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--layers", action="store_true", help="also name the first layer whose outputs diverge")
     v.set_defaults(func=cmd_verify)
 
-    f = sub.add_parser("fmt", help="print the spec in canonical form")
-    f.add_argument("spec", metavar="SPEC")
+    f = sub.add_parser("fmt", help="format specs: the author's layout kept, indentation and spacing mended")
+    f.add_argument("specs", nargs="+", metavar="SPEC", help="spec files, directories (every .arch file below) or - for standard input")
+    mode = f.add_mutually_exclusive_group()
+    mode.add_argument("--check", action="store_true", help="write nothing; print a diff of what would change and exit 1 if anything would")
+    mode.add_argument("-i", "--in-place", action="store_true", help="rewrite the files that need it (default: print to standard output)")
     f.set_defaults(func=cmd_fmt)
 
     lsp = sub.add_parser("lsp", help="run the language server on stdin/stdout (pip install 'archc[lsp]')")
@@ -301,13 +304,69 @@ def cmd_verify(args: argparse.Namespace, nets: list[Network]) -> int:
 
 
 def cmd_fmt(args: argparse.Namespace) -> int:
-    from .backends.arch import format_program
+    paths = [p for arg in args.specs for p in _spec_files(arg)]
+    if args.in_place and "-" in paths:
+        raise UsageError("-i rewrites files in place: it cannot rewrite standard input")
+    failed = changed = False
+    for path in paths:
+        formatted = _formatted(path)
+        if formatted is None:
+            failed = True
+            continue
+        source, text = formatted
+        if args.check or args.in_place:
+            if text != source:
+                changed = True
+                _show_or_write(path, source, text, args.check)
+        else:
+            sys.stdout.write(text)
+    return EXIT_SPEC if failed or (args.check and changed) else EXIT_OK
 
-    comp = load_spec(args.spec)
-    if comp.program is None or not report(comp):
-        return EXIT_SPEC
-    sys.stdout.write(format_program(comp.program, comp.source))
-    return EXIT_OK
+
+def _spec_files(arg: str) -> list[str]:
+    if arg == "-" or not Path(arg).is_dir():
+        return [arg]
+    found = sorted(str(p) for p in Path(arg).rglob("*.arch") if p.is_file())
+    if not found:
+        raise UsageError(f"{arg}: a directory with no .arch file in it")
+    return found
+
+
+def _formatted(path: str) -> tuple[str, str] | None:
+    """The spec's text and its formatted text, or None after reporting why it cannot be formatted (syntax errors)."""
+    from .backends.arch import format_program
+    from .compiler import NotUTF8, decode_spec
+    from .diagnostics import Diagnostics
+    from .parse import parse
+
+    data = sys.stdin.buffer.read(MAX_SOURCE_BYTES + 1) if path == "-" else read_spec_bytes(path)
+    name = "<stdin>" if path == "-" else path
+    try:
+        source = decode_spec(data, name)
+    except NotUTF8 as exc:
+        report(exc.compilation())
+        return None
+    diags = Diagnostics()
+    program = parse(source, name, diags)  # the shapes are not fmt's business: only a spec that does not parse stops it
+    if program is None:
+        report(Compilation(name, source, diagnostics=diags.sorted()))
+        return None
+    return source, format_program(program, source)
+
+
+def _show_or_write(path: str, source: str, text: str, check: bool) -> None:
+    if check:
+        import difflib
+
+        name = "<stdin>" if path == "-" else path
+        diff = difflib.unified_diff(source.splitlines(keepends=True), text.splitlines(keepends=True), name, name)
+        sys.stdout.writelines(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in diff)
+        print(f"would reformat {name}", file=sys.stderr)
+    else:
+        from .files import write_atomic
+
+        write_atomic(Path(path), text)
+        print(f"reformatted {path}", file=sys.stderr)
 
 
 def cmd_lsp(args: argparse.Namespace) -> int:

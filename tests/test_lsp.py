@@ -350,7 +350,10 @@ def test_formatting_is_archc_fmt(server: LspClient, tmp_path: Path) -> None:
     assert edit["range"] == {"start": {"line": 0, "character": 0}, "end": {"line": 6, "character": 1}}
     uri, _ = open_doc(server, want)
     assert server.request("textDocument/formatting", {**params, "textDocument": {"uri": uri}}) == []
-    uri, _ = open_doc(server, messy.replace("conv 4", "konv 4"))
+    uri, _ = open_doc(server, messy.replace("conv 4", "konv 4"))  # an error in the spec, but it parses: formatted
+    (edit,) = server.request("textDocument/formatting", {**params, "textDocument": {"uri": uri}})
+    assert edit["newText"] == want.replace("conv 4", "konv 4")
+    uri, _ = open_doc(server, messy.replace("conv 4", "conv 4 ("))  # a syntax error: nothing
     assert server.request("textDocument/formatting", {**params, "textDocument": {"uri": uri}}) is None
 
 

@@ -1,8 +1,9 @@
-"""IR → canonical .arch text: `archc fmt`, and the printer half of the parse/print round trip.
+"""IR → .arch text: `archc fmt`, and the printer half of the parse/print round trip.
 
-The language has no string literals, so every `#` starts a comment; comments are carried over
-by line: a comment on a statement's first line stays at its end, comment lines stay before the
-statement that follows them.
+With the spec's source, `format_program` is `archc fmt`: the author's layout mended (see
+arch_layout.py), and checked to parse to the same program with the same comments, so that a
+formatter bug is an internal error, never a changed spec. Without a source it prints the IR in
+canonical form, which is what a program made by a tool (and no author) needs.
 """
 
 from __future__ import annotations
@@ -10,23 +11,37 @@ from __future__ import annotations
 import re
 
 from .. import ir
+from ..diagnostics import Diagnostics
+from ..parse import parse  # only to check what the formatter wrote
+from .arch_layout import reformat
 
 INDENT = "    "
 
 
+class FormatterBug(Exception):
+    """The formatted text would not be the same spec: a bug in archc."""
+
+
 def format_program(program: ir.Program, source: str | None = None) -> str:
-    lines = source.split("\n") if source else []
-    blank = {k for k, line in enumerate(lines, 1) if not line.strip()}
-    return Printer(_comments(source) if source else {}, blank).program(program)
+    if source is None:
+        return Printer().program(program)
+    text = reformat(source)
+    _same_spec(program, source, text)
+    return text
 
 
-def _comments(source: str) -> dict[int, str]:
-    out = {}
-    for lineno, line in enumerate(source.split("\n"), 1):
-        found = re.search(r"#.*$", line)
-        if found:
-            out[lineno] = found.group(0).rstrip()
-    return out
+def _same_spec(program: ir.Program, source: str, text: str) -> None:
+    diags = Diagnostics()
+    again = parse(text, "<formatted>", diags)
+    if again != program:
+        why = diags.items[0].message if diags.items else "it parses to a different program"
+        raise FormatterBug(f"archc fmt would change the spec: {why}")
+    if _comments(text) != _comments(source):
+        raise FormatterBug("archc fmt would change the spec's comments")
+
+
+def _comments(source: str) -> list[str]:
+    return [found.group(0).rstrip() for found in re.finditer(r"#.*", source)]
 
 
 def _value(v: ir.Scalar) -> str:
@@ -37,9 +52,7 @@ def _value(v: ir.Scalar) -> str:
 
 
 class Printer:
-    def __init__(self, comments: dict[int, str], blank: set[int] | None = None) -> None:
-        self.comments = comments
-        self.blank = blank or set()
+    def __init__(self) -> None:
         self.lines: list[str] = []
         self.level = 0
 
@@ -55,34 +68,17 @@ class Printer:
                 self.block(f"module {item.name.text}({params})", item.body, item.span.line)
             else:
                 self.block(f"network {item.name.text}", item.body, item.span.line)
-        self.flush(10**9)
         return "\n".join(self.lines).rstrip("\n") + "\n"
 
     # -- layout helpers --------------------------------------------------------------------------
     def emit(self, text: str, line: int | None = None) -> None:
-        if line is not None:
-            self.flush(line)
-            self.keep_blank(line)
-        trailing = self.comments.pop(line, None) if line is not None else None
-        self.lines.append(INDENT * self.level + text + (f"  {trailing}" if trailing else ""))
-
-    def flush(self, before: int) -> None:
-        """Comment lines that stand before source line `before`."""
-        for lineno in sorted(k for k in self.comments if k < before):
-            self.keep_blank(lineno)
-            self.lines.append(INDENT * self.level + self.comments.pop(lineno))
-
-    def keep_blank(self, line: int) -> None:
-        """One blank line where the source had blank lines (authors group layers that way)."""
-        if line - 1 in self.blank and self.lines and self.lines[-1].strip() and not self.lines[-1].endswith("{"):
-            self.lines.append("")
+        self.lines.append(INDENT * self.level + text)
 
     def block(self, head: str, body: ir.Block, line: int) -> None:
         self.emit(head + " {", line)
         self.level += 1
         for stmt in body.stmts:
             self.stmt(stmt)
-        self.flush(body.span.end_line)
         self.level -= 1
         self.emit("}")
 
@@ -119,7 +115,6 @@ class Printer:
             for row in op.table.rows:
                 cells = " ".join(row.marks) if op.table.matrix else " ".join(map(str, row.ints))
                 self.emit(f"{row.index}: {cells}".rstrip(), row.span.line)
-            self.flush(op.table.span.end_line)
             self.level -= 1
             self.emit("}")
             self._tail(tail)
@@ -132,7 +127,6 @@ class Printer:
                     self.emit(f"branch{name}", br.span.line)
                 else:
                     self.block(f"branch{name}", br.body, br.span.line)
-            self.flush(op.span.end_line)
             self.level -= 1
             self.emit("}")
             self._tail(tail)

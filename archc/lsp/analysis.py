@@ -241,10 +241,10 @@ class Analysis:
         return None
 
     def formatted(self) -> str | None:
-        """`archc fmt`'s output, or None while the spec has errors (fmt refuses those too)."""
+        """`archc fmt`'s output, or None while the spec does not parse (fmt stops at syntax errors too)."""
         from ..backends.arch import format_program
 
-        if self.comp.program is None or not self.comp.ok:
+        if self.comp.program is None:
             return None
         return format_program(self.comp.program, self.comp.source)
 
