@@ -142,10 +142,23 @@ def build_pair(net: Network, logits: bool, state: Any, x: Any, seed: int) -> tup
 
 
 def calibrate(model: Any, x: Any, seed: int) -> None:
-    """Random batch-norm scale and shift; running statistics measured on `x` (dropout off)."""
+    """Weights under which the output depends on the input, and real normalisations.
+
+    PyTorch's default initialisation shrinks the signal layer by layer, so that a deep
+    network's logits are mostly its last bias (GoogLeNet's moved by 7e-6 of their scale
+    between two inputs): convs and dense layers get He-normal weights and small biases.
+    Batch norm gets a random scale and shift and running statistics measured on `x`.
+    """
     import torch
 
     gen = torch.Generator().manual_seed(seed + 1)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)):
+                fan_in = m.weight[0].numel()
+                m.weight.copy_(torch.randn(m.weight.shape, generator=gen) * (2.0 / fan_in) ** 0.5)
+                if m.bias is not None:
+                    m.bias.copy_(torch.randn(m.bias.shape, generator=gen) * 0.01)
     norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     if not norms:
         return

@@ -181,7 +181,9 @@ class ConnectionTableConv2D(layers.Layer):
         spread = ops.one_hot(places, self.in_maps * out_maps, dtype=self.kernel.dtype)
         flat = ops.reshape(ops.transpose(self.kernel, (1, 2, 0)), (kh * kw, -1))
         full = ops.reshape(ops.matmul(flat, spread), (kh, kw, self.in_maps, out_maps))
-        y = ops.conv(x, full, self.strides, self.padding, dilation_rate=self.dilation_rate)
+        y = ops.conv(
+            x, full, self.strides, self.padding, dilation_rate=self.dilation_rate
+        )
         if self.use_bias:
             y = y + self.bias
         return self.activation(y)
