@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -81,6 +82,9 @@ def _parser() -> argparse.ArgumentParser:
     _spec_args(s)
     s.add_argument("--json", action="store_true", help="one JSON object per network")
     s.add_argument("--explain", action="store_true", help="show the arithmetic behind every number")
+    s.add_argument("--depth", type=_positive, metavar="N", help="fold module instances and repeats nested deeper than N into one row each")
+    s.add_argument("--batch", type=_positive, default=1, metavar="N", help="batch size of the activation memory figure (default: 1)")
+    s.add_argument("--width", type=_positive, metavar="COLUMNS", help="fit the table to this width (default: the terminal; none in a pipe)")
     s.set_defaults(func=cmd_summary)
 
     b = sub.add_parser("build", help="generate PyTorch or Keras source")
@@ -227,12 +231,13 @@ def cmd_summary(args: argparse.Namespace, nets: list[Network]) -> int:
     from .summary import explain, to_json, to_text
 
     if args.json:
-        objs = [to_json(n) for n in nets]
+        objs = [to_json(n, args.depth, args.batch) for n in nets]
         print(json.dumps(objs[0] if len(objs) == 1 else {"networks": objs}, indent=2))
     elif args.explain:
         print("\n\n".join(explain(n) for n in nets))
     else:
-        print("\n\n".join(to_text(n) for n in nets))
+        width = args.width or (shutil.get_terminal_size().columns if sys.stdout.isatty() else None)
+        print("\n\n".join(to_text(n, args.depth, args.batch, width) for n in nets))
     return EXIT_OK
 
 

@@ -11,12 +11,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
 from . import ir
 from .diagnostics import Span
-from .shapes import Shape
+from .shapes import Shape, fmt_shape
 from .sym import Sym
+
+if TYPE_CHECKING:
+    from .summary import Display
 
 
 @dataclass
@@ -163,6 +166,29 @@ class Network:
 
     def node_of(self, item: Item) -> Node:
         return self.nodes[item.id if isinstance(item, Node) else item.output]
+
+    def summary(self, depth: int | None = None, batch: int = 1, width: int | None = None) -> str:
+        """The text of `archc summary`: `depth` folds module instances and repeats nested deeper."""
+        from .summary import to_text
+
+        return to_text(self, depth=depth, batch=batch, width=width)
+
+    def display(self, depth: int | None = None) -> Display:
+        """For a notebook cell: the diagram and the summary table, module instances folded below `depth`."""
+        from .summary import Display
+
+        return Display(self, depth)
+
+    def __repr__(self) -> str:
+        """One line: `<Network GoogLeNet: 3x224x224 → 1000, 6,998,552 params, 1,582,671,872 MACs, 84 layers, 2 aux heads>`
+        (inference figures; the aux heads are counted apart)."""
+        layers = sum(1 for n in self.layers if not n.aux and n.id in self.live)
+        aux = len(self.aux_heads)
+        heads = f", {aux} aux head{'s' if aux != 1 else ''}" if aux else ""
+        return (
+            f"<Network {self.name}: {fmt_shape(self.input_shape)} → {fmt_shape(self.nodes[self.output].shape)}, "
+            f"{self.inference_params:,} params, {self.macs:,} MACs, {layers} layers{heads}>"
+        )
 
     def _repr_svg_(self) -> str | None:
         """Jupyter shows the diagram inline; None falls back to the text repr when Graphviz is missing."""
