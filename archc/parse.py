@@ -682,6 +682,20 @@ for _rule in ("start", "module_def", "network_def", "block", "input", "layer", "
               "source", "assertion", "branches", "branch", "table", "table_row", "shape", "value"):  # fmt: skip
     setattr(_Builder, _rule, _inline(getattr(_Builder, _rule)))
 
+
+def _arg(self: _Builder, children: list[Any]) -> ir.Arg:
+    """`arg: _scalar`, the commonest node of all: one token, whose span is the argument's."""
+    value = self._value_of(children[0])
+    return ir.Arg(None, value, value.span)
+
+
+def _value(self: _Builder, children: list[Any]) -> ir.Value:
+    return self._value_of(children[0])
+
+
+_Builder.arg = _arg  # type: ignore[method-assign,assignment]
+_Builder.value = _value  # type: ignore[method-assign,assignment]
+
 # Lark calls a transformer's method named after a terminal on every token of it that it shifts.
 COUNTED = ("NAME", "INT", "FLOAT", "NEG_INT", "NEG_FLOAT", "DIMS", "MARK", "_NL", "AUX", "MODULE", "NETWORK", "INPUT", "REPEAT", "FROM",
            "BRANCH", "CONNECTIONS")  # fmt: skip
