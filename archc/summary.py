@@ -308,15 +308,19 @@ class Display:
 
     def __init__(self, net: Network, depth: int | None = None) -> None:
         self.net, self.depth = net, depth
+        self._svg: tuple[str | None] | None = None  # drawn once: a notebook asks for every format
 
     def _repr_svg_(self) -> str | None:
+        """The diagram at this depth; None when Graphviz is missing."""
         from .env import MissingDependency
         from .render import render_svg
 
-        try:
-            return render_svg(self.net, depth=self.depth)
-        except MissingDependency:
-            return None
+        if self._svg is None:
+            try:
+                self._svg = (render_svg(self.net, depth=self.depth),)
+            except MissingDependency:
+                self._svg = (None,)
+        return self._svg[0]
 
     def _repr_html_(self) -> str:
         svg = self._repr_svg_()
