@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -280,3 +281,17 @@ def test_notebook_display_of_a_chosen_depth() -> None:
         assert len(svg) < len(net._repr_svg_() or "")  # the whole network is the bigger picture
         assert "<svg" in html
     assert repr(shown) == net.summary(depth=1)
+
+
+def test_notebook_display_without_graphviz_shows_the_table(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no `dot` to be found
+    shown = load(RESNET).display(depth=1)
+    assert shown._repr_svg_() is None
+    html = shown._repr_html_()
+    assert "<svg" not in html and "layer4_0" in html and "layer4_0.residual" not in html
+
+
+def test_very_narrow_widths_still_fit() -> None:
+    net = load("specs/googlenet.arch")
+    for width in range(1, 30):
+        assert max(len(line) for line in to_text(net, depth=1, width=width).split("\n")) <= width
