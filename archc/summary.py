@@ -195,7 +195,8 @@ def _non_trainable(net: Network) -> int:
 # Columns of the table, and the order in which a narrow terminal gives them up: the input shapes
 # first, then the module, the MACs, the op abbreviated (`conv+relu` → `conv`, `global_avgpool` →
 # `global_a…`), the op; then layer names are shortened in the middle (`layer…conv1`), and what is
-# still too wide is cut with `…`, a note in parentheses first. Rows never wrap.
+# still too wide is cut with `…`, a note in parentheses first (the subtotals lose their MACs, the
+# title its file). Rows never wrap.
 COLUMNS = ("layer", "op", "module", "input", "output", "params", "MACs")
 RIGHT = frozenset({"params", "MACs"})
 NARROWING = ("input", "module", "MACs", "op+", "op")
@@ -219,15 +220,25 @@ def to_text(net: Network, depth: int | None = None, batch: int = 1, width: int |
         others = _table_width([c for c in columns if c != "layer"], cells) + 2
         keep = max(width - others, MIN_NAME)
         cells = [{**c, "layer": _middle(c["layer"], keep)} for c in cells]
-    out = [f"{net.name}  (input {fmt_shape(net.input_shape)}, {net.file})", "", *_table(columns, cells)]
+    title = f"{net.name}  (input {fmt_shape(net.input_shape)}, {net.file})"
+    if width is not None and len(title) > width:
+        title = f"{net.name}  (input {fmt_shape(net.input_shape)})"
+    out = [title, "", *_table(columns, cells)]
     subs = subtotals(net)
     if subs:
         out += ["", "per module instance:"]
         sw = max(len(s.path) for s in subs)
         mw = max(len(s.module) for s in subs)
-        for s in subs:
-            tag = "  (aux, training only)" if s.aux else ""
-            out.append(f"  {s.path.ljust(sw)}  {s.module.ljust(mw)}  {s.params:>13,} params  {s.macs:>15,} MACs{tag}")
+        lines = [
+            (
+                f"  {s.path.ljust(sw)}  {s.module.ljust(mw)}  {s.params:>13,} params",
+                f"  {s.macs:>15,} MACs",
+                "  (aux, training only)" if s.aux else "",
+            )
+            for s in subs
+        ]
+        macs = width is None or max(len("".join(parts)) for parts in lines) <= width  # a narrow terminal: params only
+        out += ["".join(parts) if macs else parts[0] + parts[2] for parts in lines]
     out += [""] + _totals(net, batch)
     return "\n".join(_fit(line, width) for line in out)
 

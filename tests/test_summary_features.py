@@ -295,3 +295,10 @@ def test_very_narrow_widths_still_fit() -> None:
     net = load("specs/googlenet.arch")
     for width in range(1, 30):
         assert max(len(line) for line in to_text(net, depth=1, width=width).split("\n")) <= width
+
+
+def test_narrow_subtotals_keep_their_params_and_the_title_its_input() -> None:
+    text = to_text(load("specs/googlenet.arch"), depth=1, width=60)
+    assert text.split("\n")[0] == "GoogLeNet  (input 3x224x224)"
+    subtotal = next(line for line in text.split("\n") if line.startswith("  inception5b"))
+    assert subtotal.endswith("1,444,080 params") and "…" not in subtotal
