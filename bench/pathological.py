@@ -36,6 +36,12 @@ def table(n: int, in_maps: int = 2000) -> str:
     return f"network T {{\n    input x: {in_maps}x8x8\n    c: conv {n} 1x1 connections {{\n{rows}\n    }}\n}}\n"
 
 
+def matrix(n: int, out_maps: int = 150) -> str:
+    """A valid X-matrix table: n input maps (rows) by `out_maps` columns, every other one marked."""
+    rows = "\n".join(f"        {i}: " + " ".join("X" if (i + j) % 2 == 0 else "." for j in range(out_maps)) for i in range(n))
+    return f"network X {{\n    input x: {n}x8x8\n    c: conv {out_maps} 1x1 connections {{\n{rows}\n    }}\n}}\n"
+
+
 def one_line(n: int) -> str:
     """n layers on one line, `relu; relu; ...` (n=1,600,000: 9.6 MB)."""
     return "network L { input x: 4x8x8; " + "relu; " * n + "}\n"
@@ -115,6 +121,7 @@ CASES: dict[str, tuple[Callable[[int], str], int]] = {
     "typo_refs": (typo_refs, 1_000),
     "typo_refs_large": (typo_refs, 10_000),
     "table": (table, 150),
+    "matrix": (matrix, 2_000),
     "one_line": (one_line, 1_600_000),
     "many_lines": (many_lines, 1_000_000),
     "comment_lines": (comment_lines, 1_000_000),

@@ -98,6 +98,7 @@ def cpu_time(run: Callable[[], object], reps: int) -> float:
 FAMILIES: dict[str, tuple[Callable[[int], str], list[int]]] = {
     "chain (written layers)": (pathological.chain, [1_250, 2_500, 5_000, 10_000]),
     "connection table rows (2,000 maps)": (pathological.table, [10, 20, 40, 80]),
+    "X-matrix rows (150 maps)": (pathological.matrix, [250, 500, 1_000, 2_000]),
     "misspelt `from`s": (pathological.typo_refs, [500, 1_000, 2_000, 4_000]),
     "syntax errors in one block (lines)": (pathological.syntax_errors, [2_000, 4_000, 8_000, 16_000]),
     "layers on one line": (pathological.one_line, [2_000, 4_000, 8_000, 16_000]),

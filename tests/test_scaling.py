@@ -20,6 +20,7 @@ EXPECTED = {
     "typo_refs": (1, "did you mean"),
     "typo_refs_large": (1, "[undefined-name]"),
     "table": (0, ""),
+    "matrix": (0, ""),
     "one_line": (1, f"more than {MAX_STATEMENTS:,} layer statements"),
     "many_lines": (1, f"more than {MAX_STATEMENTS:,} layer statements"),
     "comment_lines": (0, ""),
