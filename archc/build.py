@@ -64,26 +64,29 @@ def softmax_note(nets: list[Network], target: str, softmax: bool | None) -> str 
     return None
 
 
-def output_path(spec: str, target: str, out_dir: Path) -> Path:
+def output_path(spec: str, target: str, out: Path) -> Path:
+    """`out` itself when it names a Python file (`-o lenet.py`); otherwise the file archc names in the directory `out`."""
+    if out.suffix == ".py" and not out.is_dir():
+        return out
     stem = Path(spec).stem if spec not in ("-", "<stdin>") else "stdin"
     ident = "".join(c if c.isalnum() else "_" for c in stem) or "spec"
     if ident[0].isdigit():
         ident = "_" + ident
-    return out_dir / f"{ident}_{target}.py"
+    return out / f"{ident}_{target}.py"
 
 
 def write_build(
     nets: list[Network],
     spec: str,
     target: str,
-    out_dir: Path,
+    out: Path,
     *,
     force: bool = False,
     softmax: bool | None = None,
     line_comments: bool = False,
 ) -> Path:
     text = generate(nets, target, spec, softmax=softmax, line_comments=line_comments)
-    path = output_path(spec, target, out_dir)
+    path = output_path(spec, target, out)
     if path.exists() and not force and not is_generated(path):
         from .cli import UsageError
 

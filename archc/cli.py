@@ -24,6 +24,7 @@ from .runtime import ModelTooLarge
 from .shapes import Shape
 
 EXIT_OK, EXIT_SPEC, EXIT_USAGE, EXIT_ENV, EXIT_INTERNAL = 0, 1, 2, 3, 4
+FIGURE_FORMATS = ("svg", "png", "pdf", "dot", "tex")
 BUG_REPORT = "this is a bug in archc, not in your spec: please report it with the spec attached"
 
 
@@ -67,9 +68,64 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERNAL
 
 
+EXAMPLES = {
+    "": """
+  archc check specs/*.arch                          # every spec checked; exit 1 on errors
+  archc build specs/googlenet.arch --target torch   # -> out/googlenet_torch.py
+  archc render specs/googlenet.arch -o googlenet.svg
+  archc COMMAND --help                              # a command's options, with examples
+  source <(archc completion bash)                   # completion in this shell (also zsh, fish)""",
+    "check": """
+  archc check specs/*.arch                  # exit 0 when clean, 1 on errors
+  archc check --strict specs/lenet5.arch    # warnings fail the check too
+  archc check --json specs/vgg16.arch       # every diagnostic, for tools
+  archc check - < spec.arch                 # the spec on standard input""",
+    "summary": """
+  archc summary specs/googlenet.arch
+  archc summary specs/lenet5.arch --explain           # the arithmetic behind every number
+  archc summary specs/vgg16.arch --json
+  archc summary specs/alexnet.arch --input 3x224x224  # another input size""",
+    "build": """
+  archc build specs/googlenet.arch --target torch           # -> out/googlenet_torch.py
+  archc build specs/lenet5.arch --target keras -o models    # -> models/lenet5_keras.py
+  archc build specs/lenet5.arch --target torch -o lenet.py  # -> lenet.py
+  archc build specs/lenet5.arch --target torch --line-comments  # each layer names its line""",
+    "render": """
+  archc render specs/googlenet.arch -o googlenet.svg        # the format from the extension
+  archc render specs/googlenet.arch --depth 1 --format png  # -> googlenet.png, one box per module
+  archc render specs/vgg16.arch --depth 1 -o vgg16.tex      # a paper's block figure in TikZ
+  archc render specs/alexnet.arch --style blocks -o alexnet.pdf""",
+    "report": """
+  archc report specs/vgg16.arch -o vgg16.html
+  archc report specs/googlenet.arch -o googlenet.html --input 3x299x299""",
+    "verify": """
+  archc verify specs/alexnet.arch
+  archc verify specs/lenet5.arch --layers --seed 1   # and the first layer that diverges""",
+    "fmt": """
+  archc fmt specs/lenet5.arch       # the formatted spec on standard output
+  archc fmt --check specs/          # a diff of each spec that would change; exit 1 if any
+  archc fmt -i specs/*.arch         # rewrite the specs that need it""",
+    "lsp": """
+  archc lsp                         # started by an editor: see docs/editors.md""",
+    "completion": """
+  archc completion bash > ~/.local/share/bash-completion/completions/archc
+  archc completion zsh > "${fpath[1]}/_archc"
+  archc completion fish > ~/.config/fish/completions/archc.fish""",
+}
+
+
+def _epilog(command: str) -> str | None:
+    return f"examples:{EXAMPLES[command]}" if command in EXAMPLES else None
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="archc", description="Compile .arch network specs: check, summarise, render, build.")
-    p.add_argument("--version", action="version", version=f"archc {__version__}")
+    p = argparse.ArgumentParser(
+        prog="archc",
+        description="Compile .arch network specs: check, summarise, render, build.",
+        epilog=_epilog(""),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--version", action="version", version=f"archc {__version__}", help="print archc's version and exit")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     c = sub.add_parser("check", help="parse and shape-check specs; exit 1 on errors")
@@ -89,8 +145,14 @@ def _parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("build", help="generate PyTorch or Keras source")
     _spec_args(b)
-    b.add_argument("--target", choices=("torch", "keras"), required=True)
-    b.add_argument("-o", "--output", metavar="DIR", default="out", help="output directory (default: out)")
+    b.add_argument("--target", choices=("torch", "keras"), required=True, help="torch: a PyTorch nn.Module; keras: a Keras 3 model builder")
+    b.add_argument(
+        "-o",
+        "--output",
+        metavar="PATH",
+        default="out",
+        help="a .py file to write, or a directory to write SPEC_TARGET.py in (default: out)",
+    )
     b.add_argument("--force", action="store_true", help="overwrite a file archc did not write")
     b.add_argument("--logits", action="store_true", help="drop a trailing softmax (for losses that take logits)")
     b.add_argument("--line-comments", action="store_true", help="add `# spec.arch:LINE` comments")
@@ -99,7 +161,9 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("render", help="draw the network: a Graphviz diagram, or a paper's block figure (TikZ, SVG, PDF, PNG)")
     _spec_args(r)
     r.add_argument("-o", "--output", metavar="FILE", help="output file (default: SPEC name with the format's suffix)")
-    r.add_argument("--format", choices=("svg", "png", "pdf", "dot", "tex"), default=None, help="tex: a standalone TikZ block figure")
+    r.add_argument(
+        "--format", choices=FIGURE_FORMATS, default=None, help="tex: a standalone TikZ block figure (default: the output's extension)"
+    )
     r.add_argument(
         "--style",
         choices=("graph", "blocks"),
@@ -127,7 +191,7 @@ def _parser() -> argparse.ArgumentParser:
 
     h = sub.add_parser("report", help="a self-contained HTML report")
     _spec_args(h)
-    h.add_argument("-o", "--output", metavar="FILE", required=True)
+    h.add_argument("-o", "--output", metavar="FILE", required=True, help="the HTML file to write")
     h.set_defaults(func=cmd_report)
 
     v = sub.add_parser("verify", help="prove the PyTorch and Keras models compute the same function")
@@ -146,6 +210,14 @@ def _parser() -> argparse.ArgumentParser:
 
     lsp = sub.add_parser("lsp", help="run the language server on stdin/stdout (pip install 'archc[lsp]')")
     lsp.set_defaults(func=cmd_lsp)
+
+    k = sub.add_parser("completion", help="print a shell completion script (bash, zsh or fish)")
+    k.add_argument("shell", choices=("bash", "zsh", "fish"), help="the shell to complete archc in")
+    k.set_defaults(func=cmd_completion)
+
+    for name, command in sub.choices.items():  # every command's --help ends with examples
+        command.formatter_class = argparse.RawDescriptionHelpFormatter
+        command.epilog = _epilog(name)
     return p
 
 
@@ -210,6 +282,14 @@ def _with_networks(run: Callable[[argparse.Namespace, list[Network]], int]) -> C
     return command
 
 
+def _one_network(nets: list[Network]) -> Network:
+    """The network a command that draws one uses: the first, saying so when the spec has several."""
+    if len(nets) > 1:
+        names = ", ".join(n.name for n in nets)
+        print(f"archc: using network {nets[0].name} (the spec has {names}; choose with --network)", file=sys.stderr)
+    return nets[0]
+
+
 # -- commands -------------------------------------------------------------------------------------
 def cmd_check(args: argparse.Namespace) -> int:
     failed, all_diags = False, []
@@ -261,8 +341,13 @@ def cmd_render(args: argparse.Namespace, nets: list[Network]) -> int:
     from .figures import FigureOptions, block_figure, graph_png, write_figure
     from .render import render_to_file
 
-    fmt = args.format or (Path(args.output).suffix.lstrip(".") if args.output else "svg")
-    if fmt not in ("svg", "png", "pdf", "dot", "tex"):
+    suffix = Path(args.output).suffix.lstrip(".").lower() if args.output else ""
+    if args.format and suffix in FIGURE_FORMATS and suffix != args.format:
+        raise UsageError(
+            f"--format {args.format} contradicts the output's extension .{suffix}: write to a .{args.format} file, or leave out --format"
+        )
+    fmt = args.format or (suffix if args.output else "svg")
+    if fmt not in FIGURE_FORMATS:
         raise UsageError(f"unknown format {fmt!r}: choose svg, png, pdf, dot or tex")
     style = args.style or ("blocks" if fmt == "tex" else "graph")
     if (style, fmt) in (("graph", "tex"), ("blocks", "dot")):
@@ -277,12 +362,13 @@ def cmd_render(args: argparse.Namespace, nets: list[Network]) -> int:
         options = FigureOptions(width, font, args.dpi or (300 if style == "blocks" else 96), args.title)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    net = _one_network(nets)
     if style == "blocks":
-        write_figure(out, block_figure(nets[0], fmt, args.rankdir or "LR", args.depth, args.phase, options))
+        write_figure(out, block_figure(net, fmt, args.rankdir or "LR", args.depth, args.phase, options))
     elif fmt == "png" and args.dpi:
-        write_figure(out, graph_png(nets[0], args.rankdir or "TB", args.depth, args.phase, options.dpi))
+        write_figure(out, graph_png(net, args.rankdir or "TB", args.depth, args.phase, options.dpi))
     else:
-        render_to_file(nets[0], out, fmt, rankdir=args.rankdir or "TB", depth=args.depth, phase=args.phase)
+        render_to_file(net, out, fmt, rankdir=args.rankdir or "TB", depth=args.depth, phase=args.phase)
     print(f"wrote {out}")
     return EXIT_OK
 
@@ -291,7 +377,7 @@ def cmd_render(args: argparse.Namespace, nets: list[Network]) -> int:
 def cmd_report(args: argparse.Namespace, nets: list[Network]) -> int:
     from .report import write_report
 
-    write_report(nets[0], Path(args.output))
+    write_report(_one_network(nets), Path(args.output))
     print(f"wrote {args.output}")
     return EXIT_OK
 
@@ -372,6 +458,13 @@ def _show_or_write(path: str, source: str, text: str, check: bool) -> None:
 
         write_atomic(Path(path), text)
         print(f"reformatted {path}", file=sys.stderr)
+
+
+def cmd_completion(args: argparse.Namespace) -> int:
+    from .completion import script
+
+    sys.stdout.write(script(_parser(), args.shell))
+    return EXIT_OK
 
 
 def cmd_lsp(args: argparse.Namespace) -> int:
