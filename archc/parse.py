@@ -71,22 +71,30 @@ def parser() -> Lark:
     return Lark(text, parser="lalr", strict=True, maybe_placeholders=True, transformer=_BUILDER, cache=cache_path(text) or False)
 
 
-def cache_path(grammar: str) -> str | None:
-    """A private per-user cache file, or None (ARCHC_NO_CACHE set, or no safe place to write).
+def private_cache_dir(*parts: str) -> str | None:
+    """A per-user cache directory only we can write, or None (ARCHC_NO_CACHE set, or no safe place).
 
     Lark's own default is a shared temporary directory; a pickle another user could plant
-    there would run as us, so the cache lives in a directory only we can write.
+    there would run as us, so archc's caches live in a directory only we can write.
     """
     if os.environ.get("ARCHC_NO_CACHE"):
         return None
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    folder = os.path.join(base, "archc")
+    folder = os.path.join(base, "archc", *parts)
     try:
         os.makedirs(folder, mode=0o700, exist_ok=True)
         info = os.stat(folder)
     except OSError:
         return None
     if info.st_uid != os.getuid() or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return None
+    return folder
+
+
+def cache_path(grammar: str) -> str | None:
+    """The parser's cache file in the private cache directory, or None."""
+    folder = private_cache_dir()
+    if folder is None:
         return None
     digest = hashlib.sha256(grammar.encode("utf-8")).hexdigest()[:16]
     return os.path.join(folder, f"grammar-{lark.__version__}-{digest}.cache")
@@ -188,20 +196,23 @@ class _Resumable:
             keep -= 1
         del values[keep:]
         del states[keep + 1 :]
+        # Go on at the next code after the line: the separator before the line already stands for
+        # the blank and comment lines (and any leading `;`) that a blanked line would fold into it.
+        lines, start = _lines(text), _line_starts(text)
+        at, row, col = len(text), len(lines), len(lines[-1]) + 1
+        for number in range(line + 1, len(lines) + 1):
+            code = lines[number - 1].split("#", 1)[0]
+            rest = code.lstrip(" \t\f;\r")
+            if rest:
+                row, col = number, len(code) - len(rest) + 1
+                at = start[number - 1] + col - 1
+                break
         counter = self.lexer.state.line_ctr
-        start = _line_starts(text)
-        at = start[line] if line < len(start) else len(text)  # the start of the next line
-        counter.char_pos, counter.line, counter.column, counter.line_start_pos = at, line + 1, 1, at
+        counter.char_pos, counter.line, counter.column, counter.line_start_pos = at, row, col, at - col + 1
         self.lexer.state.last_token = None
-        fresh = True
         for tok in self.lexer.lex(self.state):
-            if fresh and tok.type == "_NL":  # the blanked line's newline folds into the previous one
-                fresh = False
-                continue
-            fresh = False
             self.state.feed_token(tok)
-        end = Token("$END", "", len(text), len(start), 1)
-        self.state.feed_token(end, True)
+        self.state.feed_token(Token("$END", "", len(text), row, col), True)
 
 
 def _line_of(value: Any, default: int) -> int:

@@ -91,3 +91,10 @@ def test_growth_is_linear(family: str) -> None:
     compile_source(make(chosen[0]))  # the parser built, the code warm
     times = [cpu_time(lambda n=n: compile_source(make(n), "g.arch"), 3) for n in chosen]
     assert fit_exponent(chosen, times) <= 1.3, times  # the target is 1.1 (bench/scaling.py); a margin for a busy machine
+
+
+def test_recovery_skips_blank_and_comment_lines_after_the_failing_one() -> None:
+    # as if the failing line were blank: no ghost error on the blank line, the comment or the `;` after it
+    source = "network N {\n    input image: 3x : 8x8\n\n    # a comment\n    ; conv1: conv 8 3x3\n    relu ::\n}\n"
+    comp = compile_source(source, "s.arch")
+    assert [(d.span.line, d.code) for d in comp.errors] == [(2, "syntax"), (6, "syntax")]
