@@ -133,6 +133,23 @@ def test_aligned_columns_stay_aligned() -> None:
     )
 
 
+def test_braces_opened_on_one_line_indent_one_level() -> None:
+    source = (
+        "network N {\n"
+        "    input maps: 4x8x8\n"
+        "    concat {\n"
+        "        branch a { t: conv 2 3x3 pad=1 connections {\n"
+        "            0: 0 1\n"
+        "            1: 2 3\n"
+        "        } }\n"
+        "        branch b { relu }\n"
+        "    }\n"
+        "}\n"
+    )
+    assert fmt(source) == source
+    assert fmt(source.replace("\n    ", "\n")) == source
+
+
 def test_numbers_keep_their_spelling() -> None:
     source = "network N {\n    input x: 3x8x8\n    lrn 5 alpha=1e-4 beta=.75 k=2.\n    dropout 0.50\n}\n"
     assert fmt(source) == source
@@ -156,12 +173,22 @@ MESSY = [
 ]
 
 
-@pytest.mark.parametrize("source", MESSY + [(ROOT / s).read_text(encoding="utf-8") for s in SPECS])
+def parses(path: Path) -> bool:
+    return parse(path.read_text(encoding="utf-8", errors="replace"), path.name, Diagnostics()) is not None
+
+
+CORPUS = [p for folder in ("errors", "regressions") for p in sorted((ROOT / "tests" / folder).rglob("*.arch")) if parses(p)]
+
+
+@pytest.mark.parametrize(
+    "source",
+    MESSY + [(ROOT / s).read_text(encoding="utf-8") for s in SPECS] + [p.read_text(encoding="utf-8", errors="replace") for p in CORPUS],
+)
 def test_idempotent_and_the_same_spec(source: str) -> None:
     once = fmt(source)
     assert fmt(once) == once
     diags = Diagnostics()
-    assert parse(once, "once", diags) == parse(source, "source", diags)
+    assert arch._equal(parse(once, "once", diags), parse(source, "source", diags))  # IR equality, spans aside
     assert re.findall(r"#.*", once) == [c.rstrip() for c in re.findall(r"#.*", source)]
 
 

@@ -8,6 +8,7 @@ canonical form, which is what a program made by a tool (and no author) needs.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 from .. import ir
@@ -33,11 +34,29 @@ def format_program(program: ir.Program, source: str | None = None) -> str:
 def _same_spec(program: ir.Program, source: str, text: str) -> None:
     diags = Diagnostics()
     again = parse(text, "<formatted>", diags)
-    if again != program:
+    if again is None or not _equal(again, program):
         why = diags.items[0].message if diags.items else "it parses to a different program"
         raise FormatterBug(f"archc fmt would change the spec: {why}")
     if _comments(text) != _comments(source):
         raise FormatterBug("archc fmt would change the spec's comments")
+
+
+def _equal(a: object, b: object) -> bool:
+    """IR equality (spans aside) without recursion: a spec may nest a thousand braces deep."""
+    pending = [(a, b)]
+    while pending:
+        x, y = pending.pop()
+        if type(x) is not type(y):
+            return False
+        if dataclasses.is_dataclass(x):
+            pending += [(getattr(x, f.name), getattr(y, f.name)) for f in dataclasses.fields(x) if f.compare]
+        elif isinstance(x, tuple | list) and isinstance(y, tuple | list):
+            if len(x) != len(y):
+                return False
+            pending += zip(x, y, strict=True)
+        elif x != y:
+            return False
+    return True
 
 
 def _comments(source: str) -> list[str]:

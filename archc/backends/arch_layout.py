@@ -5,8 +5,11 @@ line (a statement ends at a newline or `;`, so the author's lines are the progra
 and every token keeps its spelling (`1e-4` stays `1e-4`, `3x3` stays `3x3`); only whitespace
 changes:
 
-- indentation is four spaces per open brace; inside a `connections { }` table a deeper indent
-  lines the rows up under a comment and stays, and so does the spacing within a row;
+- indentation is four spaces a level: a line inside braces stands one level deeper than the line
+  that opened the innermost of them, a line that starts with `}` level with the line that opened
+  that brace (so `branch a { t: conv 2 3x3 connections {` opens one level, and `} }` closes it);
+  inside a `connections { }` table a deeper indent lines the rows up under a comment and stays,
+  and so does the spacing within a row;
 - inside a statement, one space between words; none before `:` `,` `;` `)` `=` `(` (a call) or
   after `(` `=`; one after `:` and `,`;
 - after `;` and after `}` the author's spacing stays (it groups statements on one line);
@@ -39,17 +42,24 @@ LEAST = {ARROW: 1, COMMENT: 2}  # the least spacing before `->` and before a tra
 
 @dataclass
 class _Frames:
-    """The braces open at a point of the text: True for a connection table, False for a block."""
+    """The braces open at a point of the text: whether each opens a connection table, and the level of its line."""
 
-    open: list[bool] = field(default_factory=list)
+    open: list[tuple[bool, int]] = field(default_factory=list)
+    level: int = 0  # the level of the line being read
 
     @property
     def in_table(self) -> bool:
-        return bool(self.open) and self.open[-1]
+        return bool(self.open) and self.open[-1][0]
+
+    def start(self, closes: bool) -> int:
+        """The level of a line that starts inside the open braces (with a `}`: `closes`)."""
+        inner = self.open[-1][1] if self.open else -1
+        self.level = max(0, inner if closes else inner + 1)
+        return self.level
 
     def take(self, token: str, previous: str | None) -> None:
         if token == "{":
-            self.open.append(previous == "connections")
+            self.open.append((previous == "connections", self.level))
         elif token == "}" and self.open:
             self.open.pop()
 
@@ -96,7 +106,7 @@ def _line(raw: str, frames: _Frames) -> _Line:
     code = text if hash_at < 0 else text[:hash_at]
     tokens = [(m.group(), m.start(), m.end()) for m in TOKEN.finditer(code)]
     closes = bool(tokens) and tokens[0][0] == "}"
-    indent = INDENT * max(0, len(frames.open) - closes)
+    indent = INDENT * frames.start(closes)
     if frames.in_table and not closes:  # a row, or a comment among rows: its spacing is its columns
         _scan(tokens, frames)
         written = text[: len(text) - len(text.lstrip())]
