@@ -456,7 +456,7 @@ def _show_or_write(path: str, source: str, text: str, check: bool) -> None:
     else:
         from .files import write_atomic
 
-        write_atomic(Path(path), text)
+        write_atomic(Path(path).resolve(), text)  # through a symbolic link, which stays one
         print(f"reformatted {path}", file=sys.stderr)
 
 

@@ -273,3 +273,11 @@ def test_shape_errors_do_not_stop_it_syntax_errors_do(tmp_path: Path) -> None:
 
 def test_in_place_and_check_exclude_each_other(tmp_path: Path) -> None:
     assert run("fmt", "-i", "--check", str(write(tmp_path, "a.arch", SHAPE_ERROR)))[0] == 2
+
+
+def test_in_place_writes_through_a_symbolic_link(tmp_path: Path) -> None:
+    real = write(tmp_path, "real.arch", SHAPE_ERROR)
+    link = tmp_path / "link.arch"
+    link.symlink_to(real)
+    assert run("fmt", "-i", str(link))[0] == 0
+    assert link.is_symlink() and real.read_text(encoding="utf-8") == fmt(SHAPE_ERROR)
