@@ -442,7 +442,8 @@ def _formatted(path: str) -> tuple[str, str] | None:
     if program is None:
         report(Compilation(name, source, diagnostics=diags.sorted()))
         return None
-    return source, format_program(program, source)
+    bom = "\ufeff" if data.startswith(b"\xef\xbb\xbf") else ""  # not part of the spec, but the file's: kept
+    return bom + source, bom + format_program(program, source)
 
 
 def _show_or_write(path: str, source: str, text: str, check: bool) -> None:

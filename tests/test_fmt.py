@@ -281,3 +281,11 @@ def test_in_place_writes_through_a_symbolic_link(tmp_path: Path) -> None:
     link.symlink_to(real)
     assert run("fmt", "-i", str(link))[0] == 0
     assert link.is_symlink() and real.read_text(encoding="utf-8") == fmt(SHAPE_ERROR)
+
+
+def test_in_place_keeps_a_byte_order_mark(tmp_path: Path) -> None:
+    spec = tmp_path / "bom.arch"
+    spec.write_bytes(b"\xef\xbb\xbf" + SHAPE_ERROR.encode())
+    assert run("fmt", "-i", str(spec))[0] == 0
+    assert spec.read_bytes() == b"\xef\xbb\xbf" + fmt(SHAPE_ERROR).encode()
+    assert run("fmt", "--check", str(spec)) == (0, "", "")
