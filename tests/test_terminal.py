@@ -65,3 +65,12 @@ def test_the_cli_never_writes_raw_control_characters(tmp_path: Path) -> None:
     err = proc.stderr.decode("utf-8")
     assert not any(c in err for c in UNSAFE), err
     assert "\\x1b]0;pwned\\x07 \\u202e" in err
+
+
+def test_a_long_line_is_shown_as_a_window_with_the_caret_under_the_token() -> None:
+    line = "    relu; " * 2_000 + "konv 8 3x3"
+    column = line.index("konv") + 1
+    diag = Diagnostic(Severity.ERROR, "unknown-op", "unknown op `konv`", Span("s.arch", 1, column, 1, column + 4))
+    echoed, carets = render(diag, line).split("\n")[1:3]
+    assert len(echoed) <= 4 + 500 + 2 and echoed.startswith("    …") and echoed.endswith("konv 8 3x3")
+    assert echoed[carets.index("^") :].startswith("konv") and carets.endswith("^~~~")
