@@ -289,3 +289,11 @@ def test_in_place_keeps_a_byte_order_mark(tmp_path: Path) -> None:
     assert run("fmt", "-i", str(spec))[0] == 0
     assert spec.read_bytes() == b"\xef\xbb\xbf" + fmt(SHAPE_ERROR).encode()
     assert run("fmt", "--check", str(spec)) == (0, "", "")
+
+
+def test_a_formatter_bug_is_an_internal_error_and_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = write(tmp_path, "a.arch", SHAPE_ERROR)
+    monkeypatch.setattr(arch, "reformat", lambda text: text.replace("3x3x5", "3x3x6"))
+    code, out, err = run("fmt", "-i", str(spec))
+    assert (code, out) == (4, "") and "FormatterBug" in err and "this is a bug in archc" in err
+    assert spec.read_text(encoding="utf-8") == SHAPE_ERROR
