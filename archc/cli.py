@@ -20,7 +20,7 @@ from .compiler import MAX_SOURCE_BYTES, Compilation, SpecReadError, compile_byte
 from .diagnostics import render_all, to_json
 from .env import MissingDependency
 from .graph import Network
-from .runtime import ModelTooLarge
+from .runtime import BadBudget, ModelTooLarge
 from .shapes import Shape
 
 EXIT_OK, EXIT_SPEC, EXIT_USAGE, EXIT_ENV, EXIT_INTERNAL = 0, 1, 2, 3, 4
@@ -37,6 +37,7 @@ EXIT_CODES: dict[type[Exception], int] = {
     SpecReadError: EXIT_USAGE,
     MissingDependency: EXIT_ENV,
     ModelTooLarge: EXIT_SPEC,
+    BadBudget: EXIT_USAGE,
 }
 
 
@@ -53,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("archc: interrupted", file=sys.stderr)
         return 130
-    except (UsageError, SpecReadError, MissingDependency, ModelTooLarge) as exc:
+    except (UsageError, SpecReadError, MissingDependency, ModelTooLarge, BadBudget) as exc:
         print(f"archc: error: {exc}", file=sys.stderr)
         return EXIT_CODES[type(exc)]
     except OSError as exc:  # an output path that cannot be written
@@ -154,7 +155,11 @@ def _parser() -> argparse.ArgumentParser:
         help="a .py file to write, or a directory to write SPEC_TARGET.py in (default: out)",
     )
     b.add_argument("--force", action="store_true", help="overwrite a file archc did not write")
-    b.add_argument("--logits", action="store_true", help="drop a trailing softmax (for losses that take logits)")
+    outputs = b.add_mutually_exclusive_group()
+    outputs.add_argument(
+        "--logits", action="store_true", help="drop an output's softmax on either target (Keras: classifier_activation=None by default)"
+    )
+    outputs.add_argument("--softmax", action="store_true", help="torch: keep an output's softmax (by default the model returns logits)")
     b.add_argument("--line-comments", action="store_true", help="add `# spec.arch:LINE` comments")
     b.set_defaults(func=cmd_build)
 
@@ -199,6 +204,13 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--atol", type=float, default=1e-4, help="tolerance relative to the output's scale")
     v.add_argument("--seed", type=int, default=0, help="seed of the weights and inputs")
     v.add_argument("--layers", action="store_true", help="also name the first layer whose outputs diverge")
+    v.add_argument(
+        "--backend",
+        choices=("jax", "tensorflow", "torch"),
+        default=None,
+        help="the Keras backend for the Keras side (default: KERAS_BACKEND, else jax when installed, else tensorflow)",
+    )
+    v.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     v.set_defaults(func=cmd_verify)
 
     f = sub.add_parser("fmt", help="format specs: the author's layout kept, indentation and spacing mended")
@@ -323,16 +335,20 @@ def cmd_summary(args: argparse.Namespace, nets: list[Network]) -> int:
 
 @_with_networks
 def cmd_build(args: argparse.Namespace, nets: list[Network]) -> int:
-    from .build import BuildError, write_build
+    from .build import BuildError, softmax_note, write_build
 
+    softmax = False if args.logits else (True if args.softmax else None)
     try:
         path = write_build(
-            nets, args.spec, args.target, Path(args.output), force=args.force, logits=args.logits, line_comments=args.line_comments
+            nets, args.spec, args.target, Path(args.output), force=args.force, softmax=softmax, line_comments=args.line_comments
         )
     except BuildError as exc:
         report(exc.compilation)
         return EXIT_SPEC
     print(f"wrote {path}")
+    note = softmax_note(nets, args.target, softmax)
+    if note:
+        print(note)
     return EXIT_OK
 
 
@@ -388,7 +404,8 @@ def cmd_verify(args: argparse.Namespace, nets: list[Network]) -> int:
 
     ok = True
     for net in nets:
-        result = verify(net, atol=args.atol, seed=args.seed, layers=args.layers)
+        progress = None if args.quiet else (lambda line, name=net.name: print(f"archc verify: {name}: {line}", file=sys.stderr, flush=True))
+        result = verify(net, atol=args.atol, seed=args.seed, layers=args.layers, backend=args.backend, progress=progress)
         print(result.text())
         ok &= result.ok
     return EXIT_OK if ok else EXIT_SPEC

@@ -13,8 +13,9 @@ class MissingDependency(Exception):
 
 INSTALL_HINTS = {
     "torch": "pip install 'archc[torch]'  (PyTorch)",
-    "keras": "pip install 'archc[keras]'  (Keras 3 with TensorFlow)",
-    "tensorflow": "pip install 'archc[keras]'  (Keras 3 with TensorFlow)",
+    "keras": "pip install 'archc[keras]'  (Keras 3 with JAX)",
+    "jax": "pip install 'archc[keras]'  (Keras 3 with JAX)",
+    "tensorflow": "pip install 'archc[tensorflow]'  (Keras 3 with TensorFlow)",
     "graphviz": "pip install 'archc[render]'  (the graphviz Python package)",
 }
 

@@ -24,12 +24,35 @@ class ModelTooLarge(Exception):
     """The model's parameters would not fit the memory budget."""
 
 
-def check_memory(net: Network, budget: int | None = None) -> None:
-    limit = budget if budget is not None else int(os.environ.get("ARCHC_MAX_MODEL_BYTES", DEFAULT_MAX_MODEL_BYTES))
-    size = net.total_params * BYTES_PER_PARAM
+class BadBudget(ValueError):
+    """ARCHC_MAX_MODEL_BYTES is not a positive whole number (a usage error)."""
+
+
+def memory_budget(budget: int | None = None) -> int:
+    """The memory budget in bytes: `budget`, else ARCHC_MAX_MODEL_BYTES, else 8 GiB."""
+    if budget is not None:
+        return budget
+    text = os.environ.get("ARCHC_MAX_MODEL_BYTES")
+    if text is None:
+        return DEFAULT_MAX_MODEL_BYTES
+    try:
+        value = int(text.replace("_", ""))
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise BadBudget(f"ARCHC_MAX_MODEL_BYTES={text!r} is not a positive whole number of bytes (e.g. 8589934592 for 8 GiB)")
+    return value
+
+
+def check_memory(net: Network, budget: int | None = None, extra: int = 0, what: str = "") -> None:
+    """Refuses, before anything is allocated, a model whose parameters (plus `extra` bytes of
+    `what`, e.g. verify's inputs and activations) would not fit the budget."""
+    limit = memory_budget(budget)
+    size = net.total_params * BYTES_PER_PARAM + extra
     if size > limit:
+        parts = f"its {net.total_params:,} float32 parameters" + (f" and {what}" if what else "")
         raise ModelTooLarge(
-            f"{net.name} would need {size / 1024**3:.1f} GiB for its {net.total_params:,} float32 parameters, "
+            f"{net.name} would need {size / 1024**3:.1f} GiB for {parts}, "
             f"over the budget of {limit / 1024**3:.1f} GiB (set ARCHC_MAX_MODEL_BYTES to raise it)"
         )
 

@@ -17,12 +17,23 @@ largest magnitude of the torch output.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
+import os
+import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .env import require
+from .env import MissingDependency, require
 from .graph import Network
+from .runtime import BYTES_PER_PARAM, check_memory
+
+# Keras backends verify can run the Keras side on, and the module each needs. JAX starts far
+# faster than TensorFlow and shares no kernel with PyTorch; Keras on torch would share them.
+KERAS_BACKENDS = {"jax": "jax", "tensorflow": "tensorflow", "torch": "torch"}
+Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -48,6 +59,7 @@ class VerifyResult:
     # a comparison proves something only when this is well above the tolerance.
     sensitivity: float | None = None
     first_divergence: str | None = None  # --layers: the first layer whose outputs differ
+    backend: str = ""  # the Keras backend the Keras side ran on
 
     @property
     def inconclusive(self) -> bool:
@@ -58,7 +70,8 @@ class VerifyResult:
         return bool(self.outputs) and all(o.max_rel <= self.atol for o in self.outputs) and not self.inconclusive
 
     def text(self) -> str:
-        lines = [f"{self.network}: PyTorch vs Keras, seed {self.seed}, tolerance {self.atol:g} of each output's scale"]
+        on = f" ({self.backend} backend)" if self.backend else ""
+        lines = [f"{self.network}: PyTorch vs Keras{on}, seed {self.seed}, tolerance {self.atol:g} of each output's scale"]
         for o in self.outputs:
             mark = "ok" if o.max_rel <= self.atol else "FAIL"
             shape = "x".join(str(d) for d in o.shape)
@@ -79,7 +92,66 @@ class VerifyResult:
 MIN_SENSITIVITY = 10.0
 
 
-def verify(net: Network, atol: float = 1e-4, seed: int = 0, batch: int = 2, layers: bool = False) -> VerifyResult:
+def select_backend(requested: str | None = None) -> str:
+    """The Keras backend for verify's Keras side, set before keras is first imported: the
+    requested one, else KERAS_BACKEND, else JAX when installed, else TensorFlow."""
+    if "keras" in sys.modules:  # imported already: its backend is fixed for this process
+        current = str(sys.modules["keras"].backend.backend())
+        if requested and requested != current:
+            raise MissingDependency(
+                f"keras is already imported with the {current} backend in this process; {requested} cannot be chosen now"
+            )
+        return current
+    choice = requested or os.environ.get("KERAS_BACKEND") or ("jax" if importlib.util.find_spec("jax") else "tensorflow")
+    if choice not in KERAS_BACKENDS:
+        raise MissingDependency(f"unknown Keras backend {choice!r}: choose {', '.join(KERAS_BACKENDS)}")
+    if importlib.util.find_spec(KERAS_BACKENDS[choice]) is None:
+        raise MissingDependency(f"the Keras backend {choice} is not installed: pip install {KERAS_BACKENDS[choice]}")
+    os.environ["KERAS_BACKEND"] = choice
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's start-up notices
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # ...and its oneDNN notice, which that does not silence
+    if choice == "jax":
+        _jax_compilation_cache()
+    return choice
+
+
+def _jax_compilation_cache() -> None:
+    """JAX compiles every op and weight initialiser per shape (LeNet-5: 6 s of CPU); a
+    persistent cache in archc's private cache directory makes the next run's 0.8 s."""
+    from .parse import private_cache_dir
+
+    folder = private_cache_dir("jax")
+    if folder is None:
+        return
+    jax: Any = importlib.import_module("jax")  # untyped use: jax's config is not annotated
+    jax.config.update("jax_compilation_cache_dir", folder)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+
+
+def verify_bytes(net: Network, batch: int) -> int:
+    """What verify allocates besides one model's parameters: the second framework's copy of
+    them, and its inputs (two draws and a private copy each) and activations at `batch`."""
+    numel = [_numel(n.shape) for n in net.nodes if n.id in net.live or n.id == 0]
+    return net.total_params * BYTES_PER_PARAM + BYTES_PER_PARAM * batch * (6 * _numel(net.input_shape) + 4 * max(numel))
+
+
+def _numel(shape: tuple[int, ...]) -> int:
+    total = 1
+    for d in shape:
+        total *= d
+    return total
+
+
+def verify(
+    net: Network,
+    atol: float = 1e-4,
+    seed: int = 0,
+    batch: int = 2,
+    layers: bool = False,
+    backend: str | None = None,
+    progress: Progress | None = None,
+) -> VerifyResult:
     """Build both models of `net`, calibrate the torch one, transfer its weights, compare.
 
     Calibration makes every normalisation real: batch-norm scale and shift are drawn at random
@@ -88,6 +160,9 @@ def verify(net: Network, atol: float = 1e-4, seed: int = 0, batch: int = 2, laye
     Each framework gets its own copy of the input. Outputs that end in a softmax are compared
     a second time before it, as logits (rows named "output (logits)").
     """
+    say = progress or (lambda _: None)
+    check_memory(net, extra=verify_bytes(net, batch), what=f"verify's inputs and activations at batch {batch}")
+    backend = select_backend(backend)
     np = require("numpy")
     torch = require("torch")
     torch.manual_seed(seed)
@@ -96,15 +171,18 @@ def verify(net: Network, atol: float = 1e-4, seed: int = 0, batch: int = 2, laye
     other = rng.standard_normal((batch, *net.input_shape)).astype("float32")
     names = ["output", *(item.name for item in net.aux_heads)]
     heads = [net.nodes[net.output], *(net.node_of(item) for item in net.aux_heads)]
-    result = VerifyResult(net.name, atol, seed)
+    result = VerifyResult(net.name, atol, seed, backend=backend)
     state = None
     for logits in (False, True):
         if logits and not any("softmax" in (n.op, n.activation) for n in heads):
             break
-        torch_model, keras_model = build_pair(net, logits, state, x, seed)
+        torch_model = keras_model = None  # free the previous pair before building the next
+        torch_model, keras_model = build_pair(net, logits, state, x, seed, say, backend)
         state = torch_model.state_dict()
+        started = time.perf_counter()
         expected = torch_outputs(torch_model, x.copy(), bool(net.aux_heads))
         actual = keras_outputs(keras_model, channels_last(x.copy()))
+        say(f"ran both{' on logits' if logits else ''} ({time.perf_counter() - started:.1f} s); comparing")
         suffix = " (logits)" if logits else ""
         for name, want, got in zip(names, expected, actual, strict=True):
             got = np.moveaxis(got, -1, 1) if got.ndim == 4 else got
@@ -125,18 +203,22 @@ def channels_last(x: Any) -> Any:
     return x.transpose(0, 2, 3, 1).copy() if x.ndim == 4 else x
 
 
-def build_pair(net: Network, logits: bool, state: Any, x: Any, seed: int) -> tuple[Any, Any]:
+def build_pair(net: Network, logits: bool, state: Any, x: Any, seed: int, say: Progress, backend: str) -> tuple[Any, Any]:
     """The torch model (calibrated on `x`, or given `state`) and the Keras model with its weights."""
     from .runtime import build_model
     from .weights import transfer
 
+    started = time.perf_counter()
     torch_model = build_model(net, "torch", logits=logits, softmax=not logits)
     if state is not None:
         torch_model.load_state_dict(state)
     else:
         calibrate(torch_model, x.copy(), seed)
+    say(f"built the PyTorch model ({time.perf_counter() - started:.1f} s); building the Keras model on {backend}")
+    started = time.perf_counter()
     # like with like: the spec's softmax on both sides, then logits on both sides
     keras_model = build_model(net, "keras", aux=bool(net.aux_heads), classifier_activation=None if logits else "softmax")
+    say(f"built the Keras model ({time.perf_counter() - started:.1f} s); transferring the weights")
     transfer(torch_model, keras_model, net)
     return torch_model, keras_model
 
