@@ -457,7 +457,7 @@ class LimitExceeded(Exception):
 # Limits on what a spec writes, checked while Lark parses, before the work they bound: parsing
 # costs ~7 µs a token on the 2-core machine and checking a layer ~40 µs, so these keep any spec
 # up to the 10 MB size limit within a few seconds (bench/scaling.py, tests/test_scaling.py).
-MAX_TOKENS = 320_000  # names, numbers, sizes, marks, keywords, braces and statement ends; comments are free
+MAX_TOKENS = 320_000  # every token but `->`: names, numbers, keywords, punctuation, statement ends; comments are free
 MAX_STATEMENTS = 20_000  # layer statements written; repeats and module calls make up to resolve.MAX_LAYERS of them
 MAX_BRACES = 1_000  # open braces at once; resolve reports nesting past 64 levels (MAX_NESTING) more precisely
 
@@ -667,7 +667,7 @@ class _Builder(_ToIR):
         self.tokens += 1
         if self.tokens > MAX_TOKENS:
             raise LimitExceeded(
-                f"the spec has more than {MAX_TOKENS:,} tokens (names, numbers, keywords, line ends), the most archc reads",
+                f"the spec has more than {MAX_TOKENS:,} tokens (names, numbers, punctuation, line ends), the most archc reads",
                 self._tok_span(tok),
                 "a spec this large is generated: write the repetition as `repeat N {...}` or a module",
             )
@@ -700,16 +700,24 @@ def _arg(self: _Builder, children: list[Any]) -> ir.Arg:
     return ir.Arg(None, value, value.span)
 
 
+def _kwarg(self: _Builder, children: list[Any]) -> ir.Arg:
+    """`NAME "=" _scalar`: the name token and the value token (Lark drops the "=")."""
+    key, tok = children
+    value = self._value_of(tok)
+    return ir.Arg(str(key), value, Span(self.file, key.line or 1, key.column or 1, value.span.end_line, value.span.end_column))
+
+
 def _value(self: _Builder, children: list[Any]) -> ir.Value:
     return self._value_of(children[0])
 
 
 _Builder.arg = _arg  # type: ignore[method-assign,assignment]
+_Builder.kwarg = _kwarg  # type: ignore[method-assign,assignment]
 _Builder.value = _value  # type: ignore[method-assign,assignment]
 
 # Lark calls a transformer's method named after a terminal on every token of it that it shifts.
 COUNTED = ("NAME", "INT", "FLOAT", "NEG_INT", "NEG_FLOAT", "DIMS", "MARK", "_NL", "AUX", "MODULE", "NETWORK", "INPUT", "REPEAT", "FROM",
-           "BRANCH", "CONNECTIONS")  # fmt: skip
+           "BRANCH", "CONNECTIONS", "COLON", "COMMA", "EQUAL", "LPAR", "RPAR")  # fmt: skip
 for _terminal in COUNTED:
     setattr(_Builder, _terminal, _Builder._count)
 _Builder.LBRACE = _Builder._open  # type: ignore[attr-defined]

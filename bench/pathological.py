@@ -127,7 +127,7 @@ CASES: dict[str, tuple[Callable[[int], str], int]] = {
     "comment_lines": (comment_lines, 1_000_000),
     "syntax_errors": (syntax_errors, 400_000),
     "many_args": (many_args, 4_000_000),
-    "many_sources": (many_sources, 300_000),
+    "many_sources": (many_sources, 155_000),
     "unknown_modules": (unknown_modules, 10_000),
     "nested_repeats": (nested_repeats, 13),
     "expanded": (expanded, 40_000),

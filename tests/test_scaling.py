@@ -98,3 +98,17 @@ def test_recovery_skips_blank_and_comment_lines_after_the_failing_one() -> None:
     source = "network N {\n    input image: 3x : 8x8\n\n    # a comment\n    ; conv1: conv 8 3x3\n    relu ::\n}\n"
     comp = compile_source(source, "s.arch")
     assert [(d.span.line, d.code) for d in comp.errors] == [(2, "syntax"), (6, "syntax")]
+
+
+def test_every_terminal_but_comments_and_arrows_counts_toward_the_token_limit() -> None:
+    from archc.parse import COUNTED, parser
+
+    uncounted = {t.name for t in parser().terminals} - set(COUNTED) - {"LBRACE", "RBRACE"}
+    assert all(name == "COMMENT" or name.startswith(("__IGNORE", "__ANON")) for name in uncounted), uncounted
+
+
+@pytest.mark.slow
+def test_many_keyword_arguments_are_refused_within_bounds() -> None:
+    usage = measure("network N {\n    input x: 3x8x8\n    conv 8 3x3 " + " ".join(f"pad={i}" for i in range(150_000)) + "\n}\n")
+    assert usage.exit_code == 1 and f"more than {MAX_TOKENS:,} tokens" in usage.stderr
+    assert usage.cpu_s <= CPU_TARGET_S and usage.peak_mb <= MEMORY_TARGET_MB
