@@ -85,6 +85,21 @@ def unknown_modules(n: int) -> str:
     return mods + "network U {\n    input x: 4x8x8\n" + calls + "}\n"
 
 
+def many_kwargs(n: int) -> str:
+    """One op given the same option n times."""
+    return "network K {\n    input x: 3x8x8\n    conv 8 3x3 " + " ".join(f"pad={i}" for i in range(n)) + "\n}\n"
+
+
+def many_networks(n: int) -> str:
+    """n small networks."""
+    return "".join(f"network N{i} {{\n    input x: 3x8x8\n    relu\n}}\n" for i in range(n))
+
+
+def many_calls(n: int) -> str:
+    """n calls of one two-layer module."""
+    return "module m(c) {\n    conv c 3x3 pad=1 relu\n    relu\n}\nnetwork C {\n    input x: 8x8x8\n" + "    m(8)\n" * n + "}\n"
+
+
 def nested_repeats(n: int) -> str:
     """n nested `repeat 2` blocks (n=13: 550 bytes, 8,192 layers)."""
     return "network R {\n    input x: 4x8x8\n" + "repeat 2 {\n" * n + "relu\n" + "}\n" * n + "}\n"
@@ -129,6 +144,9 @@ CASES: dict[str, tuple[Callable[[int], str], int]] = {
     "many_args": (many_args, 4_000_000),
     "many_sources": (many_sources, 155_000),
     "unknown_modules": (unknown_modules, 10_000),
+    "many_kwargs": (many_kwargs, 150_000),
+    "many_networks": (many_networks, 40_000),
+    "many_calls": (many_calls, 19_990),
     "nested_repeats": (nested_repeats, 13),
     "expanded": (expanded, 40_000),
     "chain_at_statement_limit": (chain, 19_990),
