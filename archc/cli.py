@@ -278,6 +278,11 @@ def networks(args: argparse.Namespace) -> list[Network] | None:
     comp = load_spec(args.spec, args.input)
     if not report(comp):
         return None
+    return _chosen(comp, args)
+
+
+def _chosen(comp: Compilation, args: argparse.Namespace) -> list[Network]:
+    """The networks of the spec a command uses: `--network`'s, or all of them."""
     if args.network:
         chosen = [n for n in comp.networks if n.name == args.network]
         if not chosen:
@@ -318,10 +323,20 @@ def cmd_check(args: argparse.Namespace) -> int:
     return EXIT_SPEC if failed else EXIT_OK
 
 
-@_with_networks
-def cmd_summary(args: argparse.Namespace, nets: list[Network]) -> int:
+def cmd_summary(args: argparse.Namespace) -> int:
+    """Like the other commands, but a spec with errors still gets what can be shown, unknowns marked `?` (exit 1)."""
     from .summary import explain, to_json, to_text
 
+    comp = load_spec(args.spec, args.input)
+    ok = report(comp)
+    try:
+        nets = _chosen(comp, args)
+    except UsageError:
+        if not ok:  # the network asked for is one the errors kept from being checked
+            return EXIT_SPEC
+        raise
+    if not nets:
+        return EXIT_SPEC
     if args.json:
         objs = [to_json(n, args.depth, args.batch) for n in nets]
         print(json.dumps(objs[0] if len(objs) == 1 else {"networks": objs}, indent=2))
@@ -330,7 +345,7 @@ def cmd_summary(args: argparse.Namespace, nets: list[Network]) -> int:
     else:
         width = args.width or (shutil.get_terminal_size().columns if sys.stdout.isatty() else None)
         print("\n\n".join(to_text(n, args.depth, args.batch, width) for n in nets))
-    return EXIT_OK
+    return EXIT_OK if ok else EXIT_SPEC
 
 
 @_with_networks

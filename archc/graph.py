@@ -45,6 +45,9 @@ class Node:
     explain: list[str] = field(default_factory=list)
     branches: tuple[BranchSeq, ...] = ()
     sourced: bool = False  # reads a named layer (`from X`) rather than the previous one
+    # False when an error (here or before) left its params and MACs unknown; its shape is then the one the
+    # spec declares (the filters of a conv, the layer's `-> SHAPE`), or () when nothing says it either
+    known: bool = True
 
     @property
     def qualname(self) -> str:

@@ -51,7 +51,7 @@ class Saved:
 
 def non_trainable(node: Node) -> int:
     """Values a layer keeps that training does not update: batch norm's running mean and variance."""
-    return 2 * node.shape[0] if node.op == "batchnorm" else 0
+    return 2 * node.shape[0] if node.op == "batchnorm" and node.shape else 0  # () after an error: unknown
 
 
 def elements(shape: tuple[int, ...]) -> int:

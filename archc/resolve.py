@@ -242,7 +242,9 @@ class Resolver:
         item.sourced = bool(src)
         scope.define(name, item.id if isinstance(item, Node) else item.output)
         if stmt.assertion is not None:
-            self._check_assertion(stmt.assertion, name, self.nodes[scope.names[name]])
+            self._check_assertion(stmt.assertion, name, self.nodes[scope.names[name]], ctx)
+            if not isinstance(item, Node):
+                item.shape = self.nodes[item.output].shape
         return item
 
     def _claim_name(self, stmt: ir.Layer, scope: Scope) -> str:
@@ -276,8 +278,19 @@ class Resolver:
             self.diags.error("aux-placement", "aux heads belong at the top level of a network", stmt.span)
         return dataclasses.replace(ctx, aux=True)
 
-    def _check_assertion(self, lit: ir.ShapeLit, name: str, node: Node) -> None:
-        if self._poisoned(node.id) or lit.dims == node.shape:
+    def _check_assertion(self, lit: ir.ShapeLit, name: str, node: Node, ctx: Ctx) -> None:
+        """`-> SHAPE` must hold; whether it does or not, the check goes on with the declared shape.
+
+        After an error (in this layer or before it) the assertion is what the spec says the layer
+        outputs, so the layers after it are checked against the author's intent: every independent
+        mistake is reported, and none is the echo of another.
+        """
+        if lit.dims == node.shape:
+            return
+        if self._poisoned(node.id):
+            if len(lit.dims) in (1, 3) and min(lit.dims) >= 1:
+                node.shape = lit.dims
+                ctx.syms[node.id] = Sym.of(lit.dims[0])
             return
         self.diags.error(
             "shape-assert",
@@ -286,6 +299,10 @@ class Resolver:
             notes=tuple(node.explain[:2]),
             hint=self._rounding_hint(lit.dims, node),
         )
+        if len(lit.dims) in (1, 3) and min(lit.dims) >= 1:
+            node.explain = [*node.explain, f"declared {fmt_shape(lit.dims)}: the check goes on with that"]
+            node.shape = lit.dims  # the layers after it read what the spec declares
+            ctx.syms[node.id] = Sym.of(lit.dims[0])
 
     def _rounding_hint(self, declared: Shape, node: Node) -> str | None:
         """A pool whose other rounding mode gives the declared shape: say so."""
@@ -331,6 +348,7 @@ class Resolver:
         node.exprs, node.branches = bound.exprs, branches
         if outcome is not None:
             node.params, node.macs, node.explain = outcome.params, outcome.macs, outcome.explain
+            node.known = outcome.known
         in_syms = [ctx.syms.get(i, Sym()) for i in inputs]
         node.in_sym = in_syms[0] if in_syms else Sym()
         node.out_sym = self._out_sym(node, in_syms, bound)
@@ -399,9 +417,25 @@ class Resolver:
         except ShapeProblem as problem:
             where = bound.spans.get(problem.option or "", op.op.span)
             self.diags.error(problem.code, problem.message, where, hint=self._hint(problem, inputs))
-            return POISON, None
+            return self._recover(name, opdef, attrs, shapes, problem)
         for warn in outcome.warnings:
             self.diags.warning(warn.code, warn.message, bound.spans.get(warn.option or "", op.op.span), hint=warn.hint)
+        return outcome.shape, outcome
+
+    def _recover(
+        self, name: str, opdef: ops.OpDef, attrs: dict[str, Any], shapes: list[Shape], problem: ShapeProblem
+    ) -> tuple[Shape, Outcome | None]:
+        """After a wrong filter depth, the shape the conv declares (its filters, kernel, stride, pad);
+        its params and MACs stay unknown. After any other shape error, POISON (the assertion may say more)."""
+        if problem.code != "channel-mismatch":
+            return POISON, None
+        try:
+            outcome = RULES[opdef.name](name, {**attrs, "kernel": attrs["kernel"][:2]}, shapes)
+        except ShapeProblem:
+            return POISON, None
+        outcome.params = outcome.macs = 0
+        outcome.explain = [line for line in outcome.explain if not line.endswith(("params", "MACs"))]
+        outcome.warnings, outcome.known = [], False
         return outcome.shape, outcome
 
     def _hint(self, problem: ShapeProblem, inputs: tuple[int, ...]) -> str | None:
@@ -522,6 +556,7 @@ class Resolver:
         ctx: Ctx,
     ) -> Node:
         node = Node(len(self.nodes), name, path, op, attrs, activation, inputs, shape, 0, 0, ctx.aux, ctx.module, span)
+        node.known = shape != POISON
         self.nodes.append(node)
         if len(self.nodes) > MAX_LAYERS and not self.too_big:
             self.too_big = True

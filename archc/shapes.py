@@ -22,6 +22,7 @@ class Outcome:
     macs: int = 0
     explain: list[str] = field(default_factory=list)
     warnings: list[ShapeProblem] = field(default_factory=list)
+    known: bool = True  # False: only the shape is known, recovered after an error
 
 
 class ShapeProblem(Exception):

@@ -33,6 +33,7 @@ class Row:
     kind: str = "layer"  # or "module", "repeat": a folded instance or repeat block
     input_shapes: tuple[Shape, ...] = ()
     output_shape: Shape = ()
+    known: bool = True  # False: an error left its params and MACs unknown (shown as `?`)
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ def layer_rows(net: Network) -> list[Row]:
 
 def rows(net: Network, depth: int | None = None, batch: int = 1) -> list[Row]:
     """The table's rows: every layer, or with `depth`, the items nested deeper folded into one row each."""
-    saved = saved_bytes(net, batch)
+    saved = saved_bytes(net, batch) if complete(net) else {}
     chains = _chains(net)
     groups: dict[int, tuple[Item, list[Node]]] = {}
     for node in net.layers:
@@ -69,9 +70,9 @@ def rows(net: Network, depth: int | None = None, batch: int = 1) -> list[Row]:
         ins = (net.nodes[item.input].shape,)
         out.append(
             Row(
-                item.qualname, op, parent, fmt_shape(item.shape), sum(n.params for n in live), sum(n.macs for n in live), item.aux,
+                item.qualname, op, parent, _shown(item.shape), sum(n.params for n in live), sum(n.macs for n in live), item.aux,
                 fmt_inputs(ins), sum(non_trainable(n) for n in live), sum(saved.get(n.id, 0) for n in live), bool(live), kind,
-                ins, item.shape,
+                ins, item.shape, all(n.known for n in nodes),
             )
         )  # fmt: skip
     return out
@@ -80,9 +81,19 @@ def rows(net: Network, depth: int | None = None, batch: int = 1) -> list[Row]:
 def _node_row(net: Network, n: Node, saved: dict[int, int]) -> Row:
     ins = tuple(net.nodes[i].shape for i in n.inputs)
     return Row(
-        n.qualname, _op_text(n.op, n.activation), n.module, fmt_shape(n.shape), n.params, n.macs, n.aux,
-        fmt_inputs(ins), non_trainable(n), saved.get(n.id, 0), n.id in net.live, "layer", ins, n.shape,
+        n.qualname, _op_text(n.op, n.activation), n.module, _shown(n.shape), n.params, n.macs, n.aux,
+        fmt_inputs(ins), non_trainable(n), saved.get(n.id, 0), n.id in net.live, "layer", ins, n.shape, n.known,
     )  # fmt: skip
+
+
+def complete(net: Network) -> bool:
+    """Every layer's shape, params and MACs known: false only for a spec with errors."""
+    return all(n.known for n in net.layers)
+
+
+def _shown(shape: Shape) -> str:
+    """A shape as the table shows it; `?` for one an error left unknown."""
+    return fmt_shape(shape) if shape else "?"
 
 
 def _chains(net: Network) -> dict[int, tuple[Instance | RepeatBlock, ...]]:
@@ -108,7 +119,7 @@ def _chains(net: Network) -> dict[int, tuple[Instance | RepeatBlock, ...]]:
 def fmt_inputs(shapes: tuple[Shape, ...]) -> str:
     """`3x224x224`; `2×64x56x56` for equal inputs; `(64+128+32+32)x28x28` for maps of one size."""
     if len(shapes) <= 1:
-        return "".join(fmt_shape(s) for s in shapes)
+        return "".join(_shown(s) for s in shapes)
     if len(set(shapes)) == 1:
         return f"{len(shapes)}×{fmt_shape(shapes[0])}"
     if all(len(s) == 3 for s in shapes) and len({s[1:] for s in shapes}) == 1:
@@ -132,7 +143,7 @@ def _op_text(op: str, activation: str | None) -> str:
 
 
 def to_json(net: Network, depth: int | None = None, batch: int = 1) -> dict[str, Any]:
-    saved = saved_bytes(net, batch)
+    saved = saved_bytes(net, batch) if complete(net) else {}
     return {
         "network": net.name,
         "file": net.file,
@@ -144,10 +155,10 @@ def to_json(net: Network, depth: int | None = None, batch: int = 1) -> dict[str,
                 "activation": n.activation,
                 "module": n.module,
                 "input_shapes": [list(net.nodes[i].shape) for i in n.inputs],
-                "output_shape": list(n.shape),
-                "params": n.params,
+                "output_shape": list(n.shape) if n.shape else None,
+                "params": n.params if n.known else None,
                 "non_trainable_params": non_trainable(n),
-                "macs": n.macs,
+                "macs": n.macs if n.known else None,
                 "saved_bytes": saved.get(n.id, 0),
                 "aux": n.aux,
                 "live": n.id in net.live,
@@ -178,10 +189,10 @@ def _row_json(r: Row) -> dict[str, Any]:
         "op": r.op,
         "module": r.module,
         "input_shapes": [list(s) for s in r.input_shapes],
-        "output_shape": list(r.output_shape),
-        "params": r.params,
+        "output_shape": list(r.output_shape) if r.output_shape else None,
+        "params": r.params if r.known else None,
         "non_trainable_params": r.non_trainable,
-        "macs": r.macs,
+        "macs": r.macs if r.known else None,
         "saved_bytes": r.saved,
         "aux": r.aux,
         "live": r.live,
@@ -245,6 +256,8 @@ def to_text(net: Network, depth: int | None = None, batch: int = 1, width: int |
 
 def _cells(r: Row) -> tuple[str, ...]:
     name = r.name + (" (aux)" if r.aux and r.name.count(".") == 0 else "") + ("" if r.live else " (dead)")
+    if not r.known:
+        return (name, r.op, r.module, r.input, r.shape, "?", "?")
     return (name, r.op, r.module, r.input, r.shape, f"{r.params:,}", f"{r.macs:,}")
 
 
@@ -279,6 +292,12 @@ def _middle(text: str, width: int) -> str:
 
 
 def _totals(net: Network, batch: int) -> list[str]:
+    if not complete(net):
+        unknown = sum(1 for n in net.layers if not n.known)
+        return [
+            f"total params      {net.total_params:>16,}   (of the layers the errors left countable; {unknown} marked ? are not counted)",
+            f"MACs              {net.macs:>16,}   (the same layers; no memory figures for a spec with errors)",
+        ]
     params = param_bytes(net)
     saved = activation_bytes(net, batch)
     out = [
@@ -347,9 +366,18 @@ def explain(net: Network) -> str:
     out = [f"{net.name}: input {fmt_shape(net.input_shape)}"]
     width = max((len(n.qualname) for n in net.layers), default=0)
     for n in net.layers:
-        for text in n.explain or [f"{n.op} → {fmt_shape(n.shape)}"]:
+        lines = n.explain or [f"{n.op} → {_shown(n.shape)}"]
+        if not n.known:
+            lines = (
+                [*n.explain, f"{n.op} → {fmt_shape(n.shape)} as declared; params unknown (an error here or before)"]
+                if n.shape
+                else ["? (not checked: an error here or before)"]
+            )
+        for text in lines:
             out.append(f"{n.qualname.ljust(width)}  {text}")
     counted = [f"{n.params:,}" for n in net.layers if n.params]
     sums = f"{' + '.join(counted)} = " if len(counted) > 1 else ""
     out += ["", f"total params = {sums}{net.total_params:,}"]
+    if not complete(net):
+        out[-1] += f"   (without the {sum(1 for n in net.layers if not n.known)} layers marked ?/unknown: the spec has errors)"
     return "\n".join(out)

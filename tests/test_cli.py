@@ -178,10 +178,12 @@ def test_summary_json_is_one_object_per_network() -> None:
     assert run("summary", "--network", "Nope", BOTTLENECK)[0] == 2
 
 
-def test_summary_of_a_broken_spec_exits_1_and_prints_nothing() -> None:
+def test_summary_of_a_broken_spec_exits_1_and_marks_what_is_unknown() -> None:
     code, out, err = run("summary", "--json", UNKNOWN_OP)
-    assert (code, out) == (1, "")
+    assert code == 1
     assert "[unknown-op]" in err
+    (conv1,) = [layer for layer in json.loads(out)["layers"] if layer["name"] == "conv1"]
+    assert (conv1["op"], conv1["params"], conv1["output_shape"]) == ("konv", None, None)
 
 
 # -- --input -------------------------------------------------------------------------------------------
