@@ -41,13 +41,15 @@ class LocalResponseNorm(layers.Layer):
         self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
 
     def call(self, x):
+        # The window mean over the maps as one pooling op, as torch does it: one op per
+        # map in the window would make `lrn 100000` a model of 100,000 ops.
         maps = x.shape[-1]
-        pad = [(0, 0)] * (len(x.shape) - 1)
-        squares = ops.pad(ops.square(x), [*pad, (self.size // 2, (self.size - 1) // 2)])
-        total = squares[..., 0:maps]
-        for i in range(1, self.size):
-            total = total + squares[..., i : i + maps]
-        return x / ops.power(self.k + self.alpha / self.size * total, self.beta)
+        squares = ops.reshape(ops.square(x), (-1, maps, 1))
+        window = (self.size // 2, (self.size - 1) // 2)
+        padded = ops.pad(squares, [(0, 0), window, (0, 0)])
+        mean = ops.average_pool(padded, self.size, strides=1, padding="valid")
+        mean = ops.reshape(mean, (-1, *x.shape[1:]))
+        return x / ops.power(self.k + self.alpha * mean, self.beta)
 
     def get_config(self):
         config = {{"size": self.size, "alpha": self.alpha, "beta": self.beta}}
