@@ -1,20 +1,22 @@
 """Error specs as data: every tests/errors/*.arch file carries its expected diagnostics in comments.
 
-On the line a diagnostic points at (the first line of its span) write
+On the line a diagnostic points at (the first line of its span) write, as mypy's test data do,
 
-    conv1: konv 8 3x3 relu     # E: [unknown-op] unknown op `konv`
-    module stage(c, spare) {   # W: [unused-param] never uses its parameter spare
+    conv1: konv 8 3x3 relu     # E:12: [unknown-op] unknown op `konv`
+    module stage(c, spare) {   # W:17: [unused-param] never uses its parameter spare
 
-`E` is an error and `W` a warning, `[code]` the diagnostic's code, and the rest a substring of its
-message. An optional ` hint: TEXT` at the end also requires TEXT in the diagnostic's hint. One line
-may carry several expectations, one after another: `# E: [a] ... # W: [b] ...`.
+`E` is an error, `W` a warning and `N` a note; the number is the column of the caret (1-based, where
+the span starts), `[code]` the diagnostic's code, and the rest a substring of its message. An
+optional ` hint: TEXT` at the end also requires TEXT in the diagnostic's hint. One line may carry
+several expectations, one after another: `# E:5: [a] ... # W:20: [b] ...`.
 
 A diagnostic on a line that cannot carry a comment (the end of a file, or line 1 of a file that is
-all comments) is written `# E@LINE: [code] message` — on the first line of the file by convention.
+all comments) is written `# E@LINE:COL: [code] message` — on the first line of the file by convention.
 
 Each file is compiled by the real compiler (archc.compile_file) and the multiset of
-(line, severity, code) must equal the expectations exactly: a missing diagnostic fails, and so does
-an unexpected one. Adding a regression test means adding a file.
+(line, column, severity, code) must equal the expectations exactly: a missing diagnostic fails, and
+so does an unexpected one, or one whose caret sits on another token. Adding a regression test means
+adding a file.
 """
 
 from __future__ import annotations
@@ -36,20 +38,22 @@ ERRORS = ROOT / "tests" / "errors"
 FILES = sorted(ERRORS.glob("*.arch"))
 FRONT_END = ["parse.py", "bind.py", "resolve.py", "shapes.py", "tables.py", "compiler.py"]
 
-MARK = re.compile(r"#\s*(?P<sev>[EW])(?:@(?P<line>\d+))?:\s*\[(?P<code>[a-z][a-z0-9-]*)\]\s*")
+MARK = re.compile(r"#\s*(?P<sev>[EWN])(?:@(?P<line>\d+))?:(?P<col>\d+)?:?\s*\[(?P<code>[a-z][a-z0-9-]*)\]\s*")
+SEVERITY = {"E": "error", "W": "warning", "N": "note"}
 
 
 @dataclass(frozen=True)
 class Expected:
     line: int
-    severity: str  # "error" or "warning"
+    column: int | None  # None only when the file forgot it: test_every_expectation_pins_its_column fails then
+    severity: str  # "error", "warning" or "note"
     code: str
     message: str
     hint: str | None
 
     @property
-    def key(self) -> tuple[int, str, str]:
-        return (self.line, self.severity, self.code)
+    def key(self) -> tuple[int, int | None, str, str]:
+        return (self.line, self.column, self.severity, self.code)
 
 
 def expectations(path: Path) -> list[Expected]:
@@ -61,13 +65,13 @@ def expectations(path: Path) -> list[Expected]:
             rest = text[m.end() : end].strip()
             message, _, hint = rest.partition(" hint: ")
             line = int(m["line"]) if m["line"] else lineno
-            severity = "error" if m["sev"] == "E" else "warning"
-            out.append(Expected(line, severity, m["code"], message.strip(), hint.strip() or None))
+            column = int(m["col"]) if m["col"] else None
+            out.append(Expected(line, column, SEVERITY[m["sev"]], m["code"], message.strip(), hint.strip() or None))
     return out
 
 
-def key(d: Diagnostic) -> tuple[int, str, str]:
-    return (d.span.line, d.severity.value, d.code)
+def key(d: Diagnostic) -> tuple[int, int | None, str, str]:
+    return (d.span.line, d.span.column, d.severity.value, d.code)
 
 
 def show(diags: list[Diagnostic]) -> str:
@@ -94,6 +98,12 @@ def test_error_file(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
+def test_every_expectation_pins_its_column(path: Path) -> None:
+    unpinned = [e for e in expectations(path) if e.column is None]
+    assert unpinned == [], f"{path.name}: write each expectation with its caret's column, `# E:COL: [code] message`"
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
 def test_every_diagnostic_is_located(path: Path) -> None:
     lines = path.read_text(encoding="utf-8").split("\n")
     for d in archc.compile_file(path).diagnostics:
@@ -108,11 +118,24 @@ def test_harness_reads_expectations() -> None:
     """The comment syntax itself: positions, several marks on a line, hints, and @LINE."""
     path = ERRORS / "unknown_argument.arch"
     got = expectations(path)
-    assert [(e.line, e.severity, e.code) for e in got] == [(3, "error", "unknown-argument")] * 2
+    assert [(e.line, e.column, e.severity, e.code) for e in got] == [
+        (3, 23, "error", "unknown-argument"),
+        (3, 30, "error", "unknown-argument"),
+    ]
     assert got[0].message == "conv does not take `stride`" and got[0].hint == "write it as stride=VALUE"
     assert got[1].message == "conv has no place for the value 2"
     eof = expectations(ERRORS / "syntax_missing_brace_eof.arch")
-    assert [(e.line, e.code) for e in eof] == [(9, "syntax")]
+    assert [(e.line, e.column, e.code) for e in eof] == [(9, 2, "syntax")]
+
+
+def test_a_caret_on_the_wrong_token_fails(tmp_path: Path) -> None:
+    """The column is part of the expectation: the right code on the right line at another column is a miss."""
+    text = (ERRORS / "unknown_op.arch").read_text(encoding="utf-8")
+    moved = tmp_path / "unknown_op.arch"
+    moved.write_text(text.replace("# E:12: [unknown-op]", "# E:5: [unknown-op]"), encoding="utf-8")
+    assert expectations(moved) != expectations(ERRORS / "unknown_op.arch")
+    with pytest.raises(AssertionError, match="diagnostics differ"):
+        test_error_file(moved)
 
 
 def front_end_codes() -> set[str]:
