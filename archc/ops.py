@@ -50,6 +50,12 @@ class OpDef:
         return next((o for o in self.options if o.name == name), None)
 
 
+# Checker-only: `drop=ok` acknowledges that the window leaves the last rows unread on purpose (torchvision's
+# SqueezeNet stem, GoogLeNet's aux pool), so `check --strict` passes on a faithful spec. It changes no shape
+# and no generated code: the backends read only the options they emit.
+DROP = Option("drop", CHOICE, "warn", choices=("warn", "ok"), doc="`ok`: the input rows this window leaves unread are intended")
+
+
 def _pool(name: str, doc: str, example: str) -> OpDef:
     return OpDef(
         name,
@@ -61,6 +67,7 @@ def _pool(name: str, doc: str, example: str) -> OpDef:
             Option("stride", DIMS, None, doc="step; defaults to the kernel size (non-overlapping)"),
             Option("pad", DIMS, 0, doc="zero padding on each side (-inf for max pooling)"),
             Option("ceil", BOOL, False, doc="ceil rounding: keep a last window that starts inside the input"),
+            DROP,
         ),
         positional=("kernel",),
         flags={"ceil": ("ceil", True)},
@@ -88,6 +95,7 @@ CATALOGUE: dict[str, OpDef] = {
                 Option("dilation", DIMS, 1),
                 Option("groups", INT, 1, doc="split input and output maps into towers"),
                 Option("bias", BOOL, True),
+                DROP,
             ),
             positional=("filters", "kernel"),
             flags={"same": ("pad", "same"), "valid": ("pad", "valid")},
@@ -101,7 +109,7 @@ CATALOGUE: dict[str, OpDef] = {
             "pool",
             "LeNet's trainable subsampling: the sum of each 2x2 window times a trainable coefficient, plus a trainable bias, per map.",
             "S2: subsample 2x2 stride=2 sigmoid",
-            options=(Option("kernel", DIMS, required=True), Option("stride", DIMS, None)),
+            options=(Option("kernel", DIMS, required=True), Option("stride", DIMS, None), DROP),
             positional=("kernel",),
             activation=True,
         ),

@@ -16,7 +16,7 @@ from . import ir, ops
 from .bind import Bound, Param, bind, substitute
 from .diagnostics import Diagnostics, Span
 from .graph import BranchSeq, Instance, Item, Network, Node, RepeatBlock
-from .shapes import RULES, Outcome, Shape, ShapeProblem, fmt_shape
+from .shapes import RULES, Outcome, Shape, ShapeProblem, fmt_shape, layout_problem
 from .suggest import NameIndex, suggest_in
 from .sym import IN_CHANNELS, Sym
 from .tables import table_inputs
@@ -144,6 +144,7 @@ class Resolver:
                 "input-shape", f"input shape {fmt_shape(shape)} must be CxHxW or a length N, every size ≥ 1", first.shape.span, hint=hint
             )
             return None
+        self._check_layout(shape, first.shape.span)
         name = first.name.text if first.name else "input"
         inp = self._node(name, (name,), "input", {}, None, (), shape, first.span, Ctx({}, {}, "", ()))
         scope = Scope((), None, {name: inp.id}, {name})
@@ -166,6 +167,12 @@ class Resolver:
                 hint="check the sizes; the budget protects the machine from an accidental giant",
             )
         return net
+
+    def _check_layout(self, shape: Shape, span: Span) -> None:
+        written = f"--input {fmt_shape(shape)}" if self.input_override else f"input {fmt_shape(shape)}"
+        problem = layout_problem(shape, written)
+        if problem is not None:
+            self.diags.warning(problem.code, problem.message, span, hint=problem.hint)
 
     def _warn_unread(self, net: Network) -> None:
         """One warning per dead end: a layer whose output nothing reads and that is no output."""

@@ -104,21 +104,67 @@ def _window(shape: Shape, op: str, kernel: Any, stride: Any, pad: Any, dilation:
         )
     out = Outcome((c, oh, ow), explain=explain)
     if drop_h or drop_w:
-        out.warnings.append(_dropped_rows(op, h, w, kh, kw, sh, sw, ph, pw, drop_h, drop_w))
+        span_h, span_w = dh * (kh - 1) + 1, dw * (kw - 1) + 1
+        out.warnings.append(_dropped_rows(op, [("H", h, span_h, sh, ph, drop_h), ("W", w, span_w, sw, pw, drop_w)]))
     return out
 
 
-def _dropped_rows(op: str, h: int, w: int, kh: int, kw: int, sh: int, sw: int, ph: int, pw: int, dh: int, dw: int) -> ShapeProblem:
-    what = f"{dh} row{'s' if dh != 1 else ''}" if dh == dw else f"{dh} rows and {dw} columns"
-    if dh == dw:
-        what += " and column" + ("s" if dh != 1 else "")
-    fix_h = h + (sh - (h + 2 * ph - kh) % sh) % sh
+def _dropped_rows(op: str, axes: list[tuple[str, int, int, int, int, int]]) -> ShapeProblem:
+    """The warning for windows that leave input rows unread; `axes` holds (axis, n, span, s, p, dropped) for H and W.
+
+    The axis that drops is named (`along W`) unless both drop alike, so that a 224x224x3 input's
+    dropped column is blamed on its W = 3, not on H = 224.
+    """
+    arith = {axis: f"{size}{f' + 2·{p}' if p else ''} − {span} is not divisible by stride {s}" for axis, size, span, s, p, _ in axes}
+    (_, _, kh, sh, _, dh), (*_, dw) = axes
+    fix = [size + (s - (size + 2 * p - span) % s) % s if drop else size for _, size, span, s, p, drop in axes]
+    if dh == dw and arith["H"] == arith["W"]:
+        why, what = arith["H"], f"{dh} row{'s' if dh != 1 else ''} and column{'s' if dh != 1 else ''}"
+        exact = f"a {fix[0]}x{fix[1]} input"
+    else:
+        why = " and ".join(f"{arith[axis]} along {axis}" for axis, *_, drop in axes if drop)
+        what = " and ".join(
+            f"{drop} {unit}{'s' if drop != 1 else ''}" for (*_, drop), unit in zip(axes, ("row", "column"), strict=True) if drop
+        )
+        exact = f"a {fix[0]}x{fix[1]} input (HxW)"
     return ShapeProblem(
         "dropped-rows",
-        f"{h}{f' + 2·{ph}' if ph else ''} − {kh} is not divisible by stride {sh}: {op} drops {what} of its input",
-        f"a {fix_h}x{fix_h} input to {op} makes it exact"
-        + (" (Caffe's AlexNet used a 227x227 image for this reason)" if (kh, sh) == (11, 4) else ""),
+        f"{why}: {op} drops {what} of its input",
+        f"{exact} to {op} makes it exact" + (" (Caffe's AlexNet used a 227x227 image for this reason)" if (kh, sh) == (11, 4) else ""),
         option="stride",
+    )
+
+
+def _acknowledged(out: Outcome, attrs: dict[str, Any]) -> Outcome:
+    """`drop=ok` acknowledges a drop the original model makes on purpose; otherwise the hint offers it."""
+    if attrs.get("drop") == "ok":
+        out.warnings = [w for w in out.warnings if w.code != "dropped-rows"]
+    for warn in out.warnings:
+        if warn.code == "dropped-rows":
+            warn.hint = f"{warn.hint}; if the original model drops them too, say so with `drop=ok`"
+    return out
+
+
+CHANNEL_COUNTS = (1, 3, 4)  # grey, RGB, RGBA: what the last size of a channels-last image is
+
+
+def layout_problem(shape: Shape, written: str) -> ShapeProblem | None:
+    """An image input that reads as channels-last (`224x224x3`, as Keras and many notes write it).
+
+    The last size looks like a channel count and the first does not; a square map of such a size
+    (`480x4x4`, `1024x1x1`) is a feature map, not a layout slip.
+    """
+    if len(shape) != 3:
+        return None
+    c, h, w = shape
+    if w not in CHANNEL_COUNTS or c in CHANNEL_COUNTS or h == w:
+        return None
+    fixed = fmt_shape((w, c, h))
+    return ShapeProblem(
+        "input-layout",
+        f"{written} reads as {c} maps of {h}x{w}: did you mean {fixed}? archc shapes are CxHxW",
+        f"channels first, as PyTorch orders them: Keras' HxWxC {fmt_shape(shape)} is written {fixed} "
+        "(the generated Keras model is channels-last all the same)",
     )
 
 
@@ -171,12 +217,12 @@ def conv(name: str, attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
         terms = " + ".join(f"({kh}·{kw}·{cnt}{b})·{reps}" for cnt, reps in _table_runs(table, c))
         out.explain.append(f"{terms} = {n(out.params)} params")
         out.explain.append(f"{oh}·{ow}·{kh}·{kw}·{links} links = {n(out.macs)} MACs")
-        return out
+        return _acknowledged(out, attrs)
     out.params = (kh * kw * depth + bias) * filters
     out.macs = oh * ow * filters * kh * kw * depth
     out.explain.append(f"({kh}·{kw}·{depth}{b})·{filters} = {n(out.params)} params")
     out.explain.append(f"{oh}·{ow}·{filters} · {kh}·{kw}·{depth} = {n(out.macs)} MACs")
-    return out
+    return _acknowledged(out, attrs)
 
 
 def _table_runs(table: tuple[tuple[int, ...], ...], maps: int) -> list[tuple[int, int]]:
@@ -208,7 +254,7 @@ def pool(op: str) -> Callable[[str, dict[str, Any], list[Shape]], Outcome]:
             rounded_up = _window(shapes[0], name, attrs["kernel"], stride, attrs["pad"], 1, True).shape
             for warn in out.warnings:
                 warn.hint = f"{warn.hint}; or `ceil` keeps a last partial window ({fmt_shape(rounded_up)})"
-        return out
+        return _acknowledged(out, attrs)
 
     return rule
 
@@ -219,7 +265,7 @@ def subsample(name: str, attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
     c = out.shape[0]
     out.params = 2 * c
     out.explain.append(f"(1+1)·{c} = {n(out.params)} params")
-    return out
+    return _acknowledged(out, attrs)
 
 
 def same_shape(op: str) -> Callable[[str, dict[str, Any], list[Shape]], Outcome]:
