@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .compiler import Compilation, SpecReadError, compile_file, compile_source
+from .compiler import Compilation, InputShapeError, SpecReadError, compile_file, compile_source
 from .diagnostics import CompileError, Diagnostic
 from .graph import Network
 from .runtime import build_model
@@ -18,6 +18,7 @@ __all__ = [
     "Compilation",
     "CompileError",
     "Diagnostic",
+    "InputShapeError",
     "Network",
     "SpecReadError",
     "__version__",
@@ -29,11 +30,11 @@ __all__ = [
 ]
 
 
-def _compile(spec: str | Path) -> Compilation:
+def _compile(spec: str | Path, input_shape: tuple[int, ...] | None = None) -> Compilation:
     """A path to a spec, or the spec's text itself (anything with a newline or a brace)."""
     if isinstance(spec, Path) or ("\n" not in spec and "{" not in spec):
-        return compile_file(spec)
-    return compile_source(spec)
+        return compile_file(spec, input_shape)
+    return compile_source(spec, input_shape=input_shape)
 
 
 def check(spec: str | Path) -> list[Diagnostic]:
@@ -41,9 +42,14 @@ def check(spec: str | Path) -> list[Diagnostic]:
     return _compile(spec).diagnostics
 
 
-def load(spec: str | Path, network: str | None = None) -> Network:
-    """The shaped network of a spec; raises CompileError listing every error."""
-    comp = _compile(spec)
+def load(spec: str | Path, network: str | None = None, *, input: tuple[int, ...] | None = None) -> Network:
+    """The shaped network of a spec; raises CompileError listing every error.
+
+    `input` (CxHxW, or N for a flat input) shapes it at another input than the declared one: the
+    shape assertions are then not checked (they state the declared input's shapes), every other
+    rule is; a malformed shape, or one of the wrong rank, raises InputShapeError.
+    """
+    comp = _compile(spec, input)
     comp.raise_for_errors()
     if network is None:
         return comp.networks[0]

@@ -16,7 +16,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from . import __version__
-from .compiler import MAX_SOURCE_BYTES, Compilation, SpecReadError, compile_bytes, read_spec_bytes
+from .compiler import (
+    INPUT_FORMS,
+    MAX_SOURCE_BYTES,
+    Compilation,
+    InputShapeError,
+    SpecReadError,
+    checked_input,
+    compile_bytes,
+    read_spec_bytes,
+)
 from .diagnostics import render_all, to_json
 from .env import MissingDependency
 from .graph import Network
@@ -250,20 +259,23 @@ def _positive(text: str) -> int:
 
 
 def _shape_arg(text: str) -> Shape:
+    parts = text.lower().split("x")
+    if not all(p.isascii() and p.isdigit() for p in parts):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a shape: give {INPUT_FORMS}")
     try:
-        dims = tuple(int(p) for p in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a shape like 3x224x224") from None
-    if not dims or min(dims) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a shape like 3x224x224")
-    return dims
+        return checked_input(tuple(int(p) for p in parts))
+    except InputShapeError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a shape: give {INPUT_FORMS}") from None
 
 
 # -- loading and reporting ------------------------------------------------------------------------
 def load_spec(path: str, input_shape: Shape | None = None) -> Compilation:
-    if path == "-":
-        return compile_bytes(sys.stdin.buffer.read(MAX_SOURCE_BYTES + 1), "<stdin>", input_shape)  # a bounded read
-    return compile_bytes(read_spec_bytes(path), path, input_shape)
+    try:
+        if path == "-":
+            return compile_bytes(sys.stdin.buffer.read(MAX_SOURCE_BYTES + 1), "<stdin>", input_shape)  # a bounded read
+        return compile_bytes(read_spec_bytes(path), path, input_shape)
+    except InputShapeError as exc:  # --input 784 for an image network
+        raise UsageError(f"--input: {exc}") from None
 
 
 def report(comp: Compilation, strict: bool = False) -> bool:

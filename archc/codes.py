@@ -38,6 +38,12 @@ MISSING_INPUT = _code("missing-input", "error", "a network has no `input`")
 DUPLICATE_INPUT = _code("duplicate-input", "error", "a second `input`")
 INPUT_ORDER = _code("input-order", "error", "`input` after a layer, or inside a block")
 INPUT_SHAPE = _code("input-shape", "error", "the input is not CxHxW or N, or a size is below 1")
+INPUT_LAYOUT = _code("input-layout", "warning", "an image input that reads as channels-last (`224x224x3`): archc shapes are CxHxW")
+INPUT_OVERRIDE = _code(
+    "input-override",
+    "note",
+    "`--input` replaced the declared input, so the shape assertions (`-> SHAPE`), which state the shapes at the declared input, were not checked",
+)
 UNKNOWN_OP = _code("unknown-op", "error", "no such op (with a did-you-mean, or a hint when it is a module)")
 UNKNOWN_OPTION = _code("unknown-option", "error", "the op has no option of that name")
 UNKNOWN_ARGUMENT = _code("unknown-argument", "error", "a value or word the op has no place for")

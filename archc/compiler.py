@@ -13,7 +13,7 @@ from .diagnostics import CompileError, Diagnostic, Diagnostics, Severity, Span
 from .graph import Network
 from .parse import parse
 from .resolve import Resolver
-from .shapes import Shape
+from .shapes import Shape, fmt_shape
 from .suggest import new_budget
 
 MAX_SOURCE_BYTES = 10 * 1024 * 1024  # a spec is text a person writes; anything larger is a mistake
@@ -37,7 +37,7 @@ class Compilation:
 
     @property
     def warnings(self) -> list[Diagnostic]:
-        return [d for d in self.diagnostics if not d.is_error]
+        return [d for d in self.diagnostics if d.severity is Severity.WARNING]  # notes fail nothing, even --strict
 
     @property
     def ok(self) -> bool:
@@ -46,6 +46,39 @@ class Compilation:
     def raise_for_errors(self) -> None:
         if not self.ok:
             raise CompileError(self.errors, {self.file: self.source})
+
+
+class InputShapeError(ValueError):
+    """An input shape given for one run (`--input`, `input=`) that is malformed or does not fit the
+    network: a usage error, not an error in the spec."""
+
+
+INPUT_FORMS = "CxHxW (three sizes, e.g. 3x224x224) or N (one size, a flat input), every size at least 1"
+
+
+def checked_input(value: object) -> Shape:
+    """A shape given for one run, as a tuple: 1 or 3 whole numbers, each at least 1."""
+    dims = tuple(value) if isinstance(value, (tuple, list)) else ()
+    whole = all(isinstance(d, int) and not isinstance(d, bool) for d in dims)
+    shown = fmt_shape(dims) if dims and whole else repr(value)
+    if len(dims) not in (1, 3) or not whole:
+        raise InputShapeError(f"input {shown} is not a shape: give {INPUT_FORMS}")
+    if min(dims) < 1:
+        raise InputShapeError(f"input {shown} has a size below 1: give {INPUT_FORMS}")
+    return dims
+
+
+def _fits(program: ir.Program, shape: Shape) -> None:
+    """The given input has the rank of every network's declared input (an image for an image, a length for a length)."""
+    for ndef in program.networks:
+        declared = next((s.shape.dims for s in ndef.body.stmts if isinstance(s, ir.Input)), None)
+        if declared is None or len(declared) not in (1, 3) or len(declared) == len(shape):
+            continue  # a missing or malformed declared input is the spec's own error
+        form = "CxHxW, an image: give three sizes" if len(declared) == 3 else "N, a length: give one size"
+        raise InputShapeError(
+            f"input {fmt_shape(shape)} does not fit network {ndef.name.text}, whose input is {form}, "
+            f"like the declared {fmt_shape(declared)}"
+        )
 
 
 def read_spec(path: str | Path) -> str:
@@ -136,7 +169,10 @@ def compile_source(text: str, file: str = "<string>", input_shape: Shape | None 
 
 
 def _compile_source(text: str, file: str, input_shape: Shape | None) -> Compilation:
+    """Raises InputShapeError when `input_shape` is malformed or does not fit a network of the spec."""
     text = text.removeprefix("\ufeff")  # a byte-order mark is not part of the spec
+    if input_shape is not None:
+        input_shape = checked_input(input_shape)
     comp = Compilation(file, text)
     diags = Diagnostics()
     if not text.strip():
@@ -146,6 +182,8 @@ def _compile_source(text: str, file: str, input_shape: Shape | None) -> Compilat
     else:
         comp.program = parse(text, file, diags)
     new_budget()  # did-you-mean hints: a bounded number of comparisons per compile
+    if comp.program is not None and input_shape is not None:
+        _fits(comp.program, input_shape)
     if comp.program is not None:
         if not comp.program.networks:
             diags.error("missing-network", "the spec defines no network", Span(file, 1, 1, 1, 1), hint="add `network Name { ... }`")

@@ -36,6 +36,7 @@ class Span(NamedTuple):
 class Severity(str, Enum):
     ERROR = "error"
     WARNING = "warning"
+    NOTE = "note"  # information, never a failure: e.g. that --input left the shape assertions unchecked
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,9 @@ class Diagnostics:
     def warning(self, code: str, message: str, span: Span, hint: str | None = None, notes: tuple[str, ...] = ()) -> None:
         self.items.append(Diagnostic(Severity.WARNING, code, message, span, hint, notes))
 
+    def note(self, code: str, message: str, span: Span, hint: str | None = None, notes: tuple[str, ...] = ()) -> None:
+        self.items.append(Diagnostic(Severity.NOTE, code, message, span, hint, notes))
+
     def extend(self, other: Diagnostics) -> None:
         self.items.extend(other.items)
 
@@ -91,7 +95,7 @@ class Diagnostics:
 
     @property
     def warnings(self) -> list[Diagnostic]:
-        return [d for d in self.items if not d.is_error]
+        return [d for d in self.items if d.severity is Severity.WARNING]
 
     def sorted(self) -> list[Diagnostic]:
         return sorted(self.items, key=lambda d: (d.span.file, d.span.line, d.span.column))
@@ -115,7 +119,7 @@ def render(diag: Diagnostic, source: str | None, color: bool = False, lines: lis
     """
     sev = diag.severity.value
     if color:
-        tint = "\033[1;31m" if diag.is_error else "\033[1;35m"
+        tint = {Severity.ERROR: "\033[1;31m", Severity.WARNING: "\033[1;35m"}.get(diag.severity, "\033[1;36m")
         sev = f"{tint}{sev}\033[0m"
     s = diag.span
     out = [f"{safe(s.file)}:{s.line}:{s.column}: {sev}: {safe(diag.message)}  [{diag.code}]"]

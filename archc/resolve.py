@@ -99,6 +99,8 @@ class Resolver:
         self.program = program
         self.diags = diags
         self.input_override = input_override
+        self.declared: Shape = ()  # the input the spec declares: its shape assertions hold for it
+        self.skipped: set[Span] = set()  # the assertions not checked because another input was given
         self.modules: dict[str, ir.ModuleDef] = {}
         self.module_index = NameIndex()
         self.used: dict[str, ir.ModuleDef] = {}
@@ -144,6 +146,7 @@ class Resolver:
                 "input-shape", f"input shape {fmt_shape(shape)} must be CxHxW or a length N, every size ≥ 1", first.shape.span, hint=hint
             )
             return None
+        self.declared, self.skipped = first.shape.dims, set()
         self._check_layout(shape, first.shape.span)
         name = first.name.text if first.name else "input"
         inp = self._node(name, (name,), "input", {}, None, (), shape, first.span, Ctx({}, {}, "", ()))
@@ -154,6 +157,8 @@ class Resolver:
         items, out = self.block(body, scope, ctx, inp.id)
         if len(self.diags.errors) == errors_before:
             self._no_silent_failure()
+        if self.skipped:
+            self._note_skipped(first.shape.span)
         net = Network(ndef.name.text, self.program.file, source, name, self.nodes, items, out, dict(self.used))
         if self.too_big:
             return None
@@ -173,6 +178,22 @@ class Resolver:
         problem = layout_problem(shape, written)
         if problem is not None:
             self.diags.warning(problem.code, problem.message, span, hint=problem.hint)
+
+    def _asserting(self, lit: ir.ShapeLit) -> bool:
+        """A `-> SHAPE` states the shape at the declared input; at another (`--input`) it is skipped and counted."""
+        if self.input_override is None or tuple(self.input_override) == self.declared:
+            return True
+        self.skipped.add(lit.span)
+        return False
+
+    def _note_skipped(self, span: Span) -> None:
+        count, declared = len(self.skipped), fmt_shape(self.declared)
+        self.diags.note(
+            "input-override",
+            f"--input {fmt_shape(tuple(self.input_override or ()))} replaces the declared input {declared}: "
+            f"the {count} shape assertion{'s' if count != 1 else ''} (`-> SHAPE`) state the shapes at {declared} and were not checked",
+            span,
+        )
 
     def _warn_unread(self, net: Network) -> None:
         """One warning per dead end: a layer whose output nothing reads and that is no output."""
@@ -248,7 +269,7 @@ class Resolver:
             return None
         item.sourced = bool(src)
         scope.define(name, item.id if isinstance(item, Node) else item.output)
-        if stmt.assertion is not None:
+        if stmt.assertion is not None and self._asserting(stmt.assertion):
             self._check_assertion(stmt.assertion, name, self.nodes[scope.names[name]], ctx)
             if not isinstance(item, Node):
                 item.shape = self.nodes[item.output].shape

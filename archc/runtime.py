@@ -66,6 +66,15 @@ def load_module(source: str, name: str) -> types.ModuleType:
     return module
 
 
+def _at_input(net: Network, shape: tuple[int, ...]) -> Network:
+    """`net` shaped again from its own source at another input."""
+    from .compiler import compile_source
+
+    comp = compile_source(net.source, net.file, shape)
+    comp.raise_for_errors()
+    return next(n for n in comp.networks if n.name == net.name)
+
+
 def build_model(
     spec: str | Path | Network,
     target: str = "torch",
@@ -73,6 +82,7 @@ def build_model(
     *,
     logits: bool = False,
     softmax: bool = False,
+    input: tuple[int, ...] | None = None,
     **options: Any,
 ) -> Any:
     """An instantiated model of the spec for `target` ("torch" or "keras").
@@ -83,10 +93,18 @@ def build_model(
     output followed by each aux head, and classifier_activation=None for logits (the
     default is the spec's softmax, as in keras.applications). logits=True drops an output's
     softmax on either target.
+
+    input=(C, H, W) (or (N,) for a flat input) builds the model for another input size: the spec
+    is shaped again at that size, so every shape, count and padding choice is exact for it (its
+    `-> SHAPE` assertions, stated for the declared input, are not checked). A size the network
+    cannot take raises CompileError; a malformed one InputShapeError.
     """
     from . import load  # the package's own entry point, defined after this module is imported
 
-    net = spec if isinstance(spec, Network) else load(spec, network)
+    if isinstance(spec, Network):
+        net = spec if input is None else _at_input(spec, input)
+    else:
+        net = load(spec, network, input=input)
     check_memory(net, options.pop("max_bytes", None))
     require(FRAMEWORK[target])
     if logits and softmax:
