@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import ir, ops
 from .diagnostics import Diagnostics, Span
-from .suggest import did_you_mean
+from .suggest import OPTION_ALIASES, alias_of, did_you_mean
 
 
 @dataclass
@@ -74,11 +75,25 @@ def _keyword(
     option = opdef.option(key)
     if option is None:
         names = [o.name for o in opdef.options] + (["activation"] if opdef.activation else [])
-        hint = did_you_mean(key, names) or (f"{opdef.name} takes: {', '.join(names)}" if names else f"{opdef.name} takes no options")
+        alias = alias_of(key, OPTION_ALIASES, names)
+        hint = (
+            (f"did you mean `{alias}`? (`{key}` is {alias} in archc)" if alias else None)
+            or did_you_mean(key, names)
+            or (f"{opdef.name} takes: {', '.join(names)}" if names else f"{opdef.name} takes no options")
+        )
+        meant = alias or _suggested(hint)
+        if meant is not None and meant not in given:  # `dropout p=0.5`: one mistake, not also a missing rate
+            given[meant] = arg.span
         diags.error("unknown-option", f"{opdef.name} has no option `{key}`", arg.span, hint=hint)
         out.ok = False
         return
     _assign(opdef, option, arg, value, expr, given, out, diags)
+
+
+def _suggested(hint: str) -> str | None:
+    """The option a did-you-mean hint names."""
+    m = re.match(r"did you mean `([a-z_]+)`\?", hint)
+    return m[1] if m else None
 
 
 def _positional(

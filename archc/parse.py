@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import stat
 import sys
 import threading
@@ -103,28 +104,59 @@ def cache_path(grammar: str) -> str | None:
 def parse(text: str, file: str, diags: Diagnostics) -> ir.Program | None:
     """Parse one spec; on syntax errors, report them (several, when they can be told apart) and return None."""
     with _BUILDING:  # one builder, shared by the cached parser: one file at a time
-        _BUILDER.start_parse(file)
+        _BUILDER.start_parse(file, text)
         try:
             tree: object = parser().parse(text)
         except _ValueTooLarge as exc:  # a value the grammar admits but Python cannot hold
             diags.error("syntax", str(exc), exc.span)
+            _report_run_together(diags)
             return None
         except LimitExceeded as exc:  # checked while parsing: the parse stops where the limit is passed
             diags.error("limit", str(exc), exc.span, hint=exc.hint)
             return None
         except UnexpectedInput as exc:
             first = _translate(exc, text, file)
-            diags.error(*first)
+            if not _BUILDER.explained(first[2]):
+                diags.error(*first)
             try:
-                for later in _later_syntax_errors(text, file, first, exc):
-                    diags.error(*later)
+                for later in _later_syntax_errors(text, file, first, exc):  # a generator: a limit may stop it halfway
+                    if not _BUILDER.explained(later[2]):
+                        diags.error(*later)
             except LimitExceeded as limit:  # reading on after the error passed a limit: say so, and stop
                 diags.error("limit", str(limit), limit.span, hint=limit.hint)
             finally:
                 _forget()
+            _report_run_together(diags)
+            return None
+        if _report_run_together(diags):
             return None
     assert isinstance(tree, ir.Program)  # the inline builder made the IR while parsing
     return tree
+
+
+def _report_run_together(diags: Diagnostics) -> bool:
+    """Report the values that ran into a word (`3x3relu`, `4c`, `3X3`); True if there were any."""
+    for message, span, hint in _BUILDER.run_together:
+        diags.error("syntax", message, span, hint=hint)
+    return bool(_BUILDER.run_together)
+
+
+# A value must end where a word could go on: `3x3relu`, `pad=1relu` and `4c` are one run of
+# characters that reads as two tokens, and `3X3` (a capital X) as the number 3 and the name X3.
+WORD_CHAR = re.compile(r"\w")
+WORD_RUN = re.compile(r"\w*")
+SIZE_WITH_CAPITAL_X = re.compile(r"[0-9]+([xX][0-9]+)+")
+
+
+def run_together(value: str, rest: str, span: Span) -> tuple[str, Span, str]:
+    """The syntax error for a value token followed at once by word characters."""
+    run = value + rest
+    if SIZE_WITH_CAPITAL_X.fullmatch(run):
+        return f"`{run}` is not a size: sizes are written with a lowercase x", span, f"write `{run.lower()}`"
+    hint = f"write `{value} {rest}`"
+    if value.isdigit():
+        hint += f", or, if `{run}` is a name, start it with a letter"
+    return f"the value {value} runs into `{rest}`: a value ends before a letter, digit or '_'", span, hint
 
 
 MAX_SYNTAX_ERRORS = 10
@@ -296,6 +328,7 @@ def _translate(exc: UnexpectedInput, text: str, file: str) -> tuple[str, str, Sp
         end = column + max(1, len(str(tok)) if tok.type != "_NL" else 1)
         hint = (
             _hint_for(tok, exc.accepts or exc.expected)
+            or _tuple_hint(tok, text)
             or _keyword_as_name(tok, text)
             or _closed_early(tok, exc.accepts or exc.expected, text)
         )
@@ -354,6 +387,26 @@ def _hint_for(tok: Token, expected: set[str] | frozenset[str]) -> str | None:
     if str(tok) == "," and "COMMA" not in expected:
         return "separate an op's arguments with spaces, not commas"
     return None
+
+
+TUPLE = re.compile(r"\(\s*([0-9]+)\s*((?:,\s*[0-9]+\s*)+)\)")
+OPTION_BEFORE = re.compile(r"(\w+)\s*=\s*$")
+
+
+def _tuple_hint(tok: Token, text: str) -> str | None:
+    """`(1,7)` and `pad=(0,3)`, as Python and the frameworks write sizes: archc writes 1x7, pad=0x3."""
+    if str(tok) != "(" or tok.start_pos is None:
+        return None
+    m = TUPLE.match(text, tok.start_pos)
+    if m is None:
+        return None
+    sizes = [m[1], *(p.strip() for p in m[2].split(",")[1:])]
+    size = "x".join(sizes)
+    line_start = text.rfind("\n", 0, tok.start_pos) + 1
+    key = OPTION_BEFORE.search(text, line_start, tok.start_pos)
+    if key is not None:
+        return f"write {key[1]}={size}: a size is written with x, not as a tuple"
+    return f"write the size as {size}, not ({','.join(sizes)})"
 
 
 KEYWORDS = ("network", "module", "input", "repeat", "branch", "connections", "from", "aux")
@@ -645,8 +698,28 @@ class _Builder(_ToIR):
     def __init__(self) -> None:  # the file is set per parse
         pass
 
-    def start_parse(self, file: str) -> None:
+    text = ""
+    run_together: list[tuple[str, Span, str]] = []  # reset per parse
+
+    def start_parse(self, file: str, text: str = "") -> None:
         self.file, self.tokens, self.statements, self.depth = file, 0, 0, 0
+        self.text, self.run_together = text, []
+
+    def _value(self, tok: Token) -> Token:
+        """A number or size token: counted, and an error noted when a word character follows at once."""
+        self._count(tok)
+        end = tok.end_pos
+        if end is not None and end < len(self.text) and WORD_CHAR.match(self.text, end):
+            rest = WORD_RUN.match(self.text, end)
+            word = rest[0] if rest else ""
+            span = Span(self.file, tok.line or 1, tok.column or 1, tok.line or 1, (tok.column or 1) + len(tok) + len(word))
+            if not any(span == seen for _, seen, _ in self.run_together):  # recovery may lex a line twice
+                self.run_together.append(run_together(str(tok), word, span))
+        return tok
+
+    def explained(self, span: Span) -> bool:
+        """A syntax error inside a run-together value (`3X32X32`'s X32X32) is its echo, not news."""
+        return any(seen.line == span.line and seen.column <= span.column < seen.end_column for _, seen, _ in self.run_together)
 
     def _open(self, tok: Token) -> Token:
         self.depth += 1
@@ -720,6 +793,8 @@ COUNTED = ("NAME", "INT", "FLOAT", "NEG_INT", "NEG_FLOAT", "DIMS", "MARK", "_NL"
            "BRANCH", "CONNECTIONS", "COLON", "COMMA", "EQUAL", "LPAR", "RPAR")  # fmt: skip
 for _terminal in COUNTED:
     setattr(_Builder, _terminal, _Builder._count)
+for _terminal in ("INT", "FLOAT", "NEG_INT", "NEG_FLOAT", "DIMS"):
+    setattr(_Builder, _terminal, _Builder._value)
 _Builder.LBRACE = _Builder._open  # type: ignore[attr-defined]
 _Builder.RBRACE = _Builder._close  # type: ignore[attr-defined]
 

@@ -17,7 +17,7 @@ from .bind import Bound, Param, bind, substitute
 from .diagnostics import Diagnostics, Span
 from .graph import BranchSeq, Instance, Item, Network, Node, RepeatBlock
 from .shapes import RULES, Outcome, Shape, ShapeProblem, fmt_shape, layout_problem
-from .suggest import NameIndex, suggest_in
+from .suggest import OP_ALIASES, NameIndex, alias_of, suggest_in
 from .sym import IN_CHANNELS, Sym
 from .tables import table_inputs
 
@@ -387,6 +387,8 @@ class Resolver:
         word = op.op.text
         if word in self.modules:
             hint = f"{word} is a module: call it with its arguments, `{word}(...)`"
+        elif (alias := alias_of(word, OP_ALIASES, ops.CATALOGUE)) is not None:
+            hint = f"did you mean `{alias}`? (`{word}` is {alias} in archc)"
         else:
             hint = suggest_in(word, (OP_INDEX, self.module_index)) or "see docs/language.md for the ops"
         self.diags.error("unknown-op", f"unknown op `{word}`", op.op.span, hint=hint)

@@ -130,3 +130,46 @@ def suggest_in(word: str, indexes: Iterable[NameIndex]) -> str | None:
         if len(seen) >= MAX_COMPARED:
             break
     return hint(best_match(word, list(seen)[:MAX_COMPARED], sure=SURE if indexed else None))
+
+
+# What other tools call archc's ops and options (PyTorch, Keras, papers): a hint names archc's word
+# even when the spelling is nowhere near it (`linear` → `dense`, `p=` → `rate=`).
+OP_ALIASES = {
+    "linear": "dense",
+    "fc": "dense",
+    "fully_connected": "dense",
+    "conv2d": "conv",
+    "convolution": "conv",
+    "maxpool2d": "maxpool",
+    "max_pool": "maxpool",
+    "avgpool2d": "avgpool",
+    "avg_pool": "avgpool",
+    "bn": "batchnorm",
+    "batchnorm2d": "batchnorm",
+    "batch_norm": "batchnorm",
+    "batchnormalization": "batchnorm",
+    "adaptiveavgpool2d": "global_avgpool",
+    "globalaveragepooling2d": "global_avgpool",
+    "gap": "global_avgpool",
+    "localresponsenorm": "lrn",
+    "cat": "concat",
+    "concatenate": "concat",
+}
+OPTION_ALIASES = {
+    "p": "rate",
+    "kernel_size": "kernel",
+    "pool_size": "kernel",
+    "padding": "pad",
+    "strides": "stride",
+    "out_channels": "filters",
+    "out_features": "units",
+    "dilation_rate": "dilation",
+    "use_bias": "bias",
+    "epsilon": "eps",
+}
+
+
+def alias_of(word: str, aliases: dict[str, str], known: Iterable[str]) -> str | None:
+    """archc's name for another tool's `word`, if it is one of `known`."""
+    target = aliases.get(word.lower())
+    return target if target is not None and target in set(known) else None
