@@ -116,7 +116,14 @@ EXAMPLES = {
   archc fmt --check specs/          # a diff of each spec that would change; exit 1 if any
   archc fmt -i specs/*.arch         # rewrite the specs that need it""",
     "lsp": """
-  archc lsp                         # started by an editor: see docs/editors.md""",
+  archc lsp                         # started by an editor: `archc docs editors` says how""",
+    "examples": """
+  archc examples                            # the example specs that come with archc
+  archc examples lenet5 > lenet5.arch       # one of them, to start from""",
+    "docs": """
+  archc docs                # the language reference
+  archc docs targets        # how specs map onto PyTorch and Keras
+  archc docs editors        # the language server and highlighting (also: figures, benchmarks)""",
     "completion": """
   archc completion bash > ~/.local/share/bash-completion/completions/archc
   archc completion zsh > "${fpath[1]}/_archc"
@@ -231,6 +238,16 @@ def _parser() -> argparse.ArgumentParser:
 
     lsp = sub.add_parser("lsp", help="run the language server on stdin/stdout (pip install 'archc[lsp]')")
     lsp.set_defaults(func=cmd_lsp)
+
+    e = sub.add_parser("examples", help="list the example specs that come with archc, or print one")
+    e.add_argument("name", nargs="?", metavar="NAME", help="the example to print (default: list them all)")
+    e.set_defaults(func=cmd_examples)
+
+    d = sub.add_parser("docs", help="print archc's documentation: the language reference, or another TOPIC")
+    d.add_argument(
+        "topic", nargs="?", default="language", metavar="TOPIC", help="language (default), targets, figures, editors or benchmarks"
+    )
+    d.set_defaults(func=cmd_docs)
 
     k = sub.add_parser("completion", help="print a shell completion script (bash, zsh or fish)")
     k.add_argument("shell", choices=("bash", "zsh", "fish"), help="the shell to complete archc in")
@@ -425,10 +442,22 @@ def cmd_report(args: argparse.Namespace, nets: list[Network]) -> int:
     return EXIT_OK
 
 
+def _verify_needs(backend: str | None) -> list[str]:
+    """What verify imports: torch, keras and the Keras backend it would choose (jax unless told)."""
+    chosen = backend or os.environ.get("KERAS_BACKEND")
+    if chosen is None:
+        from .env import installed
+
+        chosen = "tensorflow" if installed("tensorflow") and not installed("jax") else "jax"
+    return ["numpy", "torch", "keras", chosen]
+
+
 @_with_networks
 def cmd_verify(args: argparse.Namespace, nets: list[Network]) -> int:
+    from .env import require_all
     from .verify import verify
 
+    require_all(_verify_needs(args.backend), "archc verify")
     ok = True
     for net in nets:
         progress = None if args.quiet else (lambda line, name=net.name: print(f"archc verify: {name}: {line}", file=sys.stderr, flush=True))
@@ -503,6 +532,40 @@ def _show_or_write(path: str, source: str, text: str, check: bool) -> None:
 
         write_atomic(Path(path).resolve(), text)  # through a symbolic link, which stays one
         print(f"reformatted {path}", file=sys.stderr)
+
+
+def cmd_examples(args: argparse.Namespace) -> int:
+    from .shipped import example_names, example_text, summary_line
+
+    names = example_names()
+    if args.name is None:
+        width = max(map(len, names))
+        for name in names:
+            print(f"{name.ljust(width)}  {summary_line(example_text(name) or '')}")
+        return EXIT_OK
+    text = example_text(args.name)
+    if text is None:
+        raise UsageError(f"no example {args.name!r}{_did_you_mean(args.name, names)}; the examples are {', '.join(names)}")
+    sys.stdout.write(text)
+    return EXIT_OK
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    from .shipped import doc_text, doc_topics
+
+    text = doc_text(args.topic)
+    if text is None:
+        topics = doc_topics()
+        raise UsageError(f"no documentation on {args.topic!r}{_did_you_mean(args.topic, topics)}; the topics are {', '.join(topics)}")
+    sys.stdout.write(text)
+    return EXIT_OK
+
+
+def _did_you_mean(word: str, names: list[str]) -> str:
+    from .suggest import did_you_mean
+
+    hint = did_you_mean(word, names)
+    return f" ({hint})" if hint else ""
 
 
 def cmd_completion(args: argparse.Namespace) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .backends.dot import to_dot
-from .env import MissingDependency, require, require_dot
+from .env import MissingDependency, require_graphviz
 from .files import write_atomic
 from .graph import Network
 
@@ -30,8 +30,7 @@ def render_bytes(net: Network, fmt: str, rankdir: str = "TB", depth: int | None 
 
 def layout(source: str, fmt: str) -> bytes:
     """Runs `dot -T<fmt>` on DOT text through the graphviz package."""
-    require_dot()
-    graphviz = require("graphviz")
+    graphviz = require_graphviz()
     try:
         result: bytes = graphviz.pipe("dot", fmt, source.encode("utf-8"), quiet=True)
     except graphviz.ExecutableNotFound as exc:  # dot vanished between the check and the call

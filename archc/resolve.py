@@ -390,7 +390,9 @@ class Resolver:
         elif (alias := alias_of(word, OP_ALIASES, ops.CATALOGUE)) is not None:
             hint = f"did you mean `{alias}`? (`{word}` is {alias} in archc)"
         else:
-            hint = suggest_in(word, (OP_INDEX, self.module_index)) or "see docs/language.md for the ops"
+            hint = (
+                suggest_in(word, (OP_INDEX, self.module_index)) or '`archc docs` prints the language reference, with every op under "Ops"'
+            )
         self.diags.error("unknown-op", f"unknown op `{word}`", op.op.span, hint=hint)
 
     def _check_block(self, opdef: ops.OpDef, op: ir.Op) -> None:

@@ -1,4 +1,5 @@
-"""The built wheel works on its own: grammar/arch.lark ships inside it as archc/grammar/arch.lark.
+"""The built wheel works on its own: grammar/arch.lark ships inside it as archc/grammar/arch.lark,
+the documentation as archc/docs/ (`archc docs`) and the example specs as archc/specs/ (`archc examples`).
 
 Builds the wheel, installs it with its one dependency (lark, from the package index, pinned by
 constraints.txt) into a fresh virtual environment without the system's site-packages, and runs
@@ -35,6 +36,11 @@ def test_wheel_installs_and_checks_a_spec(tmp_path: Path) -> None:
         assert "archc/grammar/arch.lark" in names
         assert zf.read("archc/grammar/arch.lark") == (ROOT / "grammar" / "arch.lark").read_bytes()
         assert not any(n.startswith(("tests/", "specs/")) for n in names)
+        for doc in (ROOT / "docs").glob("*.md"):  # `archc docs`: what the hints point at
+            assert zf.read(f"archc/docs/{doc.name}") == doc.read_bytes()
+        for spec in (ROOT / "specs").rglob("*.arch"):  # `archc examples`
+            assert zf.read(f"archc/{spec.relative_to(ROOT).as_posix()}") == spec.read_bytes()
+        assert not any(n.startswith("archc/docs/images") for n in names)
 
     env = tmp_path / "fresh"
     venv.EnvBuilder(with_pip=True, system_site_packages=False, clear=True).create(env)
@@ -58,3 +64,15 @@ def test_wheel_installs_and_checks_a_spec(tmp_path: Path) -> None:
     bad = subprocess.run([bindir / "archc", "check", broken.name], capture_output=True, text=True, cwd=outside, timeout=120)
     assert bad.returncode == 1
     assert "broken.arch:3:5: error: unknown op `konv`" in bad.stderr
+
+    # what the hints and the README point at is there without the repository
+    unknown = outside / "unknown.arch"
+    unknown.write_text("network N {\n    input x: 3x8x8\n    qqqqqqqq 8\n}\n", encoding="utf-8")
+    hint = subprocess.run([bindir / "archc", "check", unknown.name], capture_output=True, text=True, cwd=outside, timeout=120)
+    assert "hint: `archc docs` prints the language reference" in hint.stderr
+    docs = sh(bindir / "archc", "docs", cwd=outside).stdout
+    assert docs == (ROOT / "docs" / "language.md").read_text(encoding="utf-8")
+    listed = sh(bindir / "archc", "examples", cwd=outside).stdout
+    assert [line.split()[0] for line in listed.strip().split("\n")] == sorted(p.stem for p in (ROOT / "specs").rglob("*.arch"))
+    vgg = sh(bindir / "archc", "examples", "vgg16", cwd=outside).stdout
+    assert vgg == (ROOT / "specs" / "vgg16.arch").read_text(encoding="utf-8")
