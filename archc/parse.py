@@ -634,7 +634,7 @@ class _ToIR:
 # positions there, so each node's span runs from its first to its last token; the grammar
 # names the keywords and closing braces it needs for that, and they are dropped before the
 # rule's method sees its children.
-POSITION_ONLY = frozenset({"MODULE", "NETWORK", "INPUT", "REPEAT", "BRANCH", "CONNECTIONS", "RBRACE"})
+POSITION_ONLY = frozenset({"MODULE", "NETWORK", "INPUT", "REPEAT", "BRANCH", "CONNECTIONS", "RBRACE", "RPAR"})
 
 
 class _Meta:

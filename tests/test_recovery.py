@@ -96,3 +96,11 @@ def test_summary_marks_unknown_shapes_and_json_has_nulls() -> None:
 def test_summary_of_a_spec_that_does_not_parse_prints_nothing() -> None:
     run = archc_cli("summary", str(ROOT / "tests" / "errors" / "syntax_missing_brace_eof.arch"))
     assert (run.returncode, run.stdout) == (1, "")
+
+
+def test_a_call_s_span_takes_in_its_closing_parenthesis() -> None:
+    """The carets under a module call cover `block(16)`, not `block(16`."""
+    spec = "module block(c, d) {\n    conv c 3x3\n    conv d 3x3\n}\nnetwork N {\n    input x: 3x8x8\n    b: block(16)\n}\n"
+    (d,) = archc.compile_source(spec).errors
+    assert d.code == "module-arity"
+    assert (d.span.line, d.span.column, d.span.end_column) == (7, 8, 17)
