@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import platform
 import shutil
+import sys
 from collections.abc import Iterable
 from types import ModuleType
 
@@ -50,7 +52,20 @@ def require_all(modules: Iterable[str], what: str) -> None:
         return
     names = missing[0] if len(missing) == 1 else ", ".join(missing[:-1]) + " and " + missing[-1]
     which, it = ("which is", "it") if len(missing) == 1 else ("which are", "them")
-    raise MissingDependency(f"{what} needs {names}, {which} not installed; install {it} with: {install_command(missing)}")
+    message = f"{what} needs {names}, {which} not installed; install {it} with: {install_command(missing)}"
+    if "torch" in missing and intel_mac():
+        message += f" ({INTEL_MAC})"
+    raise MissingDependency(message)
+
+
+INTEL_MAC = (
+    "but there is no PyTorch 2.4 for Intel Macs: PyTorch's last macOS x86-64 wheels are 2.2; "
+    "use Linux, Windows or an Apple-silicon Mac for the torch side, the Keras target runs here on JAX"
+)
+
+
+def intel_mac() -> bool:
+    return sys.platform == "darwin" and platform.machine() == "x86_64"
 
 
 def require(module: str) -> ModuleType:
@@ -58,6 +73,8 @@ def require(module: str) -> ModuleType:
         return importlib.import_module(module)
     except ImportError as exc:
         hint = INSTALL_HINTS.get(module.split(".")[0], f"pip install {module}")
+        if module.split(".")[0] == "torch" and intel_mac():
+            hint += f" ({INTEL_MAC})"
         raise MissingDependency(f"{module} is not installed ({exc}); install it with: {hint}") from None
 
 

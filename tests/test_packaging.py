@@ -150,8 +150,11 @@ PLATFORMS = {
     "macos-arm64": {"sys_platform": "darwin", "platform_system": "Darwin", "platform_machine": "arm64"},
     "windows-amd64": {"sys_platform": "win32", "platform_system": "Windows", "platform_machine": "AMD64"},
 }
-# Packages a platform has no wheels for (PyPI, as of 2026): tensorflow-cpu is Linux and Windows only.
-NO_WHEELS = {"macos-x86_64": {"tensorflow-cpu"}, "macos-arm64": {"tensorflow-cpu"}}
+# Packages a platform has no wheels for, at the versions archc needs (PyPI, checked with
+# `pip install --dry-run --only-binary=:all: --platform ...` on 2026-12-01): tensorflow-cpu is Linux and
+# Windows only; torch stopped macOS x86-64 wheels at 2.2.2, and generated models need torch.compiler (2.4).
+NO_WHEELS = {"macos-x86_64": {"tensorflow-cpu", "torch"}, "macos-arm64": {"tensorflow-cpu"}}
+UNAVAILABLE = {("torch", "macos-x86_64")}  # an extra that can only install nothing there
 
 
 def requirements(extra: str, platform: dict[str, str]) -> set[str]:
@@ -173,10 +176,18 @@ def requirements(extra: str, platform: dict[str, str]) -> set[str]:
 @pytest.mark.parametrize("extra", ["torch", "keras", "tensorflow", "render", "lsp", "all"])
 def test_every_extra_installs_on_every_platform(extra: str, platform: str) -> None:
     names = requirements(extra, PLATFORMS[platform])
-    assert names, f"{extra} installs nothing on {platform}"
+    assert bool(names) != ((extra, platform) in UNAVAILABLE), f"{extra} on {platform}: {names}"
     assert names & NO_WHEELS.get(platform, set()) == set()
     if extra == "tensorflow":
         assert names & {"tensorflow", "tensorflow-cpu"}, f"the tensorflow extra has no TensorFlow on {platform}"
+
+
+def test_without_torch_the_hint_says_why_on_an_intel_mac(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(env.sys, "platform", "darwin")
+    monkeypatch.setattr(env.platform, "machine", lambda: "x86_64")
+    monkeypatch.setattr(env, "installed", lambda module: module != "torch")
+    with pytest.raises(env.MissingDependency, match=r"no PyTorch 2\.4 for Intel Macs"):
+        env.require_all(["torch"], "archc verify")
 
 
 def test_the_keras_extra_is_keras_on_jax_without_tensorflow() -> None:
