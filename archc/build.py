@@ -46,9 +46,9 @@ def generate(nets: list[Network], target: str, spec: str, *, softmax: bool | Non
 
 
 def ends_in_softmax(net: Network) -> list[str]:
-    """The outputs (main first, then aux heads) whose last op is a softmax."""
+    """The outputs (main first, then aux heads) that end in a softmax a target may leave out."""
     heads = [("output", net.nodes[net.output]), *((item.name, net.node_of(item)) for item in net.aux_heads)]
-    return [name for name, node in heads if "softmax" in (node.op, node.activation)]
+    return [name for name, node in heads if node.id in net.final_softmaxes]
 
 
 def softmax_note(nets: list[Network], target: str, softmax: bool | None) -> str | None:

@@ -151,6 +151,15 @@ class Network:
     def is_live(self, item: Item) -> bool:
         return self.node_of(item).id in self.live
 
+    @cached_property
+    def final_softmaxes(self) -> frozenset[int]:
+        """The outputs (main or aux) that end in a softmax no other layer reads: the softmaxes a
+        target may leave out to return logits. One that another layer reads (an aux head off the
+        main output, say) is part of the function and always stays."""
+        read = {i for node in self.nodes if node.id in self.live for i in node.inputs}
+        heads = {self.output, *(self.node_of(item).id for item in self.aux_heads)}
+        return frozenset(h for h in heads if h not in read and "softmax" in (self.nodes[h].op, self.nodes[h].activation))
+
     @property
     def total_params(self) -> int:
         return sum(n.params for n in self.layers if n.id in self.live)

@@ -69,19 +69,22 @@ def params_from_torch(net: Network, model: Any, key_of: Callable[[Node], str]) -
     }
 
 
-def run(net: Network, params: Params, x: Tensor, train: bool = False) -> dict[int, Tensor]:
+def run(net: Network, params: Params, x: Tensor, train: bool = False, logits: bool = False) -> dict[int, Tensor]:
     """Every live node's value on input `x` (batch first, CxHxW), in eval() or train() semantics.
 
     In train(), batch norm normalises with the batch's statistics (without updating the
-    running ones) and dropout is left out, so that the result is deterministic.
+    running ones) and dropout is left out, so that the result is deterministic. `logits`
+    leaves out the final softmaxes (Network.final_softmaxes), as a PyTorch build does by default.
     """
     values: dict[int, Tensor] = {net.input.id: x}
     for node in net.layers:
         if node.id not in net.live:
             continue  # dead: no output depends on it, and the generated models leave it out
         ins = [values[i] for i in node.inputs]
-        out = OPS[node.op](node, ins, _ParamView(params, node.qualname), train)
-        values[node.id] = ACTIVATIONS[node.activation](out) if node.activation else out
+        final = logits and node.id in net.final_softmaxes
+        op = _identity if final and node.op == "softmax" else OPS[node.op]
+        out = op(node, ins, _ParamView(params, node.qualname), train)
+        values[node.id] = ACTIVATIONS[node.activation](out) if node.activation and not final else out
     return values
 
 

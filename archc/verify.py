@@ -109,10 +109,39 @@ def select_backend(requested: str | None = None) -> str:
         raise MissingDependency(f"the Keras backend {choice} is not installed: pip install {KERAS_BACKENDS[choice]}")
     os.environ["KERAS_BACKEND"] = choice
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's start-up notices
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # ...and its oneDNN notice, which that does not silence
     if choice == "jax":
         _jax_compilation_cache()
+    _import_quietly("keras")
     return choice
+
+
+# What TensorFlow writes to the process's stderr while it loads, which TF_CPP_MIN_LOG_LEVEL does
+# not silence. Its oneDNN setting itself is left as the user has it: verify must run the Keras
+# side the way the user's own process will (docs/targets.md: a oneDNN convolution bug).
+START_UP_NOTICES = (
+    "oneDNN custom operations are on",
+    "All log messages before absl::InitializeLog",
+    "To enable the following instructions",
+)
+
+
+def _import_quietly(module: str) -> None:
+    """Imports `module` with file descriptor 2 captured; lines other than the known start-up
+    notices are written back, so that a real error still reaches the user."""
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            importlib.import_module(module)
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            lines = captured.read().decode("utf-8", "replace").splitlines(keepends=True)
+            sys.stderr.write("".join(line for line in lines if not any(n in line for n in START_UP_NOTICES)))
 
 
 def _jax_compilation_cache() -> None:

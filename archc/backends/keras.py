@@ -112,6 +112,7 @@ class KerasBackend(Backend):
         # default is the softmax unless `softmax` is False (`archc build --logits`).
         self.nets, self.spec, self.softmax, self.line_comments = nets, spec, softmax, line_comments
         self.logits = True
+        self.local_names: set[str] = set()  # every local and parameter of every builder
         self.spec_text = spec if spec.isprintable() else repr(spec)
         self.used: set[str] = set()
         self.tables: dict[tuple[tuple[int, ...], ...], str] = {}
@@ -151,7 +152,7 @@ class KerasBackend(Backend):
 
     def output_activation(self, node: Node) -> str | None:
         """The node's activation, less a trailing softmax under --logits."""
-        if self.logits and node.activation == "softmax" and self.scope is not None and node.id in self.scope.outputs:
+        if self.logits and node.activation == "softmax" and node.id in self.net.final_softmaxes:
             return None
         return node.activation
 
@@ -287,7 +288,7 @@ class KerasBackend(Backend):
         return [Call("layers.GlobalAveragePooling2D", [], self.name(node))]
 
     def activation_op(self, node: Node) -> list[Call]:
-        if self.logits and node.op == "softmax" and self.scope is not None and node.id in self.scope.outputs:
+        if self.logits and node.op == "softmax" and node.id in self.net.final_softmaxes:
             return [Call("layers.Identity", [], self.name(node))]
         return [Call("layers.Activation", [self.activation_ref(node.op)], self.name(node))]
 
@@ -310,7 +311,8 @@ def generate(nets: list[Network], spec: str, *, softmax: bool | None = None, lin
     entries = [entry_point(net) for net in nets]
     if len(set(entries)) != len(entries):
         raise backend.unsupported(nets[1].input, "two networks whose names differ only in case")
-    functions = Namespace(RESERVED | set(entries))
+    # Builders and every function's locals avoid each other, so no local shadows a builder.
+    functions = Namespace(RESERVED | set(entries), avoid=backend.local_names)
     builders: list[str] = []
     modules: dict[tuple[str, str], str] = {}  # (module name, body text) → function name
     for net in nets:

@@ -193,12 +193,15 @@ class FunctionWriter:
 
     # -- variables -------------------------------------------------------------------------------
     def fresh(self, base: str) -> str:
+        """A new local: never a name taken here, nor a builder's (written already or later:
+        builders avoid every local handed out, backend.local_names)."""
         ident = self.legal(base)
         cand, k = ident, 1
-        while cand in self.used:
+        while cand in self.used or cand in self.functions.used:
             k += 1
             cand = f"{ident}_{k}"
         self.used[cand] = True
+        self.backend.local_names.add(cand)
         return cand
 
     def target(self, items: list[Item], k: int, chain: str, result: int, index: dict[int, int]) -> str:
@@ -282,8 +285,8 @@ class FunctionWriter:
         """The builder of the instance's module, written on first use; instances whose bodies
         read differently (a parameter-dependent padding, say) get builders of their own."""
         mdef = self.net.modules[inst.module]
-        legal = Namespace(set(backend_reserved()) | module_names(self.net) | set(self.functions.used)).legal
-        params = {p.text: legal(p.text) for p in mdef.params}
+        names = Namespace(set(backend_reserved()) | module_names(self.net), avoid=self.functions.used, publish=self.backend.local_names)
+        params = {p.text: names.fresh(p.text) for p in mdef.params}
         inside = {n.id for n in item_nodes(inst)}
         scope = Scope(self.scope.siblings, self.scope.chosen, self.readers, self.scope.outputs & inside, inst.path, params)
         inner = FunctionWriter(self.backend, self.net, self.functions, self.modules, self.builders, scope)
@@ -374,7 +377,7 @@ class FunctionWriter:
     def classifier(self, node: Node, var: str) -> list[Stmt]:
         """An output that ends in the spec's softmax gets `classifier_activation`, as in
         keras.applications: the softmax by default, None for logits (the layer before it)."""
-        if "softmax" not in (node.op, node.activation):
+        if node.id not in self.net.final_softmaxes:
             return []
         call = Call("layers.Activation", ["classifier_activation"], self.scope.aux_name(node.path, "classifier"))
         return [Block("if classifier_activation is not None:", [Assign(var, call, var)])]
@@ -387,7 +390,7 @@ class FunctionWriter:
             lines.append(f"    aux=True adds the aux heads' outputs after the main one: {', '.join(heads)}.")
         else:
             lines.append(f"    {net.name} has no aux heads; `aux` is accepted for a uniform API.")
-        if any("softmax" in (n.op, n.activation) for n in (net.nodes[net.output], *map(net.node_of, net.aux_heads))):
+        if net.final_softmaxes:
             lines.append("    classifier_activation: applied to the outputs the spec ends in softmax (None: logits).")
         lines.append('    """')
         return "\n".join(lines)

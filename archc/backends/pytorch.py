@@ -274,7 +274,7 @@ class TorchGenerator:
         body.emit_items(net.body, {net.input.id: "x"}, "x", top=True)
         out_var = body.var_of[net.output]
         doc = f'"""{_safe_doc(net.name)} from {_safe_doc(spec_name(net.file))}: input (N, {", ".join(map(str, net.input_shape))}) → output (N, {", ".join(map(str, net.nodes[net.output].shape))}).'
-        if any(self._softmax_output(n) for n in (net.nodes[net.output], *map(net.node_of, aux))):
+        if net.final_softmaxes:
             doc += (
                 "\n\n    Returns logits: the spec's final softmax is left out, as PyTorch losses\n"
                 "    (nn.CrossEntropyLoss) expect; `archc build --softmax` keeps it.\n    "
@@ -302,10 +302,6 @@ class TorchGenerator:
             returns = [f"{' ' * 8}return {out_var}"]
         ret_type = "torch.Tensor" if not aux else f"torch.Tensor | {tuple_name}"
         return "\n".join(lines) + render_class(name, code, ret_type, returns)
-
-    @staticmethod
-    def _softmax_output(node: Node) -> bool:
-        return "softmax" in (node.op, node.activation)
 
     # -- module classes --------------------------------------------------------------------------
     def module_class(self, inst: Instance, net: Network) -> str:
@@ -433,12 +429,12 @@ class Body:
             self.container(node.path)
             self.init.extend(_assign(access, emitted.ctor, 2, self.comment(node)))
         expr = emitted.call(access, ins)
-        if node.activation and not (self.gen.logits and node.activation == "softmax" and self._is_output(node)):
+        if node.activation and not (self.gen.logits and node.activation == "softmax" and node.id in self.net.final_softmaxes):
             inplace = FUSED_INPLACE.get(node.activation) if _creates_tensor(node, ins) else None
             expr = (inplace or ACTIVATION[node.activation]).format(expr)
             if node.activation == "scaled_tanh":
                 self.gen.helpers.add("scaled_tanh")
-        if node.op == "softmax" and self.gen.logits and self._is_output(node):
+        if node.op == "softmax" and self.gen.logits and node.id in self.net.final_softmaxes:
             expr = ins[0]
         self.forward.extend(_assign(target, expr, level, self.comment(node), plain=True))
         self.var_of[node.id] = target
@@ -480,9 +476,6 @@ class Body:
             following = rep.iterations[k + 1][0] if k + 1 < len(rep.iterations) and rep.iterations[k + 1] else after
             self.emit_items(items, {}, target, top=False, after=following, level=level)
         self.var_of[rep.output] = self.var_of[rep.output] if rep.output in self.var_of else target
-
-    def _is_output(self, node: Node) -> bool:
-        return node.id == self.net.output or any(self.net.node_of(a).id == node.id for a in self.net.aux_heads)
 
     def comment(self, node: Node) -> str:
         return self.comment_span(node.span.line)
