@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import ir, ops
+from . import ir, naming, ops
 from .bind import Bound, Param, bind, substitute
 from .diagnostics import Diagnostics, Span
 from .graph import BranchSeq, Instance, Item, Network, Node, RepeatBlock
@@ -73,13 +73,7 @@ class Scope:
         return out
 
     def auto_name(self, base: str) -> str:
-        while True:
-            k = self.counters.get(base, 0) + 1
-            self.counters[base] = k
-            name = f"{base}{k}" if base.endswith("branch") else f"{base}_{k}"
-            if name not in self.taken and name not in self.reserved:
-                self.taken.add(name)
-                return name
+        return naming.auto_name(base, self.counters, self.taken, self.reserved)
 
 
 @dataclass
@@ -210,11 +204,7 @@ class Resolver:
 
     # -- blocks and layers -----------------------------------------------------------------------
     def block(self, stmts: Sequence[ir.Stmt], scope: Scope, ctx: Ctx, cur: int) -> tuple[list[Item], int]:
-        for stmt in stmts:
-            if isinstance(stmt, ir.Layer) and stmt.name is not None:
-                scope.taken.add(stmt.name.text)
-            elif isinstance(stmt, ir.Layer) and isinstance(stmt.body, ir.Op):
-                scope.reserved.update(br.name.text for br in stmt.body.branches or () if br.name is not None)
+        naming.reserve(stmts, scope.taken, scope.reserved)
         items: list[Item] = []
         for stmt in stmts:
             if self.too_big:

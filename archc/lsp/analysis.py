@@ -13,7 +13,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from .. import ir, ops
+from .. import ir, naming, ops
 from ..compiler import Compilation, compile_source
 from ..diagnostics import Span
 from ..graph import Instance, Item, Network, Node, RepeatBlock, item_nodes, walk
@@ -58,6 +58,7 @@ class _Scope:
         self.parent = parent
         self.names: dict[str, Span] = {}
         self.taken: set[str] = set()
+        self.reserved: set[str] = set()
         self.counters: dict[str, int] = {}
 
     def lookup(self, name: str) -> Span | None:
@@ -69,13 +70,7 @@ class _Scope:
         return None
 
     def auto_name(self, base: str) -> str:
-        while True:
-            k = self.counters.get(base, 0) + 1
-            self.counters[base] = k
-            name = f"{base}{k}" if base.endswith("branch") else f"{base}_{k}"
-            if name not in self.taken:
-                self.taken.add(name)
-                return name
+        return naming.auto_name(base, self.counters, self.taken, self.reserved)
 
 
 class _Indexer:
@@ -98,9 +93,7 @@ class _Indexer:
             self.symbols.append(sym)
 
     def block(self, block: ir.Block, scope: _Scope) -> list[Symbol]:
-        for stmt in block.stmts:
-            if isinstance(stmt, ir.Layer) and stmt.name is not None:
-                scope.taken.add(stmt.name.text)
+        naming.reserve(block.stmts, scope.taken, scope.reserved)
         out = []
         for stmt in block.stmts:
             if isinstance(stmt, ir.Input):
@@ -148,8 +141,7 @@ class _Indexer:
 
     def branches(self, op: ir.Op, named: bool, scope: _Scope) -> list[Symbol]:
         names = _Scope(None) if named else scope
-        if named:
-            names.taken.update(br.name.text for br in op.branches or () if br.name is not None)
+        names.taken.update(br.name.text for br in op.branches or () if br.name is not None)
         out = []
         for br in op.branches or ():
             if br.name is not None:
