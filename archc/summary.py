@@ -262,7 +262,7 @@ def _cells(r: Row) -> tuple[str, ...]:
 
 
 def _widths(columns: list[str], cells: list[dict[str, str]]) -> list[int]:
-    return [max(len(c), *(len(row[c]) for row in cells)) for c in columns]
+    return [max([len(c), *(len(row[c]) for row in cells)]) for c in columns]  # a network may have no layers
 
 
 def _table_width(columns: list[str], cells: list[dict[str, str]]) -> int:

@@ -302,3 +302,10 @@ def test_narrow_subtotals_keep_their_params_and_the_title_its_input() -> None:
     assert text.split("\n")[0] == "GoogLeNet  (input 3x224x224)"
     subtotal = next(line for line in text.split("\n") if line.startswith("  inception5b"))
     assert subtotal.endswith("1,444,080 params") and "…" not in subtotal
+
+
+def test_a_network_without_layers_has_a_summary() -> None:
+    """Found by tests/test_fuzz.py: the column widths of an empty table crashed the summary."""
+    net = archc.load("network N {\n    input img: 3x32x32\n}\n")
+    text = to_text(net)
+    assert "N  (input 3x32x32" in text and "total params" in text
