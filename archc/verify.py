@@ -1,8 +1,8 @@
 """`archc verify`: the PyTorch and Keras models of a spec compute the same function.
 
 Both models are built from the generated source (archc.runtime.build_model); the torch model
-is initialised with a seed and calibrated (random batch-norm scale and shift, statistics
-measured on the verification batch), its weights are transferred to the Keras model
+is initialised with a seed and calibrated (He-normal conv and dense weights, random batch-norm
+scale and shift, statistics measured on the verification batch), its weights are transferred to the Keras model
 (archc.weights), and each sees its own copy of one seeded input, NCHW for torch and NHWC for
 Keras, in inference mode. The sensitivity (how far the output moves between two inputs) is
 reported, and a comparison whose output does not move is inconclusive, not a pass.
@@ -30,8 +30,9 @@ from .env import MissingDependency, require
 from .graph import Network
 from .runtime import BYTES_PER_PARAM, check_memory
 
-# Keras backends verify can run the Keras side on, and the module each needs. JAX starts far
-# faster than TensorFlow and shares no kernel with PyTorch; Keras on torch would share them.
+# Keras backends verify can run the Keras side on, and the module each needs. JAX shares no
+# kernel with PyTorch (Keras on torch would share them) and, once its compilation cache is
+# warm, verifies faster than TensorFlow (docs/benchmarks.md); it imports faster in any case.
 KERAS_BACKENDS = {"jax": "jax", "tensorflow": "tensorflow", "torch": "torch"}
 Progress = Callable[[str], None]
 
