@@ -74,10 +74,6 @@ class Namespace:
             self.publish.add(candidate)
         return candidate
 
-    def claim(self, ident: str) -> None:
-        """Marks an identifier the generator writes itself (`x`, `self`) as handed out."""
-        self.used.add(ident)
-
     def legal(self, name: str) -> str:
         ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
         ident = _IDENT.sub("_", ascii_name) or "layer"

@@ -111,7 +111,6 @@ class KerasBackend(Backend):
         # `classifier_activation` argument instead (keras.applications' convention), whose
         # default is the softmax unless `softmax` is False (`archc build --logits`).
         self.nets, self.spec, self.softmax, self.line_comments = nets, spec, softmax, line_comments
-        self.logits = True
         self.local_names: set[str] = set()  # every local and parameter of every builder
         self.spec_text = spec if spec.isprintable() else repr(spec)
         self.used: set[str] = set()
@@ -151,8 +150,8 @@ class KerasBackend(Backend):
         return ACTIVATION[act]
 
     def output_activation(self, node: Node) -> str | None:
-        """The node's activation, less a trailing softmax under --logits."""
-        if self.logits and node.activation == "softmax" and node.id in self.net.final_softmaxes:
+        """The node's activation, less a final softmax: the builder applies classifier_activation there."""
+        if node.activation == "softmax" and node.id in self.net.final_softmaxes:
             return None
         return node.activation
 
@@ -288,7 +287,7 @@ class KerasBackend(Backend):
         return [Call("layers.GlobalAveragePooling2D", [], self.name(node))]
 
     def activation_op(self, node: Node) -> list[Call]:
-        if self.logits and node.op == "softmax" and node.id in self.net.final_softmaxes:
+        if node.op == "softmax" and node.id in self.net.final_softmaxes:
             return [Call("layers.Identity", [], self.name(node))]
         return [Call("layers.Activation", [self.activation_ref(node.op)], self.name(node))]
 
