@@ -33,8 +33,37 @@ FLOAT32 = 4
 INT64 = 8
 CONVENTION = "what a PyTorch training step saves for backward: float32, max-pool indices int64, each tensor once"
 
-SAVES_INPUT = frozenset({"conv", "dense", "avgpool", "maxpool", "batchnorm", "subsample", "lrn"})
-SAVES_OUTPUT = frozenset({"relu", "sigmoid", "tanh", "softmax"})
+# op → what autograd keeps of its forward (torch's derivatives.yaml): "input", "output", or a
+# tensor of its own that saves() describes. For an activation fused into a layer, "input" is
+# the layer's result before the activation.
+SAVES: dict[str, tuple[str, ...]] = {
+    "conv": ("input",),
+    "dense": ("input",),
+    "avgpool": ("input",),
+    "maxpool": ("input", "indices"),
+    "batchnorm": ("input", "batch statistics"),
+    "subsample": ("input", "window sums"),
+    "lrn": ("input", "lrn"),
+    "rbf": ("differences",),
+    "dropout": ("mask",),
+    "flatten": (),
+    "global_avgpool": (),
+    "relu": ("output",),
+    "relu6": ("input",),
+    "leaky_relu": ("input",),
+    "elu": ("input",),
+    "gelu": ("input",),
+    "silu": ("input",),
+    "hardswish": ("input",),
+    "hardsigmoid": ("input",),
+    "prelu": ("input",),
+    "tanh": ("output",),
+    "sigmoid": ("output",),
+    "softmax": ("output",),
+    "scaled_tanh": ("tanh",),
+    "concat": (),
+    "add": (),
+}
 
 
 @dataclass(frozen=True)
@@ -77,31 +106,39 @@ def _value(net: Network, nid: int) -> tuple[object, ...]:
 def saves(net: Network, node: Node) -> Iterator[Saved]:
     """The tensors one layer's forward hands to autograd, by the convention in the module docstring."""
     out = elements(node.shape) * FLOAT32
-    if node.op in SAVES_INPUT:
+    kinds = SAVES[node.op]
+    if "input" in kinds:
         src = net.nodes[node.inputs[0]]
         yield Saved(_value(net, src.id), elements(src.shape) * FLOAT32)
     if node.op == "conv" and node.attrs.get("table") is not None:  # the dense kernel scattered from the table
         kh, kw = node.attrs["kernel"][:2]
         yield Saved(("table kernel", node.id), 0, node.attrs["filters"] * net.nodes[node.inputs[0]].shape[0] * kh * kw * FLOAT32)
-    if node.op == "maxpool":
+    if "indices" in kinds:
         yield Saved(("indices", node.id), elements(node.shape) * INT64)
-    elif node.op == "batchnorm":
+    if "batch statistics" in kinds:
         yield Saved(("batch statistics", node.id), 0, 2 * node.shape[0] * FLOAT32)
-    elif node.op == "subsample":
+    if "window sums" in kinds:
         yield Saved(("window sums", node.id), out)
-    elif node.op == "lrn":
+    if "lrn" in kinds:
         c, h, w = node.shape
         yield Saved(("padded squares", node.id), (c + node.attrs["size"] - 1) * h * w * FLOAT32)
         yield Saved(("k + α·mean", node.id), out)
         yield Saved(("denominator", node.id), out)
-    elif node.op == "rbf":
+    if "differences" in kinds:
         yield Saved(("differences", node.id), elements(net.nodes[node.inputs[0]].shape) * node.shape[0] * FLOAT32)
-    elif node.op == "dropout" and node.attrs.get("rate") != 0:
+    if "mask" in kinds and node.attrs.get("rate") != 0:
         yield Saved(("mask", node.id), out)
-    activation = node.op if node.op in SAVES_OUTPUT or node.op == "scaled_tanh" else node.activation
-    if activation in SAVES_OUTPUT:
+    if "output" in kinds:
         yield Saved(_value(net, node.id), out)
-    elif activation == "scaled_tanh":
+    if node.activation:  # a fused activation keeps its input (the layer's own result) or its output
+        fused = SAVES[node.activation]
+        if "output" in fused:
+            yield Saved(_value(net, node.id), out)
+        elif "input" in fused:
+            yield Saved(("pre-activation", node.id), out)
+        elif "tanh" in fused:
+            yield Saved(("tanh", node.id), out)
+    elif "tanh" in kinds:
         yield Saved(("tanh", node.id), out)
 
 

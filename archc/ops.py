@@ -1,14 +1,35 @@
-"""The op catalogue: every op's options, types, defaults and positional slots, declared once as data.
+"""The op catalogue: the one list of ops, activations and merge kinds, with every op's options,
+types, defaults and positional slots, declared once as data.
 
-Adding an op means one entry here, one shape rule in shapes.py and one emitter per backend;
-tests/test_coverage.py fails until every backend handles it or declares the gap.
+Everything else that lists ops is derived from CATALOGUE (ACTIVATIONS, MERGES, the editors' word
+lists) or is a table keyed by op name that tests/test_coverage.py checks against it, op by op,
+naming the file and the table to edit. Adding an op, step by step:
+
+ 1. an OpDef entry below (family, doc, example, options; `activation=True` if it takes a fused
+    activation, `merge=True` if it reads several tensors, `trainable=True` if it has learnable
+    tensors, `pointwise=True` if it acts on each element alone, `spatial=True` if it reads CxHxW);
+ 2. its shape, parameter and MAC rule in RULES of archc/shapes.py;
+ 3. its definition in OPS of archc/reference.py (the oracle; an activation goes in ACTIVATIONS
+    there), and its tensors in PARAMS there (param_shapes) if it is trainable;
+ 4. `emit_<op>` in TorchBackend (archc/backends/pytorch.py) and KerasBackend
+    (archc/backends/keras.py), or an UNSUPPORTED entry with the reason; an activation also goes in
+    ACTIVATION of both files (the fused form), and a Keras layer written into generated files in
+    archc/backends/keras_layers.py;
+ 5. its label in DotBackend (archc/backends/dot.py: SIMPLE or `emit_<op>`; a `label` in the entry
+    also names it in figures);
+ 6. what a training step saves for it in SAVES of archc/memory.py;
+ 7. how its tensors transfer in TENSORS of archc/weights.py, if it is trainable;
+ 8. a generator in tests/specgen.py, so that the differential campaign covers it;
+ 9. a `### ` section in docs/language.md naming it, with an example that tests/test_docs.py compiles;
+10. `python -m tests.regenerate` if golden files change, and the editors' word lists
+    (tests/test_highlight.py says which).
+
+tests/test_coverage.py fails with the file and table of every step left out.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-ACTIVATIONS = ("relu", "tanh", "sigmoid", "softmax", "scaled_tanh")
 
 # Value kinds an option accepts. "dims" takes `3x3` or a bare integer meaning a square.
 INT, FLOAT, DIMS, BOOL, CHOICE, PAD = "int", "float", "dims", "bool", "choice", "pad"
@@ -45,6 +66,10 @@ class OpDef:
     activation: bool = False
     block: str | None = None  # "table" or "branches"
     merge: bool = False  # reads several tensors (branches or `from a, b`)
+    trainable: bool = False  # owns learnable tensors
+    pointwise: bool = False  # acts on each element alone, so a flattened vector keeps its order
+    spatial: bool = False  # reads a CxHxW tensor
+    label: str = ""  # how diagrams name it, when not by its name
 
     def option(self, name: str) -> Option | None:
         return next((o for o in self.options if o.name == name), None)
@@ -71,11 +96,16 @@ def _pool(name: str, doc: str, example: str) -> OpDef:
         ),
         positional=("kernel",),
         flags={"ceil": ("ceil", True)},
+        spatial=True,
     )
 
 
-def _activation(name: str, doc: str) -> OpDef:
-    return OpDef(name, "activation", doc, f"{name}")
+def _activation(name: str, doc: str, label: str, *options: Option, pointwise: bool = True, trainable: bool = False) -> OpDef:
+    positional = tuple(o.name for o in options if o.kind != CHOICE)
+    example = f"{name} {options[0].default}" if positional else name
+    return OpDef(
+        name, "activation", doc, example, options=options, positional=positional, pointwise=pointwise, trainable=trainable, label=label
+    )
 
 
 CATALOGUE: dict[str, OpDef] = {
@@ -101,6 +131,8 @@ CATALOGUE: dict[str, OpDef] = {
             flags={"same": ("pad", "same"), "valid": ("pad", "valid")},
             activation=True,
             block="table",
+            trainable=True,
+            spatial=True,
         ),
         _pool("maxpool", "Max pooling; `ceil` keeps a last partial window (Caffe, GoogLeNet).", "pool1: maxpool 3x3 stride=2 ceil"),
         _pool("avgpool", "Average pooling; padded zeros count in the average (PyTorch's default).", "avgpool 5x5 stride=3"),
@@ -112,6 +144,8 @@ CATALOGUE: dict[str, OpDef] = {
             options=(Option("kernel", DIMS, required=True), Option("stride", DIMS, None), DROP),
             positional=("kernel",),
             activation=True,
+            trainable=True,
+            spatial=True,
         ),
         OpDef(
             "lrn",
@@ -127,6 +161,8 @@ CATALOGUE: dict[str, OpDef] = {
                 Option("convention", CHOICE, "caffe", choices=("caffe", "paper")),
             ),
             positional=("size",),
+            spatial=True,
+            label="LRN",
         ),
         OpDef(
             "batchnorm",
@@ -135,6 +171,8 @@ CATALOGUE: dict[str, OpDef] = {
             "batchnorm relu",
             options=(Option("eps", FLOAT, 1e-5), Option("momentum", FLOAT, 0.1)),
             activation=True,
+            trainable=True,
+            label="batchnorm",
         ),
         OpDef(
             "dense",
@@ -144,6 +182,7 @@ CATALOGUE: dict[str, OpDef] = {
             options=(Option("units", INT, required=True), Option("bias", BOOL, True)),
             positional=("units",),
             activation=True,
+            trainable=True,
         ),
         OpDef(
             "rbf",
@@ -152,6 +191,7 @@ CATALOGUE: dict[str, OpDef] = {
             "output: rbf 10",
             options=(Option("units", INT, required=True),),
             positional=("units",),
+            trainable=True,
         ),
         OpDef(
             "dropout",
@@ -160,17 +200,51 @@ CATALOGUE: dict[str, OpDef] = {
             "dropout 0.5",
             options=(Option("rate", FLOAT, required=True),),
             positional=("rate",),
+            pointwise=True,
         ),
         OpDef("flatten", "shape", "Flattens CxHxW into a vector of C·H·W, in C, H, W order.", "flatten"),
-        OpDef("global_avgpool", "pool", "Averages each map to one value: CxHxW → C.", "gap: global_avgpool"),
-        _activation("relu", "max(0, x)."),
-        _activation("tanh", "Hyperbolic tangent."),
-        _activation("sigmoid", "Logistic sigmoid."),
+        OpDef(
+            "global_avgpool",
+            "pool",
+            "Averages each map to one value: CxHxW → C.",
+            "gap: global_avgpool",
+            spatial=True,
+            label="global avgpool",
+        ),
+        _activation("relu", "max(0, x).", "ReLU"),
+        _activation("relu6", "min(max(0, x), 6) (MobileNet).", "ReLU6"),
+        _activation(
+            "leaky_relu",
+            "x for x ≥ 0, slope·x below (PyTorch's default slope 0.01; Keras' LeakyReLU defaults to 0.3).",
+            "leaky ReLU",
+            Option("slope", FLOAT, 0.01, doc="the slope below 0"),
+        ),
+        _activation("elu", "x for x > 0, alpha·(eˣ − 1) below.", "ELU", Option("alpha", FLOAT, 1.0)),
+        _activation(
+            "gelu",
+            "x·Φ(x), Φ the normal CDF; `approximate=tanh` is the tanh form 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).",
+            "GELU",
+            Option("approximate", CHOICE, "none", choices=("none", "tanh"), doc="`tanh`: the tanh approximation"),
+        ),
+        _activation("silu", "x·sigmoid(x) (swish; EfficientNet).", "SiLU"),
+        _activation("hardswish", "x·relu6(x + 3)/6 (MobileNetV3).", "hardswish"),
+        _activation("hardsigmoid", "relu6(x + 3)/6 (MobileNetV3's squeeze-and-excitation gate).", "hardsigmoid"),
+        _activation(
+            "prelu",
+            "x for x ≥ 0, a·x below, with a trainable slope a per map (initially 0.25). It has parameters, so it is a layer of its own, never fused.",
+            "PReLU",
+            pointwise=False,
+            trainable=True,
+        ),
+        _activation("tanh", "Hyperbolic tangent.", "tanh"),
+        _activation("sigmoid", "Logistic sigmoid.", "sigmoid"),
         _activation(
             "softmax",
             "Softmax over the features (an output's softmax follows each target's convention: torch logits, Keras classifier_activation).",
+            "softmax",
+            pointwise=False,
         ),
-        _activation("scaled_tanh", "LeNet-5's squashing function 1.7159·tanh(2x/3)."),
+        _activation("scaled_tanh", "LeNet-5's squashing function 1.7159·tanh(2x/3).", "scaled tanh"),
         OpDef(
             "concat",
             "merge",
@@ -190,3 +264,14 @@ CATALOGUE: dict[str, OpDef] = {
         ),
     )
 }
+
+
+# Derived lists: what may follow an op as its fused activation (the activations without
+# learnable tensors), and the ops that read several tensors.
+ACTIVATIONS: tuple[str, ...] = tuple(op.name for op in CATALOGUE.values() if op.family == "activation" and not op.trainable)
+MERGES: tuple[str, ...] = tuple(op.name for op in CATALOGUE.values() if op.merge)
+
+
+def activation_attrs(name: str) -> dict[str, object]:
+    """A fused activation's options: its defaults (options are written on the op of its own)."""
+    return {o.name: o.default for o in CATALOGUE[name].options}

@@ -18,9 +18,11 @@ from collections.abc import Callable
 from typing import Any
 
 from .graph import Network, Node
+from .ops import activation_attrs
 
 Tensor = Any  # torch.Tensor, imported lazily
 Params = dict[str, Tensor]
+Attrs = dict[str, Any]
 
 
 def _pair(value: Any) -> tuple[int, int]:
@@ -31,24 +33,33 @@ def _in_shape(net: Network, node: Node) -> tuple[int, ...]:
     return tuple(net.nodes[node.inputs[0]].shape) if node.inputs else ()
 
 
+def _conv_params(a: dict[str, Any], shape: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
+    kh, kw = a["kernel"][0], a["kernel"][1]
+    table = a.get("table")
+    weight = (sum(len(ins) for ins in table), kh, kw) if table is not None else (a["filters"], shape[0] // a["groups"], kh, kw)
+    return {"weight": weight, **({"bias": (a["filters"],)} if a["bias"] else {})}
+
+
+def _dense_params(a: dict[str, Any], shape: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
+    return {"weight": (a["units"], _numel(shape)), **({"bias": (a["units"],)} if a["bias"] else {})}
+
+
+# trainable op → the tensors a layer owns, by name, with their shapes (torch's layout), from its
+# options and its input's shape
+PARAMS: dict[str, Callable[[dict[str, Any], tuple[int, ...]], dict[str, tuple[int, ...]]]] = {
+    "conv": _conv_params,
+    "dense": _dense_params,
+    "rbf": lambda a, shape: {"weight": (a["units"], _numel(shape))},
+    "subsample": lambda a, shape: {"weight": (shape[0],), "bias": (shape[0],)},
+    "batchnorm": lambda a, shape: {name: (shape[0],) for name in ("weight", "bias", "running_mean", "running_var")},
+    "prelu": lambda a, shape: {"weight": (shape[0],)},
+}
+
+
 def param_shapes(net: Network, node: Node) -> dict[str, tuple[int, ...]]:
     """The tensors a layer owns, by name, with their shapes (torch's layout)."""
-    a, shape = node.attrs, _in_shape(net, node)
-    if node.op == "conv":
-        kh, kw = a["kernel"][0], a["kernel"][1]
-        table = a.get("table")
-        weight = (sum(len(ins) for ins in table), kh, kw) if table is not None else (a["filters"], shape[0] // a["groups"], kh, kw)
-        return {"weight": weight, **({"bias": (a["filters"],)} if a["bias"] else {})}
-    if node.op == "dense":
-        return {"weight": (a["units"], _numel(shape)), **({"bias": (a["units"],)} if a["bias"] else {})}
-    if node.op == "rbf":
-        return {"weight": (a["units"], _numel(shape))}
-    if node.op == "subsample":
-        return {"weight": (shape[0],), "bias": (shape[0],)}
-    if node.op == "batchnorm":
-        c = (shape[0],)
-        return {"weight": c, "bias": c, "running_mean": c, "running_var": c}
-    return {}
+    rule = PARAMS.get(node.op)
+    return rule(node.attrs, _in_shape(net, node)) if rule is not None else {}
 
 
 def _numel(shape: tuple[int, ...]) -> int:
@@ -84,7 +95,9 @@ def run(net: Network, params: Params, x: Tensor, train: bool = False, logits: bo
         final = logits and node.id in net.final_softmaxes
         op = _identity if final and node.op == "softmax" else OPS[node.op]
         out = op(node, ins, _ParamView(params, node.qualname), train)
-        values[node.id] = ACTIVATIONS[node.activation](out) if node.activation and not final else out
+        if node.activation and not final:
+            out = ACTIVATIONS[node.activation](out, activation_attrs(node.activation))
+        values[node.id] = out
     return values
 
 
@@ -192,7 +205,13 @@ def _global_avgpool(node: Node, ins: list[Tensor], p: _ParamView, train: bool) -
 
 
 def _activation(name: str) -> Callable[[Node, list[Tensor], _ParamView, bool], Tensor]:
-    return lambda node, ins, p, train: ACTIVATIONS[name](ins[0])
+    return lambda node, ins, p, train: ACTIVATIONS[name](ins[0], node.attrs)
+
+
+def _prelu(node: Node, ins: list[Tensor], p: _ParamView, train: bool) -> Tensor:
+    x, slope = ins[0], p["weight"]
+    slope = slope.reshape(1, -1, *([1] * (x.dim() - 2)))  # one slope per map (or feature)
+    return x.clamp(min=0) + slope * x.clamp(max=0)
 
 
 def _concat(node: Node, ins: list[Tensor], p: _ParamView, train: bool) -> Tensor:
@@ -208,22 +227,36 @@ def _add(node: Node, ins: list[Tensor], p: _ParamView, train: bool) -> Tensor:
     return total
 
 
-def _relu(x: Tensor) -> Tensor:
-    import torch
+def _torch_activation(name: str, **options: str) -> Callable[[Tensor, Attrs], Tensor]:
+    """torch.nn.functional's `name`, with the spec's options under torch's keywords. The same
+    kernels as the generated code, so that they agree bit for bit; tests/test_activations.py holds
+    each of these to its mathematical definition in docs/language.md."""
 
-    return torch.relu(x)
+    def act(x: Tensor, a: Attrs) -> Tensor:
+        import torch.nn.functional as F
+
+        return getattr(F, name)(x, **{torch_kw: a[spec_kw] for spec_kw, torch_kw in options.items()})
+
+    return act
 
 
-def _softmax(x: Tensor) -> Tensor:
+def _softmax(x: Tensor, a: Attrs) -> Tensor:
     return x.softmax(1)  # over the maps (or features): channels-last Keras takes its last axis
 
 
-ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
-    "relu": _relu,
-    "tanh": lambda x: x.tanh(),
-    "sigmoid": lambda x: x.sigmoid(),
+ACTIVATIONS: dict[str, Callable[[Tensor, Attrs], Tensor]] = {
+    "relu": lambda x, a: x.relu(),
+    "relu6": _torch_activation("relu6"),
+    "leaky_relu": _torch_activation("leaky_relu", slope="negative_slope"),
+    "elu": _torch_activation("elu", alpha="alpha"),
+    "gelu": _torch_activation("gelu", approximate="approximate"),
+    "silu": _torch_activation("silu"),
+    "hardswish": _torch_activation("hardswish"),
+    "hardsigmoid": _torch_activation("hardsigmoid"),
+    "tanh": lambda x, a: x.tanh(),
+    "sigmoid": lambda x, a: x.sigmoid(),
     "softmax": _softmax,
-    "scaled_tanh": lambda x: 1.7159 * (x * (2.0 / 3.0)).tanh(),  # LeNet-5's f(a) = A tanh(S a)
+    "scaled_tanh": lambda x, a: 1.7159 * (x * (2.0 / 3.0)).tanh(),  # LeNet-5's f(a) = A tanh(S a)
 }
 
 OPS: dict[str, Callable[[Node, list[Tensor], _ParamView, bool], Tensor]] = {
@@ -240,5 +273,6 @@ OPS: dict[str, Callable[[Node, list[Tensor], _ParamView, bool], Tensor]] = {
     "global_avgpool": _global_avgpool,
     "concat": _concat,
     "add": _add,
+    "prelu": _prelu,
     **{name: _activation(name) for name in ACTIVATIONS},
 }

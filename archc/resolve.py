@@ -244,7 +244,7 @@ class Resolver:
                 )
                 return None
         body = stmt.body
-        if len(src) > 1 and not (isinstance(body, ir.Op) and body.op.text in ("concat", "add")):
+        if len(src) > 1 and not (isinstance(body, ir.Op) and body.op.text in ops.MERGES):
             self.diags.error("too-many-sources", "only concat and add read several layers", stmt.sources[1].span)
             return None
         start = src[0] if src else cur

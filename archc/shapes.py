@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import ops
+
 Shape = tuple[int, ...]
 
 
@@ -275,6 +277,13 @@ def same_shape(op: str) -> Callable[[str, dict[str, Any], list[Shape]], Outcome]
     return rule
 
 
+def prelu(name: str, attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
+    c = shapes[0][0] if shapes[0] else 1
+    out = Outcome(shapes[0], params=c)
+    out.explain.append(f"1·{c} = {n(c)} params (a slope per {'map' if len(shapes[0]) == 3 else 'feature'})")
+    return out
+
+
 def lrn(name: str, attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
     _spatial(shapes[0], name)
     if attrs["size"] < 1:
@@ -393,11 +402,8 @@ RULES: dict[str, Callable[[str, dict[str, Any], list[Shape]], Outcome]] = {
     "dropout": dropout,
     "flatten": flatten,
     "global_avgpool": global_avgpool,
-    "relu": same_shape("relu"),
-    "tanh": same_shape("tanh"),
-    "sigmoid": same_shape("sigmoid"),
-    "softmax": same_shape("softmax"),
-    "scaled_tanh": same_shape("scaled_tanh"),
+    **{name: same_shape(name) for name in ops.ACTIVATIONS},
+    "prelu": prelu,
     "concat": concat,
     "add": add,
 }

@@ -11,6 +11,7 @@ from `torch_paths`, the Keras layer from `layer_name`) and its tensors are conve
                 because torch flattens C, H, W and channels-last Keras flattens H, W, C
     rbf         (units, in) on both sides, `in` permuted like dense
     subsample   weight (C,) ↔ coefficient (C,), bias
+    prelu       weight (C,) ↔ alpha (1, 1, C) on a CxHxW input (shared over H and W), (F,) on a vector
     batchnorm   weight, bias, running_mean, running_var ↔ gamma, beta, moving_mean, moving_variance
 
 Aux-head layers missing from a Keras model built with aux=False are skipped. torch, keras and
@@ -34,6 +35,7 @@ TENSORS: dict[str, tuple[tuple[str, str], ...]] = {
     "rbf": (("weight", "centres"),),
     "subsample": (("weight", "coefficient"), ("bias", "bias")),
     "batchnorm": (("weight", "gamma"), ("bias", "beta"), ("running_mean", "moving_mean"), ("running_var", "moving_variance")),
+    "prelu": (("weight", "alpha"),),
 }
 
 
@@ -98,6 +100,8 @@ def converters(net: Network, node: Node, torch_name: str) -> tuple[Convert, Conv
         return _same, _same
     if node.op == "conv" and "table" not in node.attrs:
         return (lambda w: w.transpose(2, 3, 1, 0)), (lambda k: k.transpose(3, 2, 0, 1))
+    if node.op == "prelu" and len(node.shape) == 3:  # (C,) ↔ (1, 1, C): shared over H and W
+        return (lambda w: w.reshape(1, 1, -1)), (lambda k: k.reshape(-1))
     if node.op in ("dense", "rbf"):
         order = input_order(net, node)
         if node.op == "dense":

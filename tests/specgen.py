@@ -22,7 +22,9 @@ ADVERSARIAL = [
     *("Outputs", "NamedTuple", "TableConv2d", "RBF", "Subsample", "scaled_tanh", "pair", "repeat_1", "conv_1", "branch1"),
 ]
 ADVERSARIAL = [n for n in ADVERSARIAL if n not in ("input", "from", "aux", "branch", "network", "module", "repeat", "connections")]
-ACTS = ["relu", "tanh", "sigmoid", "scaled_tanh"]
+ACTS = ["relu", "tanh", "sigmoid", "scaled_tanh", "relu6", "leaky_relu", "elu", "gelu", "silu", "hardswish", "hardsigmoid"]
+# activations written as layers of their own, with their options
+ACT_LAYERS = ["leaky_relu 0.2", "leaky_relu slope=-0.5", "elu alpha=0.5", "elu 2", "gelu approximate=tanh", "gelu", "prelu", "relu6"]
 
 
 @dataclass
@@ -165,16 +167,9 @@ class SpecGen:
         r = self.rng
         spatial = len(shape) == 3
         choices = (
-            ["conv", "conv", "pool", "subsample", "lrn", "batchnorm", "dropout", "act", "softmax"]
+            ["conv", "conv", "pool", "subsample", "lrn", "batchnorm", "dropout", "act", "act_layer", "softmax"]
             if spatial
-            else [
-                "dense",
-                "dense",
-                "batchnorm",
-                "dropout",
-                "act",
-                "softmax",
-            ]
+            else ["dense", "dense", "batchnorm", "dropout", "act", "act_layer", "softmax"]
         )
         kind = r.choice(choices)
         if kind == "conv":
@@ -201,6 +196,8 @@ class SpecGen:
             return f"dropout {r.choice(['0.5', '0', '0.1'])}", shape
         if kind == "softmax":
             return "softmax", shape
+        if kind == "act_layer":
+            return r.choice(ACT_LAYERS), shape
         if kind == "dense":
             units = r.randint(1, 12)
             return f"dense {units}" + (" bias=false" if r.random() < 0.2 else "") + self.act(), (units,)

@@ -130,3 +130,12 @@ def spec_name(path: str) -> str:
 def fmt_float(value: float) -> str:
     """Shortest repr that round-trips, so generated code shows 0.0001 rather than 1e-04 noise."""
     return repr(float(value))
+
+
+def literal(value: object) -> str:
+    """A scalar option as Python source; a choice (always a plain word) in double quotes, as ruff writes it."""
+    if isinstance(value, float):
+        return fmt_float(value)
+    if isinstance(value, str) and value.isidentifier():
+        return f'"{value}"'
+    return repr(value)

@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from typing import Union
 
 from ..graph import Instance, Item, Network, Node, RepeatBlock, item_nodes
-from ..ops import CATALOGUE
+from ..ops import CATALOGUE, MERGES
 from ..shapes import Shape
 
 # layers that keep the drawing's shape: folded into the block before them (norms are named there)
-FOLDED = {"relu", "tanh", "sigmoid", "softmax", "scaled_tanh", "dropout", "flatten", "lrn", "batchnorm"}
+FOLDED = {name for name, op in CATALOGUE.items() if op.family in ("activation", "regularizer", "norm")} | {"flatten"}
 NORM_TEXT = {"lrn": "LRN", "batchnorm": "BN"}
 POOLS = {"maxpool", "avgpool", "subsample"}
 POOL_TEXT = {"maxpool": "max", "avgpool": "avg", "subsample": "subsample"}
@@ -184,7 +184,7 @@ class Builder:
         return [*out, self.layer(item)]
 
     def layer(self, node: Node) -> Block:
-        if node.op in ("concat", "add"):  # a merge of named layers (`from a, b`)
+        if node.op in MERGES:  # a merge of named layers (`from a, b`)
             return Block(
                 node.qualname, "merge", [node.name, shape_label(node.shape)], [], [node.id], node.aux, node.op, node.inputs, node.id
             )

@@ -47,7 +47,7 @@ FAMILY_NAMES = {
     "regularizer": "dropout",
     "module": "module (collapsed)",
 }
-ACTIVATION_TEXT = {"relu": "ReLU", "tanh": "tanh", "sigmoid": "sigmoid", "softmax": "softmax", "scaled_tanh": "scaled tanh"}
+ACTIVATION_TEXT = {name: op.label or name for name, op in CATALOGUE.items() if op.family == "activation"}
 
 
 # -- escaping: every user-supplied text goes through one of these ---------------------------------
@@ -107,7 +107,7 @@ class DotBackend(Backend):
     SIMPLE: ClassVar[dict[str, str]] = {
         "input": "input",
         "flatten": "flatten",
-        "global_avgpool": "global avgpool",
+        "global_avgpool": CATALOGUE["global_avgpool"].label,
         "concat": "concat",
         **ACTIVATION_TEXT,
     }

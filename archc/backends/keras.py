@@ -14,19 +14,37 @@ from keras_layers.py.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
-from .. import __version__
+from .. import __version__, ops
 from ..graph import Network, Node
-from .base import HEADER, MARKER, Backend, Namespace, Unsupported, fmt_float
+from .base import HEADER, MARKER, Backend, Namespace, Unsupported, fmt_float, literal
 from .keras_layers import NEEDS, SOURCES
 from .keras_scope import Call, FunctionWriter, Scope, name_component
 
-ACTIVATION = {"relu": '"relu"', "tanh": '"tanh"', "sigmoid": '"sigmoid"', "softmax": '"softmax"', "scaled_tanh": "scaled_tanh"}
+Value = Callable[[str], str]  # an option's value as Python text
+# activation → how Keras applies it, given its options' values: a reference that `activation=`
+# takes (a Keras name, or a function keras_layers.py writes into the file), or a layer and its
+# arguments where Keras' default differs from the spec's (LeakyReLU's slope is 0.3 there).
+ACTIVATION: dict[str, Callable[[Value], str | tuple[str, list[str]]]] = {
+    "relu": lambda v: '"relu"',
+    "relu6": lambda v: '"relu6"',
+    "leaky_relu": lambda v: ("layers.LeakyReLU", [f"negative_slope={v('slope')}"]),
+    "elu": lambda v: ("layers.ELU", [f"alpha={v('alpha')}"]),
+    "gelu": lambda v: '"gelu"' if v("approximate") == '"none"' else "gelu_tanh",
+    "silu": lambda v: '"silu"',
+    "hardswish": lambda v: '"hard_swish"',
+    "hardsigmoid": lambda v: '"hard_sigmoid"',
+    "tanh": lambda v: '"tanh"',
+    "sigmoid": lambda v: '"sigmoid"',
+    "softmax": lambda v: '"softmax"',
+    "scaled_tanh": lambda v: "scaled_tanh",
+}
 # Ops that read a CxHxW tensor.
-SPATIAL = frozenset({"conv", "maxpool", "avgpool", "subsample", "global_avgpool"})
+SPATIAL = frozenset(name for name, op in ops.CATALOGUE.items() if op.spatial)
 # Ops through which a flattened vector keeps its element order.
-ELEMENTWISE = frozenset({"dropout", "relu", "tanh", "sigmoid", "scaled_tanh"})
+ELEMENTWISE = frozenset(name for name, op in ops.CATALOGUE.items() if op.pointwise)
 # Options a module builder takes from its parameters verbatim; all others are written out per
 # instance, and instances that then differ get builders of their own (inception, inception_2).
 PARAM_OPTIONS = {
@@ -118,13 +136,21 @@ class KerasBackend(Backend):
         self.table_names = Namespace(RESERVED)
         self.net = nets[0]
         self.scope: Scope | None = None
+        self.trailing: set[int] = set()  # nodes whose fused activation is a layer after them
 
     def emitter(self, node: Node) -> Any:
         method = super().emitter(node)
         if node.op in SPATIAL and (len(self.in_shape(node)) != 3 or len(node.shape) != (1 if node.op == "global_avgpool" else 3)):
             shape = "x".join(str(d) for d in self.in_shape(node)) or "a scalar"
             raise self.unsupported(node, f"it needs a CxHxW input, got {shape}")
-        return method
+
+        def emit(node: Node) -> list[Call]:
+            calls: list[Call] = method(node)
+            if node.id in self.trailing:  # a fused activation that `activation=` cannot take
+                calls = self.then_activation(node, calls)
+            return calls
+
+        return emit
 
     # -- helpers the emitters share ------------------------------------------------------------
     def special(self, name: str) -> str:
@@ -137,17 +163,35 @@ class KerasBackend(Backend):
         expr = node.exprs.get(option)
         if expr is not None and option in PARAM_OPTIONS.get(node.op, ()) and expr in self.scope.params:
             return self.scope.params[expr]
-        v = node.attrs[option]
-        return fmt_float(v) if isinstance(v, float) else repr(v)
+        return literal(node.attrs[option])
 
     def activation(self, node: Node, kwargs: list[str]) -> list[str]:
+        """A layer's `activation=` argument for its fused activation, or a layer after it (`trailing`)."""
         act = self.output_activation(node)
-        return [*kwargs, f"activation={self.activation_ref(act)}"] if act else kwargs
+        if not act:
+            return kwargs
+        how = self.keras_activation(act, self.defaults(act))
+        if isinstance(how, tuple):
+            self.trailing.add(node.id)
+            return kwargs
+        return [*kwargs, f"activation={how}"]
 
-    def activation_ref(self, act: str) -> str:
-        if act == "scaled_tanh":
-            self.special("scaled_tanh")
-        return ACTIVATION[act]
+    def keras_activation(self, act: str, value: Value) -> str | tuple[str, list[str]]:
+        how = ACTIVATION[act](value)
+        if isinstance(how, str) and how in SOURCES:
+            self.special(how)
+        return how
+
+    @staticmethod
+    def defaults(act: str) -> Value:
+        attrs = ops.activation_attrs(act)
+        return lambda key: literal(attrs[key])
+
+    def activation_layer(self, act: str, value: Value, name: str) -> Call:
+        how = self.keras_activation(act, value)
+        if isinstance(how, tuple):
+            return Call(how[0], how[1], name)
+        return Call("layers.Activation", [how], name)
 
     def output_activation(self, node: Node) -> str | None:
         """The node's activation, less a final softmax: the builder applies classifier_activation there."""
@@ -158,7 +202,7 @@ class KerasBackend(Backend):
     def then_activation(self, node: Node, calls: list[Call]) -> list[Call]:
         act = self.output_activation(node)
         if act:
-            calls.append(Call("layers.Activation", [self.activation_ref(act)], self.aux_name(node, act)))
+            calls.append(self.activation_layer(act, self.defaults(act), self.aux_name(node, act)))
         return calls
 
     def name(self, node: Node) -> str:
@@ -289,9 +333,19 @@ class KerasBackend(Backend):
     def activation_op(self, node: Node) -> list[Call]:
         if node.op == "softmax" and node.id in self.net.final_softmaxes:
             return [Call("layers.Identity", [], self.name(node))]
-        return [Call("layers.Activation", [self.activation_ref(node.op)], self.name(node))]
+        if node.op == "leaky_relu" and node.attrs["slope"] < 0:
+            raise self.unsupported(node, "Keras' LeakyReLU refuses a negative slope")
+        return [self.activation_layer(node.op, lambda key: self.value(node, key), self.name(node))]
 
-    emit_relu = emit_tanh = emit_sigmoid = emit_softmax = emit_scaled_tanh = activation_op
+    emit_relu = emit_relu6 = emit_leaky_relu = emit_elu = emit_gelu = emit_silu = activation_op
+    emit_hardswish = emit_hardsigmoid = emit_tanh = emit_sigmoid = emit_softmax = emit_scaled_tanh = activation_op
+
+    def emit_prelu(self, node: Node) -> list[Call]:
+        # one slope per map, shared over H and W (channels-last), starting at torch's 0.25
+        args = ["alpha_initializer=keras.initializers.Constant(0.25)"]
+        if len(node.shape) == 3:
+            args.append("shared_axes=[1, 2]")
+        return [Call("layers.PReLU", args, self.name(node))]
 
     def emit_concat(self, node: Node) -> list[Call]:
         return [Call("layers.Concatenate", [], self.name(node))]

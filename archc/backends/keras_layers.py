@@ -27,6 +27,13 @@ def scaled_tanh(x):
     return 1.7159 * ops.tanh(x * (2.0 / 3.0))
 '''
 
+GELU_TANH = f'''
+{REGISTER}
+def gelu_tanh(x):
+    """GELU's tanh form, 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) (PyTorch's approximate="tanh")."""
+    return keras.activations.gelu(x, approximate=True)
+'''
+
 LOCAL_RESPONSE_NORM = f'''
 {REGISTER}
 class LocalResponseNorm(layers.Layer):
@@ -222,6 +229,7 @@ class RBF(layers.Layer):
 SOURCES: dict[str, str] = {
     "pair": PAIR,
     "scaled_tanh": SCALED_TANH,
+    "gelu_tanh": GELU_TANH,
     "LocalResponseNorm": LOCAL_RESPONSE_NORM,
     "PaddedMaxPool2D": PADDED_MAX_POOL,
     "PaddedAvgPool2D": PADDED_AVG_POOL,

@@ -122,8 +122,10 @@ class Scope:
     params: dict[str, str] = field(default_factory=dict)
     loops: dict[int, str] = field(default_factory=dict)  # path position → loop variable
 
-    def layer_name(self, path: tuple[str, ...]) -> str:
+    def layer_name(self, path: tuple[str, ...], suffix: str = "") -> str:
         comps = [f"{{{self.loops[i]}}}" if i in self.loops else name_component(c) for i, c in enumerate(path)]
+        if suffix:  # a helper layer after the node (its last component may be a loop's index)
+            comps[-1] += suffix
         if self.prefix is not None:
             comps = ["{name}", *comps[len(self.prefix) :]]
         text = "-".join(comps)
@@ -139,7 +141,7 @@ class Scope:
                 k += 1
             self.chosen[key] = leaf if k == 1 else f"{leaf}_{k}"
             taken.add(self.chosen[key])
-        return self.layer_name((*path[:-1], self.chosen[key]))
+        return self.layer_name(path, self.chosen[key][len(path[-1]) :])
 
 
 def siblings(net: Network) -> dict[tuple[str, ...], set[str]]:

@@ -16,8 +16,9 @@ from typing import ClassVar
 
 from .. import __version__
 from ..graph import BranchSeq, Instance, Item, Network, Node, RepeatBlock, walk
+from ..ops import activation_attrs
 from ..sym import IN_CHANNELS
-from .base import HEADER, MARKER, Backend, Namespace, fmt_float, spec_name
+from .base import HEADER, MARKER, Backend, Namespace, fmt_float, literal, spec_name
 from .pyformat import LINE_LENGTH, call_lines, seq_lines
 from .pytorch_layers import HELPERS
 
@@ -38,13 +39,32 @@ LOCALS = frozenset({"self", "x", "torch", "nn", "F", "in_channels", *HELPERS})
 # NamedTuple's own attributes, which a field must not shadow.
 NAMEDTUPLE_ATTRS = frozenset({"count", "index"})
 
-ACTIVATION = {
-    "relu": "F.relu({})",
-    "tanh": "torch.tanh({})",
-    "sigmoid": "torch.sigmoid({})",
-    "softmax": "F.softmax({}, dim=1)",
-    "scaled_tanh": "scaled_tanh({})",
+Value = Callable[[str], str]  # an option's value as Python text (a literal or a module parameter)
+
+# activation → its call on an expression, given its options' values. A fused activation takes
+# its defaults; one written as a layer of its own, its options.
+ACTIVATION: dict[str, Callable[[str, Value], str]] = {
+    "relu": lambda x, v: f"F.relu({x})",
+    "relu6": lambda x, v: f"F.relu6({x})",
+    "leaky_relu": lambda x, v: f"F.leaky_relu({x}, negative_slope={v('slope')})",
+    "elu": lambda x, v: f"F.elu({x}, alpha={v('alpha')})",
+    "gelu": lambda x, v: f"F.gelu({x})" if v("approximate") == '"none"' else f"F.gelu({x}, approximate={v('approximate')})",
+    "silu": lambda x, v: f"F.silu({x})",
+    "hardswish": lambda x, v: f"F.hardswish({x})",
+    "hardsigmoid": lambda x, v: f"F.hardsigmoid({x})",
+    "tanh": lambda x, v: f"torch.tanh({x})",
+    "sigmoid": lambda x, v: f"torch.sigmoid({x})",
+    "softmax": lambda x, v: f"F.softmax({x}, dim=1)",
+    "scaled_tanh": lambda x, v: f"scaled_tanh({x})",
 }
+# Activations that call a helper the file defines (pytorch_layers.HELPERS).
+ACTIVATION_HELPERS = {"scaled_tanh": "scaled_tanh"}
+
+
+def default_value(activation: str) -> Value:
+    """A fused activation's options: the catalogue's defaults."""
+    defaults = activation_attrs(activation)
+    return lambda key: literal(defaults[key])
 
 
 ASCII = Namespace()  # transliterates and legalises without reserving anything
@@ -202,21 +222,18 @@ class TorchBackend(Backend):
     def emit_global_avgpool(self, node: Node) -> Emitted:
         return self._function("{}.mean((2, 3))")
 
-    def emit_relu(self, node: Node) -> Emitted:
-        return self._function(ACTIVATION["relu"])
+    def activation_op(self, node: Node) -> Emitted:
+        """An activation written as a layer of its own: a function call with its options."""
+        if node.op in ACTIVATION_HELPERS:
+            self.helpers.add(ACTIVATION_HELPERS[node.op])
+        call = ACTIVATION[node.op]
+        return Emitted(None, lambda m, xs: call(xs[0], lambda key: self.val(node, key)))
 
-    def emit_tanh(self, node: Node) -> Emitted:
-        return self._function(ACTIVATION["tanh"])
+    emit_relu = emit_relu6 = emit_leaky_relu = emit_elu = emit_gelu = emit_silu = activation_op
+    emit_hardswish = emit_hardsigmoid = emit_tanh = emit_sigmoid = emit_softmax = emit_scaled_tanh = activation_op
 
-    def emit_sigmoid(self, node: Node) -> Emitted:
-        return self._function(ACTIVATION["sigmoid"])
-
-    def emit_softmax(self, node: Node) -> Emitted:
-        return self._function(ACTIVATION["softmax"])
-
-    def emit_scaled_tanh(self, node: Node) -> Emitted:
-        self.helpers.add("scaled_tanh")
-        return self._function(ACTIVATION["scaled_tanh"])
+    def emit_prelu(self, node: Node) -> Emitted:
+        return self._module(f"nn.PReLU({self.in_ch(node)})")
 
     def emit_concat(self, node: Node) -> Emitted:
         return Emitted(None, lambda m, xs: f"torch.cat([{', '.join(xs)}], 1)")
@@ -354,9 +371,7 @@ class Body:
         value = node.attrs[key]
         if isinstance(value, tuple):
             return str(value[0]) if value[0] == value[1] else f"({value[0]}, {value[1]})"
-        if isinstance(value, float):
-            return fmt_float(value)
-        return repr(value) if isinstance(value, str) else str(value)
+        return literal(value)
 
     def access(self, path: tuple[str, ...]) -> str:
         full = self.gen.paths[path] if path in self.gen.paths else ".".join(path)
@@ -431,9 +446,9 @@ class Body:
         expr = emitted.call(access, ins)
         if node.activation and not (self.gen.logits and node.activation == "softmax" and node.id in self.net.final_softmaxes):
             inplace = FUSED_INPLACE.get(node.activation) if _creates_tensor(node, ins) else None
-            expr = (inplace or ACTIVATION[node.activation]).format(expr)
-            if node.activation == "scaled_tanh":
-                self.gen.helpers.add("scaled_tanh")
+            expr = inplace.format(expr) if inplace else ACTIVATION[node.activation](expr, default_value(node.activation))
+            if node.activation in ACTIVATION_HELPERS:
+                self.gen.helpers.add(ACTIVATION_HELPERS[node.activation])
         if node.op == "softmax" and self.gen.logits and node.id in self.net.final_softmaxes:
             expr = ins[0]
         self.forward.extend(_assign(target, expr, level, self.comment(node), plain=True))
