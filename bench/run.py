@@ -13,6 +13,9 @@ Sections (docs/benchmarks.md says what each measures):
   keras     generated Keras VGG16 vs keras.applications.VGG16(weights=None), batch 1 and 8
   compiler  parse + check and emit time for synthetic specs of 100, 1,000, 10,000 layers
   cli       `archc check specs/googlenet.arch` vs `python -c "import torch"`
+  zoo       each specs/zoo/NAME.arch compiled to PyTorch vs torchvision.models.NAME(weights=None):
+            eval forward at batch 1 and 8, SGD training step at batch 8 (--zoo-size, default 224;
+            --models picks zoo models too)
 
 A and B are measured in the same run, interleaved (A B, then B A, ...), each sample repeating the
 call enough times to last a while; the tables give medians with min–max over the samples, the
@@ -48,8 +51,8 @@ if str(ROOT) not in sys.path:
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before anything imports TensorFlow
 
-SECTIONS = ("models", "c3", "keras", "compiler", "cli")
-ALIASES = {"a": "models", "b": "c3", "c": "keras", "d": "compiler", "e": "cli"}
+SECTIONS = ("models", "c3", "keras", "compiler", "cli", "zoo")
+ALIASES = {"a": "models", "b": "c3", "c": "keras", "d": "compiler", "e": "cli", "f": "zoo"}
 CUDA_SECTIONS = ("models", "c3")  # the sections --device cuda changes; the others run anyway when named
 SPECS = ROOT / "specs"
 
@@ -615,13 +618,101 @@ def section_cli(args: argparse.Namespace, report: Report) -> None:
         report.checks.append(Check("cli: `archc check specs/googlenet.arch` wall time", check_median, 0.3, unit="s"))
 
 
-SECTION_FUNCS = {"models": section_models, "c3": section_c3, "keras": section_keras, "compiler": section_compiler, "cli": section_cli}
+# ---------------------------------------------------------------- (f) zoo
+
+ZOO = SPECS / "zoo"
+
+
+def import_torchvision() -> tuple[Any, str]:
+    """torchvision, and a note when it needed the CPU-build workaround of docs/benchmarks.md.
+
+    A torchvision whose compiled ops were built for another torch (a CUDA wheel beside the CPU
+    torch) fails at import while registering fake kernels for ops that never loaded; the
+    classification models need none of them, so the registration is skipped for the import.
+    """
+    if importlib.util.find_spec("torchvision") is None:
+        raise Skip("torchvision is not installed (pip install torchvision matching your torch)")
+    try:
+        import torchvision
+
+        return torchvision, ""
+    except RuntimeError:
+        import torch
+
+        for name in [m for m in sys.modules if m.startswith("torchvision")]:
+            del sys.modules[name]
+        real = torch.library.register_fake
+        torch.library.register_fake = lambda *a, **k: lambda f: f  # type: ignore[assignment]
+        try:
+            import torchvision
+        finally:
+            torch.library.register_fake = real
+        return torchvision, "torchvision imported without its fake-kernel registrations (its compiled ops do not match this torch)"
+
+
+def zoo_names(args: argparse.Namespace) -> list[str]:
+    names = sorted(p.stem for p in ZOO.glob("*.arch"))
+    if args.models:
+        names = [n for n in args.models.split(",") if n in names]
+    return names[:1] if args.quick else names
+
+
+def section_zoo(args: argparse.Namespace, report: Report) -> None:
+    setup = torch_setup(args)
+    torch = setup.torch
+    tv, note = import_torchvision()
+    if note:
+        report.note(note)
+    from archc.runtime import build_model
+
+    size = 64 if args.quick else args.zoo_size
+    cases = [("eval", 1)] if args.quick else [("eval", 1), ("eval", 8), ("train", 8)]
+    print(f"  compiled spec (A) vs torchvision (B) at 3x{size}x{size}; fp32; {args.threads} threads", flush=True)
+    print_header("compiled", "torchvision")
+    for name in zoo_names(args):
+        if not hasattr(tv.models, name):
+            report.skip(f"{name}: no torchvision.models.{name}")
+            continue
+        for kind, batch in cases:
+            torch.manual_seed(0)
+            gen = setup.place(build_model(ZOO / f"{name}.arch", "torch", input=(3, size, size)))
+            ref = setup.place(tv.models.get_model(name, weights=None))  # aux heads, if any, run in training on both sides
+            x = setup.tensor(batch, 3, size, size)
+            setup.fresh()
+            if kind == "eval":
+                gen.eval()
+                ref.eval()
+                fa, fb = setup.forward(gen, x), setup.forward(ref, x)
+            else:
+                gen.train()
+                ref.train()
+                y = torch.randint(0, 1000, (batch,), device=x.device)
+                fa, fb = setup.train_step(gen, x, y, False), setup.train_step(ref, x, y, False)
+            reps = args.reps or (1 if args.quick else 5)
+            t = compare(fa, fb, reps=reps, warmup=1 if args.quick else 2, min_time=args.min_time, sync=setup.sync)
+            case = f"{name} {kind} b{batch}"
+            print_row(case, t)
+            report.rows.append(t.row(case, "compiled", "torchvision"))
+            if not args.quick:
+                report.checks.append(Check(f"{case}: compiled / torchvision ({args.device})", t.ratio, 1.02))
+            del gen, ref, fa, fb
+
+
+SECTION_FUNCS = {
+    "models": section_models,
+    "c3": section_c3,
+    "keras": section_keras,
+    "compiler": section_compiler,
+    "cli": section_cli,
+    "zoo": section_zoo,
+}
 TITLES = {
     "models": "(a) generated PyTorch vs hand-written",
     "c3": "(b) connection-table C3 vs dense conv",
     "keras": "(c) generated Keras VGG16 vs keras.applications",
     "compiler": "(d) compiler: parse + check + emit",
     "cli": "(e) CLI start-up",
+    "zoo": "(f) compiled zoo specs vs torchvision",
 }
 
 
@@ -690,6 +781,7 @@ def child_args(args: argparse.Namespace, section: str, results: Path) -> list[st
         cmd += ["--reps", str(args.reps)]
     if args.models:
         cmd += ["--models", args.models]
+    cmd += ["--zoo-size", str(args.zoo_size)]
     if args.no_compile:
         cmd.append("--no-compile")
     return cmd
@@ -708,6 +800,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--min-time", type=float, default=None, help="seconds each sample lasts at least (repeating the call); default 0.2, 0 in --quick"
     )
+    p.add_argument("--zoo-size", type=int, default=224, help="input height and width for the zoo section (default 224)")
     p.add_argument("--no-compile", action="store_true", help="with --device cuda: skip torch.compile")
     p.add_argument("--json", type=Path, help="also write every figure to this JSON file")
     p.add_argument("--no-isolate", action="store_true", help="run all sections in this process (the default with --quick)")
