@@ -209,3 +209,35 @@ def test_tensors_of_one_shape_pair_by_their_names_too(resnet18: tuple[torch.nn.M
     keys[i], keys[i + 1] = keys[i + 1], keys[i]  # bn1.bias before bn1.weight: both (64,)
     error = mismatch(ours, {k: checkpoint[k] for k in keys})
     assert str(error) == "checkpoint tensor bn1.bias (64,) does not fit model tensor bn1.weight (64,) (layer bn1 → bn1)"
+
+
+@pytest.mark.parametrize("model", zoo.ZOO, ids=ids(zoo.ZOO))
+def test_the_spec_takes_the_input_sizes_torchvision_takes(model: zoo.Model) -> None:
+    """Around torchvision's smallest input and at a few others, the spec shapes exactly where
+    torchvision's model runs (on the meta device: shapes only). A model with an aux head is asked
+    in train mode, where torchvision runs the head too: the spec shapes its aux heads at every
+    input, so it cannot take the sizes torchvision's eval mode alone takes (Inception-v3: 75 to 298)."""
+    tv = zoo.reference(model, "meta").train(model.aux)
+    low = zoo.published(model)["min_size"][0]
+    sizes = sorted({*range(max(1, low - 3), low + 9), 64, 97, 224, 299, 300})
+    accepted = {}
+    for size in sizes:
+        try:
+            with torch.no_grad():
+                tv(torch.empty(2, 3, size, size, device="meta"))
+        except (RuntimeError, ValueError):
+            accepted[size] = False
+        else:
+            accepted[size] = True
+    shaped = {}
+    for size in sizes:
+        try:
+            archc.load(model.spec, input=(3, size, size))
+        except archc.CompileError:
+            shaped[size] = False
+        else:
+            shaped[size] = True
+    assert shaped == accepted
+    assert any(accepted.values())
+    if low > 1:
+        assert not all(accepted.values())  # the sizes reach below torchvision's smallest
