@@ -164,6 +164,7 @@ def calibrate(model: Any, seed: int = 0, batch: int = 4, size: int = 64) -> None
 
     gen = torch.Generator().manual_seed(seed)
     norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    momenta = [bn.momentum for bn in norms]
     with torch.no_grad():
         for bn in norms:
             bn.weight.copy_(torch.rand(bn.weight.shape, generator=gen) + 0.5)
@@ -172,8 +173,8 @@ def calibrate(model: Any, seed: int = 0, batch: int = 4, size: int = 64) -> None
             bn.momentum = None  # a cumulative average: after one batch, that batch's statistics
         model.train()
         model(torch.randn(batch, 3, size, size, generator=gen))
-    for bn in norms:
-        bn.momentum = 0.1
+    for bn, momentum in zip(norms, momenta, strict=True):
+        bn.momentum = momentum
     model.eval()
 
 
