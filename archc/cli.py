@@ -535,7 +535,7 @@ def _show_or_write(path: str, source: str, text: str, check: bool) -> None:
 
 
 def cmd_examples(args: argparse.Namespace) -> int:
-    from .shipped import example_names, example_text, summary_line
+    from .shipped import example_names, example_text, shared_stem, summary_line
 
     names = example_names()
     if args.name is None:
@@ -544,6 +544,8 @@ def cmd_examples(args: argparse.Namespace) -> int:
             print(f"{name.ljust(width)}  {summary_line(example_text(name) or '')}")
         return EXIT_OK
     text = example_text(args.name)
+    if text is None and shared_stem(args.name, names):
+        raise UsageError(f"{args.name!r} names several examples: {', '.join(shared_stem(args.name, names))}")
     if text is None:
         raise UsageError(f"no example {args.name!r}{_did_you_mean(args.name, names)}; the examples are {', '.join(names)}")
     sys.stdout.write(text)

@@ -23,16 +23,30 @@ def _folder(name: str) -> Traversable:
 
 
 def _files(folder: Traversable, suffix: str) -> dict[str, Traversable]:
-    """Every file ending in `suffix` below `folder`, by its stem, in name order."""
-    found: dict[str, Traversable] = {}
-    todo = [folder]
+    """Every file ending in `suffix` below `folder`, by its stem, in name order.
+
+    A stem that two folders share (specs/examples/resnet18.arch and specs/zoo/resnet18.arch) names
+    neither: each is then known by its path below `folder`, `examples/resnet18` and `zoo/resnet18`.
+    """
+    found: dict[str, list[tuple[str, Traversable]]] = {}
+    todo: list[tuple[str, Traversable]] = [("", folder)]
     while todo:
-        for entry in todo.pop().iterdir():
+        where, current = todo.pop()
+        for entry in current.iterdir():
             if entry.is_dir():
-                todo.append(entry)
+                todo.append((f"{where}{entry.name}/", entry))
             elif entry.name.endswith(suffix):
-                found[entry.name.removesuffix(suffix)] = entry
-    return dict(sorted(found.items()))
+                stem = entry.name.removesuffix(suffix)
+                found.setdefault(stem, []).append((where + stem, entry))
+    named = {}
+    for stem, entries in found.items():
+        named.update({stem: entries[0][1]} if len(entries) == 1 else dict(entries))
+    return dict(sorted(named.items()))
+
+
+def shared_stem(name: str, names: list[str]) -> list[str]:
+    """The qualified names a bare stem stands for when two folders hold a spec of that name."""
+    return [n for n in names if n.endswith("/" + name)]
 
 
 def doc_topics() -> list[str]:

@@ -16,6 +16,11 @@ from `torch_paths`, the Keras layer from `layer_name`) and its tensors are conve
 
 Aux-head layers missing from a Keras model built with aux=False are skipped. torch, keras and
 numpy are imported only here, and only when called.
+
+    load_state_dict(model, torchvision_model.state_dict())
+
+loads a checkpoint of another PyTorch implementation of the same network (torchvision's zoo:
+tests/test_zoo.py) into a compiled model, pairing the tensors by structure, not by name.
 """
 
 from __future__ import annotations
@@ -146,3 +151,104 @@ def copy_into(tensor: Any, array: Array) -> None:
 
     with torch.no_grad():
         tensor.copy_(torch.from_numpy(np.ascontiguousarray(array)).to(tensor.dtype))
+
+
+# ---------------------------------------------------------------------------------------------
+# Checkpoints of another implementation: a torchvision state_dict into the compiled model.
+
+BOOKKEEPING = "num_batches_tracked"  # a batch-norm counter, not a weight: copied where both sides have it
+
+
+class StateDictMismatch(ValueError):
+    """A checkpoint's tensors do not line up with the model's; the message names the first pair that differs.
+
+    `source_key` / `target_key` and their shapes are None where that side has no tensor there
+    (a tensor left over, or one that gets nothing).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        source_key: str | None,
+        target_key: str | None,
+        source_shape: tuple[int, ...] | None,
+        target_shape: tuple[int, ...] | None,
+    ) -> None:
+        super().__init__(message)
+        self.source_key, self.target_key = source_key, target_key
+        self.source_shape, self.target_shape = source_shape, target_shape
+
+
+Tensor = tuple[str, str, tuple[int, ...]]  # (tensor name within its layer, full key, shape)
+
+
+def layers_of(state: Any) -> list[tuple[str, list[Tensor]]]:
+    """A state_dict's tensors grouped by layer (the key up to its last dot), in the dict's order, without bookkeeping."""
+    groups: dict[str, list[Tensor]] = {}
+    for key, value in state.items():
+        prefix, _, name = key.rpartition(".")
+        if name != BOOKKEEPING:
+            groups.setdefault(prefix, []).append((name, key, tuple(value.shape)))
+    return list(groups.items())
+
+
+def match_state_dicts(source: Any, target: Any) -> dict[str, str]:
+    """{target key: source key}, pairing the two state_dicts by structure rather than by name.
+
+    The n-th layer with tensors of `source` goes to the n-th of `target`, and within a layer the
+    tensors go in order; each pair must have the same tensor name (weight, bias, running_mean, ...)
+    and the same shape. That holds when both implementations register their layers in the order
+    the network runs them, branches in the same order, as torchvision and archc's PyTorch models do.
+    Two neighbouring layers of equal shapes given in the other order would pass unnoticed: compare
+    outputs to be sure. Every source tensor is used once; the first one that does not fit raises
+    StateDictMismatch naming both keys and shapes.
+    """
+    src, dst = layers_of(source), layers_of(target)
+    pairs: dict[str, str] = {}
+    for (s_prefix, s_tensors), (t_prefix, t_tensors) in zip(src, dst, strict=False):  # the longer one is reported below
+        for i in range(max(len(s_tensors), len(t_tensors))):
+            s = s_tensors[i] if i < len(s_tensors) else None
+            t = t_tensors[i] if i < len(t_tensors) else None
+            if s is None or t is None or s[0] != t[0] or s[2] != t[2]:
+                raise _mismatch(s, t, f"layer {s_prefix or '(top)'} → {t_prefix or '(top)'}")
+            pairs[t[1]] = s[1]
+    if len(src) > len(dst):
+        raise _mismatch(src[len(dst)][1][0], None, f"the model's {len(dst)} layers with tensors are all taken")
+    if len(dst) > len(src):
+        raise _mismatch(None, dst[len(src)][1][0], f"the checkpoint's {len(src)} layers with tensors are all used")
+    return pairs
+
+
+def _mismatch(s: Tensor | None, t: Tensor | None, where: str) -> StateDictMismatch:
+    def shown(x: Tensor | None) -> str:
+        return f"{x[1]} {tuple(x[2])}" if x else "nothing"
+
+    if s is None:
+        message = f"model tensor {shown(t)} gets no checkpoint tensor ({where})"
+    elif t is None:
+        message = f"checkpoint tensor {shown(s)} is left over ({where})"
+    else:
+        message = f"checkpoint tensor {shown(s)} does not fit model tensor {shown(t)} ({where})"
+    return StateDictMismatch(message, s and s[1], t and t[1], s and s[2], t and t[2])
+
+
+def load_state_dict(model: Any, state_dict: Any) -> dict[str, str]:
+    """Load a checkpoint of another implementation of the same network (torchvision's, say) into `model`.
+
+    The tensors are matched by structure (`match_state_dicts`), not by name, so a spec need not
+    spell torchvision's keys. Batch-norm `num_batches_tracked` counters are not matched: each is
+    copied from the source layer paired with the model's, where both have one, and otherwise left
+    as it is (old checkpoints lack them). Returns {model key: checkpoint key}; raises
+    StateDictMismatch and leaves the model untouched when the two do not line up.
+    """
+    target = model.state_dict()
+    pairs = match_state_dicts(state_dict, target)
+    loaded = {key: state_dict[pairs[key]] if key in pairs else value for key, value in target.items()}
+    layer = {t.rpartition(".")[0]: s.rpartition(".")[0] for t, s in pairs.items()}
+    for key in target:
+        prefix, _, name = key.rpartition(".")
+        source_key = ".".join(filter(None, (layer.get(prefix), BOOKKEEPING))) if prefix in layer else None
+        if name == BOOKKEEPING and source_key in state_dict:
+            loaded[key] = state_dict[source_key]
+    model.load_state_dict(loaded, strict=True)
+    return pairs

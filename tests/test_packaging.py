@@ -20,6 +20,9 @@ from tests.golden import ROOT
 tomllib = pytest.importorskip("tomllib")  # Python 3.11+
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 SPECS = sorted(ROOT.glob("specs/**/*.arch"))
+STEMS = [p.stem for p in SPECS]
+# `archc examples` names a spec by its stem, or by its path below specs/ when two folders share the stem
+NAMES = {p: p.stem if STEMS.count(p.stem) == 1 else p.relative_to(ROOT / "specs").with_suffix("").as_posix() for p in SPECS}
 DOCS = sorted((ROOT / "docs").glob("*.md"))
 
 
@@ -115,14 +118,14 @@ def test_archc_examples_lists_every_spec() -> None:
     code, out, _ = run("examples")
     assert code == 0
     names = [line.split()[0] for line in out.strip().split("\n")]
-    assert names == sorted(p.stem for p in SPECS)
+    assert names == sorted(NAMES.values())
     lenet = next(line for line in out.split("\n") if line.startswith("lenet5 "))
     assert "LeNet" in lenet  # each with the first line of its opening comment
 
 
-@pytest.mark.parametrize("path", SPECS, ids=[p.stem for p in SPECS])
+@pytest.mark.parametrize("path", SPECS, ids=[NAMES[p] for p in SPECS])
 def test_archc_examples_prints_a_spec_that_checks(path: Path) -> None:
-    code, out, _ = run("examples", path.stem)
+    code, out, _ = run("examples", NAMES[path])
     assert code == 0
     assert out == path.read_text(encoding="utf-8")
     assert archc.compile_source(out, path.name).ok
@@ -132,6 +135,14 @@ def test_an_unknown_example_is_a_usage_error_with_a_suggestion() -> None:
     code, out, err = run("examples", "lenet")
     assert code == 2 and out == ""
     assert "did you mean `lenet5`?" in err
+
+
+def test_a_stem_two_folders_share_is_named_by_its_path() -> None:
+    assert {"examples/resnet18", "zoo/resnet18"} <= set(shipped.example_names())
+    assert "resnet18" not in shipped.example_names()
+    code, out, err = run("examples", "resnet18")
+    assert code == 2 and out == ""
+    assert "'resnet18' names several examples: examples/resnet18, zoo/resnet18" in err
 
 
 def test_the_specs_are_shipped_in_the_wheel() -> None:

@@ -134,3 +134,20 @@ def test_transfer_refuses_what_it_cannot_map() -> None:
         weights.transfer(t, k)
     with pytest.raises(KeyError, match="no layer"):
         weights.transfer(t, build_model(load("alexnet"), "keras"), net)
+
+
+def test_load_state_dict_pairs_two_specs_of_one_network_by_structure() -> None:
+    """The example ResNet-18 and the zoo's name their layers differently (layer2_0 vs layer2.block0,
+    shortcut vs downsample); load_state_dict pairs them by order and shape, and the outputs agree.
+    (Against torchvision's own models: tests/test_zoo.py.)"""
+    torch.manual_seed(0)
+    source = build_model(ROOT / "specs" / "examples" / "resnet18.arch", input=(3, 32, 32))
+    randomise_batchnorm(source)
+    target = build_model(ROOT / "specs" / "zoo" / "resnet18.arch", input=(3, 32, 32))
+    pairs = weights.load_state_dict(target, source.state_dict())
+    assert pairs["layer2.block0.downsample.conv.weight"] == "layer2_0.shortcut.conv.weight"
+    assert len(pairs) == len([k for k in source.state_dict() if not k.endswith(weights.BOOKKEEPING)])
+    x = torch.randn(2, 3, 32, 32)
+    source.eval(), target.eval()
+    with torch.no_grad():
+        assert torch.equal(source(x), target(x))

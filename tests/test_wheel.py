@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from archc import shipped
 from tests.golden import ROOT
 
 pytestmark = pytest.mark.slow
@@ -73,6 +74,6 @@ def test_wheel_installs_and_checks_a_spec(tmp_path: Path) -> None:
     docs = sh(bindir / "archc", "docs", cwd=outside).stdout
     assert docs == (ROOT / "docs" / "language.md").read_text(encoding="utf-8")
     listed = sh(bindir / "archc", "examples", cwd=outside).stdout
-    assert [line.split()[0] for line in listed.strip().split("\n")] == sorted(p.stem for p in (ROOT / "specs").rglob("*.arch"))
+    assert [line.split()[0] for line in listed.strip().split("\n")] == shipped.example_names()  # as the repository's
     vgg = sh(bindir / "archc", "examples", "vgg16", cwd=outside).stdout
     assert vgg == (ROOT / "specs" / "vgg16.arch").read_text(encoding="utf-8")
