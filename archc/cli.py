@@ -461,7 +461,7 @@ def cmd_verify(args: argparse.Namespace, nets: list[Network]) -> int:
     ok = True
     for net in nets:
         progress = None if args.quiet else (lambda line, name=net.name: print(f"archc verify: {name}: {line}", file=sys.stderr, flush=True))
-        result = verify(net, atol=args.atol, seed=args.seed, layers=args.layers, backend=args.backend, progress=progress)
+        result = verify(net, atol=args.atol, seed=args.seed, layers=args.layers, backend=args.backend, progress=progress, standalone=True)
         print(result.text())
         ok &= result.ok
     return EXIT_OK if ok else EXIT_SPEC

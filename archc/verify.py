@@ -93,9 +93,16 @@ class VerifyResult:
 MIN_SENSITIVITY = 10.0
 
 
-def select_backend(requested: str | None = None) -> str:
+# Keras imports its scikit-learn wrappers whenever scikit-learn is installed: 1 s of verify's
+# start-up on the 2-core machine, for wrappers verify never uses. A process that exists only to
+# verify (the CLI) imports Keras without them.
+OPTIONAL_KERAS_IMPORTS = ("sklearn",)
+
+
+def select_backend(requested: str | None = None, *, standalone: bool = False) -> str:
     """The Keras backend for verify's Keras side, set before keras is first imported: the
-    requested one, else KERAS_BACKEND, else JAX when installed, else TensorFlow."""
+    requested one, else KERAS_BACKEND, else JAX when installed, else TensorFlow. `standalone`
+    (a process that only verifies) leaves out Keras' optional scikit-learn wrappers."""
     if "keras" in sys.modules:  # imported already: its backend is fixed for this process
         current = str(sys.modules["keras"].backend.backend())
         if requested and requested != current:
@@ -112,7 +119,14 @@ def select_backend(requested: str | None = None) -> str:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's start-up notices
     if choice == "jax":
         _jax_compilation_cache()
-    _import_quietly("keras")
+    hidden = [m for m in OPTIONAL_KERAS_IMPORTS if standalone and m not in sys.modules]
+    for module in hidden:
+        sys.modules[module] = None  # type: ignore[assignment]  # `import sklearn` raises ImportError
+    try:
+        _import_quietly("keras")
+    finally:
+        for module in hidden:
+            del sys.modules[module]
     return choice
 
 
@@ -181,6 +195,7 @@ def verify(
     layers: bool = False,
     backend: str | None = None,
     progress: Progress | None = None,
+    standalone: bool = False,
 ) -> VerifyResult:
     """Build both models of `net`, calibrate the torch one, transfer its weights, compare.
 
@@ -188,11 +203,12 @@ def verify(
     and the running statistics are measured on the verification batch itself (a fresh network's
     mean 0 / variance 1 would leave deep networks' outputs almost independent of the input).
     Each framework gets its own copy of the input. Outputs that end in a softmax are compared
-    a second time before it, as logits (rows named "output (logits)").
+    a second time before it, as logits (rows named "output (logits)"). `standalone`: the process
+    exists only to verify (the CLI), so Keras is imported without its optional wrappers.
     """
     say = progress or (lambda _: None)
     check_memory(net, extra=verify_bytes(net, batch), what=f"verify's inputs and activations at batch {batch}")
-    backend = select_backend(backend)
+    backend = select_backend(backend, standalone=standalone)
     np = require("numpy")
     torch = require("torch")
     torch.manual_seed(seed)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 
 import pytest
@@ -199,3 +201,17 @@ def test_sensitivity_is_measured_and_layers_names_the_first_divergence(monkeypat
     monkeypatch.setattr(weights, "transfer", wrong_c2)
     result = verify(net, layers=True)
     assert not result.ok and result.first_divergence == "c2"
+
+
+def test_the_cli_imports_keras_without_its_scikit_learn_wrappers() -> None:
+    """1 s of `archc verify`'s start-up; scikit-learn stays importable afterwards."""
+    pytest.importorskip("sklearn")
+    code = (
+        "import sys\n"
+        "from archc.cli import main\n"
+        "assert main(['verify', 'specs/lenet5.arch', '--quiet']) == 0\n"
+        "assert 'keras' in sys.modules and 'sklearn' not in sys.modules, sorted(m for m in sys.modules if 'sklearn' in m)[:3]\n"
+        "import sklearn\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
