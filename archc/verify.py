@@ -28,7 +28,7 @@ from typing import Any
 
 from .env import MissingDependency, require
 from .graph import Network
-from .runtime import BYTES_PER_PARAM, check_memory
+from .runtime import BYTES_PER_PARAM, ModelTooLarge, check_memory, memory_budget
 
 # Keras backends verify can run the Keras side on, and the module each needs. JAX shares no
 # kernel with PyTorch (Keras on torch would share them) and, once its compilation cache is
@@ -61,6 +61,8 @@ class VerifyResult:
     sensitivity: float | None = None
     first_divergence: str | None = None  # --layers: the first layer whose outputs differ
     backend: str = ""  # the Keras backend the Keras side ran on
+    # set when verify ran at a smaller input than the spec's, to fit the memory budget: why
+    reduced: str = ""
 
     @property
     def inconclusive(self) -> bool:
@@ -73,6 +75,8 @@ class VerifyResult:
     def text(self) -> str:
         on = f" ({self.backend} backend)" if self.backend else ""
         lines = [f"{self.network}: PyTorch vs Keras{on}, seed {self.seed}, tolerance {self.atol:g} of each output's scale"]
+        if self.reduced:
+            lines.append(f"  note: {self.reduced}")
         for o in self.outputs:
             mark = "ok" if o.max_rel <= self.atol else "FAIL"
             shape = "x".join(str(d) for d in o.shape)
@@ -180,6 +184,42 @@ def verify_bytes(net: Network, batch: int) -> int:
     return net.total_params * BYTES_PER_PARAM + BYTES_PER_PARAM * batch * (6 * _numel(net.input_shape) + 4 * max(numel))
 
 
+def fit_budget(net: Network, batch: int, budget: int | None = None) -> tuple[Network, str]:
+    """`net` itself when verify fits the memory budget at its input; else the network shaped at
+    the largest halving of its height and width that fits and still checks clean with the same
+    parameters (a fully convolutional network computes the same function of its weights at any
+    size), with a sentence saying so; else ModelTooLarge, before anything is allocated."""
+    what = f"verify's inputs and activations at batch {batch}"
+    try:
+        check_memory(net, budget, extra=verify_bytes(net, batch), what=what)
+        return net, ""
+    except ModelTooLarge as too_large:
+        if len(net.input_shape) != 3:
+            raise
+        refusal = too_large
+    from .compiler import compile_source
+
+    c, h, w = net.input_shape
+    while h > 1 or w > 1:
+        h, w = max(1, h // 2), max(1, w // 2)
+        comp = compile_source(net.source, net.file, (c, h, w))
+        smaller = next((n for n in comp.networks if n.name == net.name), None)
+        if comp.errors or smaller is None or smaller.total_params != net.total_params:
+            break  # the network does not take this size, or it is another model there
+        try:
+            check_memory(smaller, budget, extra=verify_bytes(smaller, batch), what=what)
+        except ModelTooLarge:
+            continue
+        full = net.total_params * BYTES_PER_PARAM + verify_bytes(net, batch)
+        shape = "x".join(map(str, net.input_shape))
+        return smaller, (
+            f"verified at {c}x{h}x{w}, not {shape}: at {shape} verify would need {full / 1024**3:.1f} GiB, over the memory "
+            f"budget of {memory_budget(budget) / 1024**3:.1f} GiB (ARCHC_MAX_MODEL_BYTES); the network has the same "
+            "parameters at both sizes"
+        )
+    raise refusal
+
+
 def _numel(shape: tuple[int, ...]) -> int:
     total = 1
     for d in shape:
@@ -207,7 +247,9 @@ def verify(
     exists only to verify (the CLI), so Keras is imported without its optional wrappers.
     """
     say = progress or (lambda _: None)
-    check_memory(net, extra=verify_bytes(net, batch), what=f"verify's inputs and activations at batch {batch}")
+    net, reduced = fit_budget(net, batch)
+    if reduced:
+        say(reduced)
     backend = select_backend(backend, standalone=standalone)
     np = require("numpy")
     torch = require("torch")
@@ -217,7 +259,7 @@ def verify(
     other = rng.standard_normal((batch, *net.input_shape)).astype("float32")
     names = ["output", *(item.name for item in net.aux_heads)]
     heads = [net.nodes[net.output], *(net.node_of(item) for item in net.aux_heads)]
-    result = VerifyResult(net.name, atol, seed, backend=backend)
+    result = VerifyResult(net.name, atol, seed, backend=backend, reduced=reduced)
     state = None
     for logits in (False, True):
         if logits and not any("softmax" in (n.op, n.activation) for n in heads):

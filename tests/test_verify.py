@@ -215,3 +215,38 @@ def test_the_cli_imports_keras_without_its_scikit_learn_wrappers() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+FULLY_CONVOLUTIONAL = "network F {\n input 3x256x256\n conv 8 3x3 pad=1 relu\n maxpool 2\n conv 4 1x1\n global_avgpool\n}\n"
+
+
+def test_verify_runs_at_a_smaller_size_that_fits_the_budget_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    from archc.verify import fit_budget, verify_bytes
+
+    net = archc.load(FULLY_CONVOLUTIONAL)
+    full = verify_bytes(net, 2) + net.total_params * 4
+    monkeypatch.setenv("ARCHC_MAX_MODEL_BYTES", str(full // 3))
+    smaller, note = fit_budget(net, 2)
+    assert smaller.input_shape == (3, 128, 128) and smaller.total_params == net.total_params
+    assert note.startswith("verified at 3x128x128, not 3x256x256") and "ARCHC_MAX_MODEL_BYTES" in note
+    monkeypatch.setenv("ARCHC_MAX_MODEL_BYTES", str(full))
+    assert fit_budget(net, 2) == (net, "")
+
+
+def test_a_network_whose_parameters_depend_on_the_size_is_refused_not_shrunk(monkeypatch: pytest.MonkeyPatch) -> None:
+    from archc.runtime import ModelTooLarge
+    from archc.verify import fit_budget, verify_bytes
+
+    net = archc.load("network D {\n input 3x64x64\n conv 4 3x3\n flatten\n dense 10\n}\n")
+    monkeypatch.setenv("ARCHC_MAX_MODEL_BYTES", str((verify_bytes(net, 2) + net.total_params * 4) // 2))
+    with pytest.raises(ModelTooLarge, match="over the budget"):
+        fit_budget(net, 2)
+
+
+def test_the_smaller_size_reaches_the_report(monkeypatch: pytest.MonkeyPatch) -> None:
+    from archc.verify import verify_bytes
+
+    net = archc.load(FULLY_CONVOLUTIONAL)
+    monkeypatch.setenv("ARCHC_MAX_MODEL_BYTES", str((verify_bytes(net, 2) + net.total_params * 4) // 3))
+    result = verify(net)
+    assert result.ok and "note: verified at 3x128x128" in result.text()
