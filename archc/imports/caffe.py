@@ -101,7 +101,7 @@ class Layer:
 
 
 def layers_of(top: Message) -> list[Layer]:
-    out = []
+    out: list[Layer] = []
     for f in top.fields:
         if f.name not in ("layer", "layers") or not isinstance(f.value, Message):
             continue
@@ -153,7 +153,7 @@ def pair(layer: Layer, p: Message, base: str, default: int | None, low: int) -> 
         if values:
             raise layer.refuse(f"both {plain} and {base}_h/{base}_w are given", values[0].span)
         if h is None or w is None:
-            raise layer.refuse(f"{base}_h and {base}_w come together", (h or w).span)  # type: ignore[union-attr]
+            raise layer.refuse(f"{base}_h and {base}_w come together", layer.span)
         return whole(layer, h, low), whole(layer, w, low)
     if not values:
         if default is None:
@@ -163,6 +163,22 @@ def pair(layer: Layer, p: Message, base: str, default: int | None, low: int) -> 
         raise layer.refuse(f"{len(values)} values of {plain}: archc's layers are 2-D", values[2].span)
     nums = [whole(layer, v, low) for v in values]
     return (nums[0], nums[-1])
+
+
+def count(layer: Layer, p: Message, name: str, default: int, low: int = 1) -> int:
+    found = p.get(name)
+    return default if found is None else whole(layer, found, low)
+
+
+def option(layer: Layer, p: Message, name: str, default: float) -> float:
+    found = p.get(name)
+    return default if found is None else real(layer, found)
+
+
+def at(p: Message, name: str, layer: Layer) -> Span:
+    """Where an option is written (the layer, when it is not)."""
+    found = p.get(name)
+    return layer.span if found is None else found.span
 
 
 def only(layer: Layer, p: Message, known: set[str]) -> None:
@@ -193,14 +209,14 @@ def convolution(layer: Layer, ins: list[Node]) -> Node:
     only(layer, p, {"num_output", "bias_term", "pad", "pad_h", "pad_w", "kernel_size", "kernel_h", "kernel_w", "stride", "stride_h"}
          | {"stride_w", "group", "dilation", "axis"})  # fmt: skip
     if p.value("axis", 1) != 1:
-        raise layer.refuse("axis other than 1 (the channels)", p.get("axis").span)  # type: ignore[union-attr]
+        raise layer.refuse("axis other than 1 (the channels)", at(p, "axis", layer))
     out_f = p.get("num_output")
     if out_f is None:
         raise layer.refuse("no num_output is given")
     filters = whole(layer, out_f, 1)
     k, s = pair(layer, p, "kernel", None, 1), pair(layer, p, "stride", 1, 1)
     pad, d = pair(layer, p, "pad", 0, 0), pair(layer, p, "dilation", 1, 1)
-    group = whole(layer, p.get("group"), 1) if p.get("group") else 1  # type: ignore[arg-type]
+    group = count(layer, p, "group", 1)
     c, h, w = spatial(layer, ins[0].shape)
     if c % group or filters % group:
         raise layer.refuse(f"group {group} does not divide its {c} input maps and {filters} outputs")
@@ -232,18 +248,18 @@ def pooling(layer: Layer, ins: list[Node]) -> Node:
          | {"global_pooling", "round_mode"})  # fmt: skip
     kind = str(p.value("pool", "MAX"))
     if kind not in ("MAX", "AVE"):
-        raise layer.refuse(f"pool: {kind} has no archc op (only MAX and AVE)", p.get("pool").span)  # type: ignore[union-attr]
+        raise layer.refuse(f"pool: {kind} has no archc op (only MAX and AVE)", at(p, "pool", layer))
     c, h, w = spatial(layer, ins[0].shape)
     if flag(layer, p, "global_pooling", False):
         if kind == "MAX":
-            raise layer.refuse("global MAX pooling: archc has only global_avgpool", p.get("global_pooling").span)  # type: ignore[union-attr]
+            raise layer.refuse("global MAX pooling: archc has only global_avgpool", at(p, "global_pooling", layer))
         if pair(layer, p, "pad", 0, 0) != (0, 0) or pair(layer, p, "stride", 1, 1) != (1, 1):
             raise layer.refuse("global pooling with padding or a stride (Caffe requires neither)")
         return Node(layer.name, "global_avgpool", [], ins, (c,), layer.span)
     k, s, pad = pair(layer, p, "kernel", None, 1), pair(layer, p, "stride", 1, 1), pair(layer, p, "pad", 0, 0)
     round_mode = str(p.value("round_mode", "CEIL"))
     if round_mode not in ("CEIL", "FLOOR"):
-        raise layer.refuse(f"round_mode: {round_mode} is neither CEIL nor FLOOR", p.get("round_mode").span)  # type: ignore[union-attr]
+        raise layer.refuse(f"round_mode: {round_mode} is neither CEIL nor FLOOR", at(p, "round_mode", layer))
     ceil = round_mode == "CEIL"
     if any(pp > kk // 2 for pp, kk in zip(pad, k, strict=True)):
         raise layer.refuse(f"pad {fmt(pad)} is over half the kernel {fmt(k)}: archc (as PyTorch) pads a pool at most k/2")
@@ -271,13 +287,13 @@ def lrn(layer: Layer, ins: list[Node]) -> Node:
     p = layer.params("lrn_param")
     only(layer, p, {"local_size", "alpha", "beta", "k", "norm_region"})
     if str(p.value("norm_region", "ACROSS_CHANNELS")) != "ACROSS_CHANNELS":
-        raise layer.refuse("norm_region: WITHIN_CHANNEL has no archc op (lrn is across channels)", p.get("norm_region").span)  # type: ignore[union-attr]
-    n = whole(layer, p.get("local_size"), 1) if p.get("local_size") else 5  # type: ignore[arg-type]
+        raise layer.refuse("norm_region: WITHIN_CHANNEL has no archc op (lrn is across channels)", at(p, "norm_region", layer))
+    n = count(layer, p, "local_size", 5)
     if n % 2 == 0:
-        raise layer.refuse(f"local_size {n} is even (Caffe requires an odd size)", p.get("local_size").span)  # type: ignore[union-attr]
-    alpha = real(layer, p.get("alpha")) if p.get("alpha") else 1.0  # type: ignore[arg-type]
-    beta = real(layer, p.get("beta")) if p.get("beta") else 0.75  # type: ignore[arg-type]
-    k = real(layer, p.get("k")) if p.get("k") else 1.0  # type: ignore[arg-type]
+        raise layer.refuse(f"local_size {n} is even (Caffe requires an odd size)", at(p, "local_size", layer))
+    alpha = option(layer, p, "alpha", 1.0)
+    beta = option(layer, p, "beta", 0.75)
+    k = option(layer, p, "k", 1.0)
     spatial(layer, ins[0].shape)
     args = [Arg("size", n, True), Arg("alpha", alpha), Arg("beta", beta)] + ([Arg("k", k)] if k != 1.0 else [])
     return Node(layer.name, "lrn", args, ins, ins[0].shape, layer.span)
@@ -287,10 +303,10 @@ def inner_product(layer: Layer, ins: list[Node]) -> Node:
     p = layer.params("inner_product_param")
     only(layer, p, {"num_output", "bias_term", "axis"})
     if p.value("axis", 1) != 1:
-        raise layer.refuse("axis other than 1", p.get("axis").span)  # type: ignore[union-attr]
-    if p.get("num_output") is None:
+        raise layer.refuse("axis other than 1", at(p, "axis", layer))
+    units = count(layer, p, "num_output", 0)
+    if units == 0:
         raise layer.refuse("no num_output is given")
-    units = whole(layer, p.get("num_output"), 1)  # type: ignore[arg-type]
     args = [Arg("units", units, True)] + ([] if flag(layer, p, "bias_term", True) else [Arg("bias", False)])
     return Node(layer.name, "dense", args, ins, (units,), layer.span)
 
@@ -300,9 +316,9 @@ def dropout(layer: Layer, ins: list[Node]) -> Node:
     only(layer, p, {"dropout_ratio", "scale_train"})
     if not flag(layer, p, "scale_train", True):
         raise layer.refuse(
-            "scale_train: false scales at test time instead: archc's dropout scales while training", p.get("scale_train").span
-        )  # type: ignore[union-attr]
-    rate = real(layer, p.get("dropout_ratio")) if p.get("dropout_ratio") else 0.5  # type: ignore[arg-type]
+            "scale_train: false scales at test time instead: archc's dropout scales while training", at(p, "scale_train", layer)
+        )
+    rate = option(layer, p, "dropout_ratio", 0.5)
     if not 0 <= rate < 1:
         raise layer.refuse(f"dropout_ratio {rate} is outside [0, 1)")
     return Node(layer.name, "dropout", [Arg("rate", rate, True)], ins, ins[0].shape, layer.span)
@@ -326,7 +342,7 @@ def eltwise(layer: Layer, ins: list[Node]) -> Node:
     operation = str(p.value("operation", "SUM"))
     if operation != "SUM":
         raise layer.refuse(f"operation: {operation}: archc has add (SUM) only, no element-wise product or maximum",
-                           p.get("operation").span)  # type: ignore[union-attr]  # fmt: skip
+                           at(p, "operation", layer))  # fmt: skip
     if any(real(layer, c) != 1.0 for c in p.all("coeff")):
         raise layer.refuse("coefficients other than 1: archc's add is a plain sum", p.all("coeff")[0].span)
     if len({n.shape for n in ins}) != 1:
@@ -340,13 +356,13 @@ def activation(layer: Layer, ins: list[Node]) -> Node:
     if layer.type == "ReLU":
         p = layer.params("relu_param")
         only(layer, p, {"negative_slope"})
-        slope = real(layer, p.get("negative_slope")) if p.get("negative_slope") else 0.0  # type: ignore[arg-type]
+        slope = option(layer, p, "negative_slope", 0.0)
         if slope != 0.0:
             op, args = "leaky_relu", [Arg("slope", slope, True)]
     elif layer.type == "ELU":
         p = layer.params("elu_param")
         only(layer, p, {"alpha"})
-        alpha = real(layer, p.get("alpha")) if p.get("alpha") else 1.0  # type: ignore[arg-type]
+        alpha = option(layer, p, "alpha", 1.0)
         args = [] if alpha == 1.0 else [Arg("alpha", alpha, True)]
     elif layer.type == "PReLU":
         p = layer.params("prelu_param")
@@ -365,8 +381,8 @@ def batch_norm(layer: Layer, ins: list[Node]) -> Node:
     """Half of a batchnorm: the Scale that follows supplies the learned scale and shift (see scale)."""
     p = layer.params("batch_norm_param")
     only(layer, p, {"moving_average_fraction", "eps"})
-    eps = real(layer, p.get("eps")) if p.get("eps") else 1e-5  # type: ignore[arg-type]
-    fraction = real(layer, p.get("moving_average_fraction")) if p.get("moving_average_fraction") else 0.999  # type: ignore[arg-type]
+    eps = option(layer, p, "eps", 1e-5)
+    fraction = option(layer, p, "moving_average_fraction", 0.999)
     if eps <= 0 or not 0 <= fraction <= 1:
         raise layer.refuse("eps must be above 0 and moving_average_fraction in [0, 1]")
     args = ([Arg("eps", eps)] if eps != 1e-5 else []) + [Arg("momentum", round(1 - fraction, 12))]
@@ -406,10 +422,11 @@ MAPPING = {
 def dims_of(layer_or_top: str, fields: list[Field], span: Span) -> tuple[int, ...]:
     """N, C, H, W (or N, C) → CxHxW (or C): the batch is implicit in archc."""
     dims = [f.value for f in fields]
-    if len(dims) not in (2, 4) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in dims):
+    wholes = [d for d in dims if isinstance(d, int) and not isinstance(d, bool) and d >= 1]
+    if len(dims) not in (2, 4) or len(wholes) != len(dims):
         shown = " ".join(map(str, dims)) or "no dims"
         raise Refusal(f"{layer_or_top}: the input's shape {shown} is not N C H W or N C (whole numbers of at least 1)", span)
-    return tuple(int(d) for d in dims[1:])  # type: ignore[call-overload]
+    return tuple(wholes[1:])
 
 
 class Builder:
@@ -492,7 +509,7 @@ class Builder:
             return
         mapping = MAPPING.get(layer.type)
         if mapping is None:
-            raise layer.refuse("this layer type has no archc op", layer.msg.get("type").span if layer.msg.get("type") else None)  # type: ignore[union-attr]
+            raise layer.refuse("this layer type has no archc op", at(layer.msg, "type", layer))
         multi = layer.type in ("Concat", "Eltwise")
         if not ins or (len(ins) != 1 and not multi) or (multi and len(ins) < 2) or len(layer.tops) != 1:
             raise layer.refuse(f"{len(ins)} bottoms and {len(layer.tops)} tops: it takes {'two or more' if multi else 'one'} and gives one")

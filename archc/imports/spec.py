@@ -138,10 +138,9 @@ def series(end: Node, start: Node, members: set[Node], order: dict[Node, int], s
 def dominator(node: Node, start: Node, members: set[Node], order: dict[Node, int]) -> Node:
     doms: dict[Node, set[Node]] = {start: {start}}
     for n in sorted(ancestors(node) & members, key=order.__getitem__):
-        ins = [doms.get(i) for i in n.inputs]
-        if any(d is None for d in ins):
+        if any(i not in doms for i in n.inputs):
             raise NotABlock
-        doms[n] = {n}.union(set.intersection(*ins))  # type: ignore[arg-type]
+        doms[n] = {n}.union(set.intersection(*(doms[i] for i in n.inputs)))
     return max(doms[node] - {node}, key=order.__getitem__)
 
 
@@ -174,7 +173,8 @@ def value(v: object) -> str:
         return "true" if v else "false"
     if isinstance(v, tuple):
         return "x".join(map(str, v))
-    return number(v)  # type: ignore[arg-type]
+    assert isinstance(v, int | float)
+    return number(v)
 
 
 def shape_text(shape: tuple[int, ...]) -> str:
@@ -269,11 +269,11 @@ def plan(nodes: list[Node]) -> Plan:
         result.aux.setdefault(entry, []).append(inst)
         for m in members:
             result.members[m] = inst
-    groups: dict[str, list[Node]] = {}
+    by_group: dict[str, list[Node]] = {}
     for n in result.main:
         if group_of(n) and n.op != "input":
-            groups.setdefault(group_of(n), []).append(n)
-    for prefix, members in groups.items():
+            by_group.setdefault(group_of(n), []).append(n)
+    for prefix, members in by_group.items():
         if len(members) < 2:
             continue
         try:
@@ -320,9 +320,13 @@ def modules(p: Plan, taken: set[str]) -> list[str]:
                     inst.values.append(holes[k][0])
         for inst in insts:
             inst.module = name
-        body = re.sub("\0([0-9]+)\0", lambda m, fills=fills: fills[int(m.group(1))], key)
+        body = filled(key, fills)
         texts.append(f"module {name}({', '.join(signature)}) {{\n{body}\n}}\n")
     return texts
+
+
+def filled(template: str, fills: list[str]) -> str:
+    return re.sub("\0([0-9]+)\0", lambda m: fills[int(m.group(1))], template)
 
 
 def common_prefix(names: list[str]) -> str:
@@ -340,7 +344,7 @@ def write(graph: Graph, file: str, name: str | None) -> str:
     refs: dict[Node, str] = {}
     first = nodes[0]
     refs[first] = top.claim(legal(first.caffe, "input"))
-    units: list[tuple[str, Node | Instance]] = []
+    units: list[tuple[str, Node]] = []
     for n in p.main[1:]:
         inst = p.members.get(n)
         if inst is None:
@@ -384,9 +388,10 @@ def write(graph: Graph, file: str, name: str | None) -> str:
         prev = n
         for aux in p.aux.get(n, []):
             lines.append(aux_line(aux, refs))
-    title = name or legal(graph.name or os.path.splitext(os.path.basename(file))[0], "Imported")
+    stem = "" if file.startswith("<") else os.path.splitext(os.path.basename(file))[0]
+    title = name or legal(graph.name or stem, "Imported")
     head = [f"# Imported from {os.path.basename(file)} by `archc import` (Caffe)."]
-    head += [f"# Left out: {d.message}" for d in graph.notes]
+    head += ["# " + " ".join(d.message.split()) for d in graph.notes]  # one line each, whatever the names hold
     return "\n".join([*head, "", *(t for m in module_texts for t in (m, "")), f"network {title} {{", *lines, "}", ""])
 
 
