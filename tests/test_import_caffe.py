@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import math
+import random
+import re
 from pathlib import Path
 
 import pytest
@@ -60,6 +62,19 @@ def test_zoo_summary_gives_the_published_figures(path: str, tmp_path: Path) -> N
     assert (figures["inference_params"], figures["macs"]) == (params, macs)
     assert archc.check(spec) == []  # clean: no error, no warning
     assert run("fmt", "--check", str(spec)) == (0, "", "")
+
+
+def test_googlenet_train_val_gives_the_aux_classifiers(tmp_path: Path) -> None:
+    """The training graph: both auxiliary classifiers as aux heads, the data, losses and metrics left out."""
+    path = DATA / "bvlc_googlenet" / "train_val.prototxt"
+    result = import_caffe(path.read_text(encoding="utf-8"), str(path), input_shape=(3, 224, 224))
+    net = archc.load(result.spec)
+    assert (net.total_params, net.inference_params) == (13_378_280, 6_998_552)  # specs/googlenet.arch's figures
+    assert (net.training_macs, net.macs) == (1_591_044_096, 1_582_671_872)
+    assert "module loss_head() {" in result.spec and "    loss2: aux loss_head() from inception_4d  -> 1000" in result.spec
+    assert archc.check(result.spec) == [] and len(result.notes) == 11  # 2 data layers, 3 losses, 6 accuracies
+    code, _, err = run("import", str(path), "-o", str(tmp_path / "g.arch"))
+    assert code == 1 and "give the input shape (archc import --input CxHxW)" in err and not (tmp_path / "g.arch").exists()
 
 
 def test_googlenet_inception_blocks_are_one_module_called_nine_times() -> None:
@@ -265,8 +280,8 @@ def test_train_val_aux_heads_and_dropped_layers(tmp_path: Path) -> None:
     assert "give the input shape" in refusal(text)[0]
     result = import_caffe(text, "train_val.prototxt", input_shape=(3, 32, 32))
     spec = result.spec
-    assert "module loss(fc_units) {" in spec
-    assert "    loss1: aux loss(10) from c_a  -> 10" in spec and "    loss2: aux loss(20) from c_a  -> 20" in spec
+    assert "module loss_head(fc_units) {" in spec
+    assert "    loss1: aux loss_head(10) from c_a  -> 10" in spec and "    loss2: aux loss_head(20) from c_a  -> 20" in spec
     assert "fc: dense 10  -> 10" in spec and "\n    flatten" in spec
     assert repr(archc.load(spec)).endswith("2 aux heads>")
     assert archc.check(spec) == []
@@ -276,6 +291,24 @@ def test_train_val_aux_heads_and_dropped_layers(tmp_path: Path) -> None:
         and "loss (SoftmaxWithLoss) left out: a training loss, not part of the network" in notes
     )
     assert "\n# acc (Accuracy) left out: a TEST-phase layer\n" in spec
+
+
+def test_a_resnet_block_batchnorm_scale_relu_and_eltwise() -> None:
+    def conv_bn(name: str, bottom: str, n: int, k: int, s: int = 1, pad: int = 0, relu: bool = True) -> str:
+        conv = f"convolution_param {{ num_output: {n} kernel_size: {k} stride: {s} pad: {pad} bias_term: false }}"
+        text = layer(name, "Convolution", bottom, name, conv)
+        text += layer(f"bn_{name}", "BatchNorm", name, name, "batch_norm_param { use_global_stats: true }")
+        text += layer(f"scale_{name}", "Scale", name, name, "scale_param { bias_term: true }")
+        return text + (layer(f"{name}_relu", "ReLU", name, name) if relu else "")
+
+    text = NET + conv_bn("conv1", "data", 16, 3, pad=1) + conv_bn("res2a_branch1", "conv1", 32, 1, 2, relu=False)
+    text += conv_bn("res2a_branch2a", "conv1", 32, 3, 2, 1) + conv_bn("res2a_branch2b", "res2a_branch2a", 32, 3, 1, 1, relu=False)
+    text += layer("res2a", "Eltwise", ["res2a_branch1", "res2a_branch2b"], "res2a") + layer("res2a_relu", "ReLU", "res2a", "res2a")
+    spec = from_caffe(text, "Res")
+    assert "    bn_conv1: batchnorm momentum=0.001 relu\n" in spec
+    assert "res2a_branch2a: conv 32 3x3 stride=2 pad=1 bias=false from bn_conv1  -> 32x16x16" in spec
+    assert "    res2a: add relu from bn_res2a_branch1, bn_res2a_branch2b  -> 32x16x16\n" in spec
+    assert archc.check(spec) == [] and archc.load(spec).inference_params == 16 * 27 + 32 * (16 + 144 + 288) + 2 * (16 + 3 * 32)
 
 
 def test_caffe_names_become_legal_names() -> None:
@@ -317,3 +350,47 @@ def test_import_loads_no_framework() -> None:
     code = PROBE.replace('    archc.load("specs/alexnet.arch")\n', f'    codes.append(main(["import", {str(fixture)!r}]))\n')
     result = probe(code)
     assert result["codes"] == [1, 0, 0, 0, 0] and result["loaded"] == []
+
+
+# -- never a traceback ----------------------------------------------------------------------------------------
+PIECES = ["{", "}", ":", '"', "'", "#", "[", "]", ",", ";", "<", ">", "-", "0", "1e400", "nan", "MAX", "layer {", 'top: "x"', "\n", "\\"]
+
+
+def mutated(text: str, rng: random.Random) -> str:
+    lines = text.split("\n")
+    kind = rng.randrange(5)
+    at = rng.randrange(len(text))
+    if kind == 0:
+        return text[:at] + text[at + rng.randrange(1, 40) :]
+    if kind == 1:
+        return text[:at] + rng.choice(PIECES) + text[at:]
+    if kind == 2:
+        k = rng.randrange(len(lines))
+        return "\n".join(lines[:k] + lines[k + 1 :])
+    if kind == 3:
+        k, j = rng.randrange(len(lines)), rng.randrange(len(lines))
+        lines[k], lines[j] = lines[j], lines[k]
+        return "\n".join(lines)
+    number = re.compile(r"\b\d+\b")
+    spots = list(number.finditer(text))
+    hit = rng.choice(spots)
+    return text[: hit.start()] + rng.choice(["0", "1", "2", "7", "99999", "-3", "2.5"]) + text[hit.end() :]
+
+
+def test_mutated_prototxts_give_a_spec_or_located_errors_never_a_crash() -> None:
+    rng = random.Random(15)
+    sources = [(DATA / p).read_text(encoding="utf-8") for p in ("bvlc_alexnet/deploy.prototxt", "bvlc_reference_caffenet/deploy.prototxt")]
+    outcomes = {"spec": 0, "refused": 0}
+    for k in range(400):
+        text = mutated(mutated(sources[k % 2], rng), rng)
+        try:
+            spec = from_caffe(text)
+        except ImportRefused as exc:
+            assert exc.diagnostics and all(d.span.line >= 1 and d.span.column >= 1 for d in exc.diagnostics)
+            assert all(d.code in ("syntax", "unsupported") for d in exc.diagnostics), exc
+            outcomes["refused"] += 1
+            continue
+        comp = archc.compile_source(spec)
+        assert [d for d in comp.errors if d.code != "limit"] == [], spec  # the import and archc agree on every shape
+        outcomes["spec"] += 1
+    assert min(outcomes.values()) > 20, outcomes  # both outcomes were exercised

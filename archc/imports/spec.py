@@ -306,7 +306,9 @@ def modules(p: Plan, taken: set[str]) -> list[str]:
         common = common_prefix([legal(i.prefix, "block") for i in insts]).rstrip("_")
         if len(insts) == 1:
             common = common.rstrip("0123456789_")
-        name = names.claim(common if common and common not in names.taken else common + ("_head" if insts[0].aux else "_block"))
+        if insts[0].aux and not common.endswith("head"):  # `loss1/...` names a head whose loss is left out
+            common = f"{common}_head".lstrip("_")
+        name = names.claim(common if common and common not in names.taken else common + "_block")
         params, fills = Scope({line.split(":")[0].strip() for line in key.split("\n") if ":" in line}), []
         signature: list[str] = []
         for k in range(len(found[0][1])):
@@ -390,7 +392,8 @@ def write(graph: Graph, file: str, name: str | None) -> str:
             lines.append(aux_line(aux, refs))
     stem = "" if file.startswith("<") else os.path.splitext(os.path.basename(file))[0]
     title = name or legal(graph.name or stem, "Imported")
-    head = [f"# Imported from {os.path.basename(file)} by `archc import` (Caffe)."]
+    source = "a Caffe net" if file.startswith("<") else os.path.basename(file)
+    head = [f"# Imported from {source} by `archc import` (Caffe)."]
     head += ["# " + " ".join(d.message.split()) for d in graph.notes]  # one line each, whatever the names hold
     return "\n".join([*head, "", *(t for m in module_texts for t in (m, "")), f"network {title} {{", *lines, "}", ""])
 
