@@ -385,7 +385,7 @@ def write(graph: Graph, file: str, name: str | None) -> str:
         elif inst_inputs[0] is not prev:
             text += f" from {refs[inst_inputs[0]]}"
         if inst is not None or n is p.output or n.shape != inst_inputs[0].shape:
-            text += f"  -> {shape_text(n.shape)}"
+            text += f"\0-> {shape_text(n.shape)}"
         lines.append("    " + text)
         prev = n
         for aux in p.aux.get(n, []):
@@ -395,7 +395,13 @@ def write(graph: Graph, file: str, name: str | None) -> str:
     source = "a Caffe net" if file.startswith("<") else os.path.basename(file)
     head = [f"# Imported from {source} by `archc import` (Caffe)."]
     head += ["# " + " ".join(d.message.split()) for d in graph.notes]  # one line each, whatever the names hold
-    return "\n".join([*head, "", *(t for m in module_texts for t in (m, "")), f"network {title} {{", *lines, "}", ""])
+    return "\n".join([*head, "", *(t for m in module_texts for t in (m, "")), f"network {title} {{", *aligned(lines), "}", ""])
+
+
+def aligned(lines: list[str]) -> list[str]:
+    """The `-> SHAPE` assertions in one column, as the specs that come with archc write them."""
+    column = max((line.index("\0") for line in lines if "\0" in line), default=0) + 4
+    return [line.replace("\0", " " * (column - line.index("\0"))) if "\0" in line else line for line in lines]
 
 
 def aux_line(inst: Instance, refs: dict[Node, str]) -> str:
@@ -403,4 +409,4 @@ def aux_line(inst: Instance, refs: dict[Node, str]) -> str:
         body = f"{inst.module}({', '.join(inst.values)})"
     else:
         body = Writer().op(inst.exit, "")
-    return f"    {refs[inst.exit]}: aux {body} from {refs[inst.entry]}  -> {shape_text(inst.exit.shape)}"
+    return f"    {refs[inst.exit]}: aux {body} from {refs[inst.entry]}\0-> {shape_text(inst.exit.shape)}"
