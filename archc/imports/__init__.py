@@ -34,7 +34,7 @@ def import_caffe(text: str, file: str = "<prototxt>", name: str | None = None, i
     from ..backends.arch import format_program
     from ..diagnostics import Diagnostics
     from ..parse import parse as parse_arch
-    from .caffe import build
+    from .caffe_net import build
     from .prototxt import PrototxtError, parse
     from .spec import Refused, write
 
