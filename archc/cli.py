@@ -258,7 +258,7 @@ def _parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("docs", help="print archc's documentation: the language reference, or another TOPIC")
     d.add_argument(
-        "topic", nargs="?", default="language", metavar="TOPIC", help="language (default), targets, figures, editors or benchmarks"
+        "topic", nargs="?", default="language", metavar="TOPIC", help="language (default), targets, figures, editors, benchmarks or import"
     )
     d.set_defaults(func=cmd_docs)
 

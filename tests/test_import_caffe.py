@@ -404,3 +404,13 @@ def test_mutated_prototxts_give_a_spec_or_located_errors_never_a_crash() -> None
         assert [d for d in comp.errors if d.code != "limit"] == [], spec  # the import and archc agree on every shape
         outcomes["spec"] += 1
     assert min(outcomes.values()) > 20, outcomes  # both outcomes were exercised
+
+
+def test_import_reads_standard_input(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import sys
+
+    text = (DATA / "bvlc_alexnet" / "deploy.prototxt").read_text(encoding="utf-8")
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(text.encode("utf-8"))))
+    code, out, err = run("import", "-")
+    assert (code, err) == (0, "") and out == from_caffe(text)
