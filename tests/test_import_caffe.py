@@ -414,3 +414,60 @@ def test_import_reads_standard_input(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(text.encode("utf-8"))))
     code, out, err = run("import", "-")
     assert (code, err) == (0, "") and out == from_caffe(text)
+
+
+@pytest.mark.parametrize(
+    ("typ", "params", "line"),
+    [
+        ("ReLU", "relu_param { negative_slope: 0.1 }", "x: leaky_relu 0.1"),
+        ("Sigmoid", "", "x: sigmoid"),
+        ("TanH", "", "x: tanh"),
+        ("ELU", "elu_param { alpha: 0.5 }", "x: elu 0.5"),
+        ("PReLU", "", "x: prelu"),
+        ("Softmax", "", "x: softmax"),
+        ("Flatten", "", "x: flatten -> 3072"),
+        ("Dropout", "", "x: dropout 0.5"),
+        ("LRN", "lrn_param { local_size: 3 alpha: 0.5 beta: 0.25 k: 2 }", "x: lrn 3 alpha=0.5 beta=0.25 k=2"),
+        ("Convolution", "convolution_param { num_output: 4 kernel_h: 3 kernel_w: 1 pad_h: 1 stride: 2 dilation: 2 group: 1 }",
+         "x: conv 4 3x1 stride=2 pad=1x0 dilation=2 -> 4x15x16"),
+        ("Pooling", "pooling_param { pool: MAX kernel_size: 3 stride: 2 }", "x: maxpool 3x3 stride=2 ceil -> 3x16x16"),
+        ("Pooling", "pooling_param { pool: MAX kernel_size: 2 stride: 2 pad: 1 }", "x: maxpool 2x2 pad=1 ceil -> 3x17x17"),
+    ],
+)  # fmt: skip
+def test_each_mapping(typ: str, params: str, line: str) -> None:
+    spec = from_caffe(NET + layer("x", typ, "data", "x", params) + layer("y", "Split", "x", "y"))
+    assert re.search(rf"^    {re.escape(line)}( -> 3x32x32)?$", one_space(spec), re.M) and archc.check(spec) == []
+
+
+@pytest.mark.parametrize(
+    ("typ", "params", "says"),
+    [
+        ("Dropout", "dropout_param { scale_train: false }", "archc's dropout scales while training"),
+        ("Pooling", "pooling_param { pool: MAX global_pooling: true }", "global MAX pooling: archc has only global_avgpool"),
+        ("Pooling", "pooling_param { pool: MAX kernel_size: 3 pad: 2 }", "pad 2x2 is over half the kernel 3x3"),
+        ("Convolution", "convolution_param { num_output: 4 kernel_size: 3 axis: 2 }", "axis other than 1"),
+        ("Convolution", "convolution_param { num_output: 4 kernel_size: 3 kernel_size: 3 kernel_size: 3 }", "archc's layers are 2-D"),
+        ("Convolution", "convolution_param { num_output: 4 kernel_size: 3 group: 2 }", "group 2 does not divide its 3 input maps"),
+        ("Convolution", "convolution_param { num_output: 4 kernel_size: 33 }", "its window does not fit its 3x32x32 input"),
+        ("PReLU", "prelu_param { channel_shared: true }", "archc's prelu has one per map"),
+        ("LRN", "lrn_param { local_size: 4 }", "local_size 4 is even"),
+        ("Softmax", "softmax_param { axis: 2 }", "axis other than 1"),
+        ("InnerProduct", "inner_product_param { }", "no num_output is given"),
+        ("Flatten", "flatten_param { axis: 2 }", "only axis 1 to the end"),
+        ("Deconvolution", "", "this layer type has no archc op"),
+    ],
+)
+def test_each_refusal(typ: str, params: str, says: str) -> None:
+    (problem,) = refusal(NET + layer("x", typ, "data", "x", params))
+    assert f"unsupported: x ({typ}): " in problem and says in problem
+
+
+def test_merges_refuse_what_archc_cannot_express() -> None:
+    conv = layer("a", "Convolution", "data", "a", "convolution_param { num_output: 4 kernel_size: 3 }")
+    assert "its inputs differ in size: 3x32x32, 4x30x30" in refusal(NET + conv + layer("c", "Concat", ["data", "a"], "c"))[0]
+    axis = layer("c", "Concat", ["data", "data"], "c", "concat_param { axis: 2 }")
+    assert "archc concatenates along the channels (axis 1) only" in refusal(NET + axis)[0]
+    coeff = layer("e", "Eltwise", ["data", "data"], "e", "eltwise_param { coeff: 1 coeff: -1 }")
+    assert "coefficients other than 1" in refusal(NET + coeff)[0]
+    assert "a second input" in refusal(NET + 'input: "other"\ninput_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\n')[0]
+    assert "no earlier layer's top" in refusal(NET + layer("r", "ReLU", "nothing", "r"))[0]

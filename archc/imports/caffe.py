@@ -151,9 +151,9 @@ def pair(layer: Layer, p: Message, base: str, default: int | None, low: int) -> 
     if h is not None or w is not None:
         if values:
             raise layer.refuse(f"both {plain} and {base}_h/{base}_w are given", values[0].span)
-        if h is None or w is None:
+        if (h is None or w is None) and base != "pad":  # Caffe's pad_h and pad_w default to 0; the others it requires both
             raise layer.refuse(f"{base}_h and {base}_w come together", layer.span)
-        return whole(layer, h, low), whole(layer, w, low)
+        return (0 if h is None else whole(layer, h, low)), (0 if w is None else whole(layer, w, low))
     if not values:
         if default is None:
             raise layer.refuse(f"no {plain} is given", layer.span)
