@@ -115,6 +115,10 @@ EXAMPLES = {
   archc fmt specs/lenet5.arch       # the formatted spec on standard output
   archc fmt --check specs/          # a diff of each spec that would change; exit 1 if any
   archc fmt -i specs/*.arch         # rewrite the specs that need it""",
+    "import": """
+  archc import deploy.prototxt -o model.arch        # a Caffe net as a spec; exit 1, nothing written, if it cannot be exact
+  archc import train_val.prototxt --input 3x224x224 # data layers read a dataset: give the input shape
+  archc import deploy.prototxt --name AlexNet       # the spec on standard output""",
     "lsp": """
   archc lsp                         # started by an editor: `archc docs editors` says how""",
     "examples": """
@@ -236,6 +240,15 @@ def _parser() -> argparse.ArgumentParser:
     mode.add_argument("-i", "--in-place", action="store_true", help="rewrite the files that need it (default: print to standard output)")
     f.set_defaults(func=cmd_fmt)
 
+    i = sub.add_parser("import", help="turn a Caffe .prototxt into a readable .arch spec (archc docs import)")
+    i.add_argument("file", metavar="FILE", help="a Caffe .prototxt (deploy or train_val), or - for standard input")
+    i.add_argument("-o", "--output", metavar="FILE", help="the .arch file to write (default: standard output)")
+    i.add_argument("--from", dest="source", choices=("caffe",), default="caffe", help="the file's framework (default: caffe)")
+    i.add_argument("--name", help="the network's name (default: the net's name: field, else the file's name)")
+    i.add_argument("--input", metavar="CxHxW", type=_shape_arg, help="the input shape, replacing the declared one (data layers need it)")
+    i.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    i.set_defaults(func=cmd_import)
+
     lsp = sub.add_parser("lsp", help="run the language server on stdin/stdout (pip install 'archc[lsp]')")
     lsp.set_defaults(func=cmd_lsp)
 
@@ -245,7 +258,7 @@ def _parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("docs", help="print archc's documentation: the language reference, or another TOPIC")
     d.add_argument(
-        "topic", nargs="?", default="language", metavar="TOPIC", help="language (default), targets, figures, editors or benchmarks"
+        "topic", nargs="?", default="language", metavar="TOPIC", help="language (default), targets, figures, editors, benchmarks or import"
     )
     d.set_defaults(func=cmd_docs)
 
@@ -532,6 +545,34 @@ def _show_or_write(path: str, source: str, text: str, check: bool) -> None:
 
         write_atomic(Path(path).resolve(), text)  # through a symbolic link, which stays one
         print(f"reformatted {path}", file=sys.stderr)
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """Every refusal is reported and nothing is written: a spec that is only partly the net would mislead."""
+    from .compiler import decode_spec
+    from .imports import ImportRefused, import_caffe
+
+    out = Path(args.output) if args.output else None
+    if out is not None and out.exists() and not args.force:
+        raise UsageError(f"{out} exists: add --force to overwrite it")
+    data = sys.stdin.buffer.read(MAX_SOURCE_BYTES + 1) if args.file == "-" else read_spec_bytes(args.file)
+    name = "<stdin>" if args.file == "-" else args.file
+    text = decode_spec(data, name)
+    try:
+        result = import_caffe(text, name, args.name, args.input)
+    except ImportRefused as exc:
+        print(render_all(exc.diagnostics, exc.sources), file=sys.stderr)
+        return EXIT_SPEC
+    for note in result.notes:
+        print(f"{note.span.file}:{note.span.line}:{note.span.column}: note: {note.message}", file=sys.stderr)
+    if out is None:
+        sys.stdout.write(result.spec)
+        return EXIT_OK
+    from .files import write_atomic
+
+    write_atomic(out, result.spec)
+    print(f"wrote {out}")
+    return EXIT_OK
 
 
 def cmd_examples(args: argparse.Namespace) -> int:

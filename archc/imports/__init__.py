@@ -1,0 +1,60 @@
+"""Importers: other frameworks' network descriptions → readable .arch specs.
+
+    archc.imports.from_caffe(text) -> str        a Caffe .prototxt (deploy or train_val) as a spec
+    archc import deploy.prototxt -o model.arch   the same from the command line
+
+What is mapped, and what is refused and why: docs/import.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..diagnostics import CompileError, Diagnostic
+
+__all__ = ["ImportRefused", "Imported", "from_caffe", "import_caffe"]
+
+
+class ImportRefused(CompileError):
+    """The file is malformed, or holds layers or options archc cannot express: every one is listed."""
+
+
+@dataclass(frozen=True)
+class Imported:
+    spec: str  # the .arch text, as `archc fmt` prints it
+    notes: list[Diagnostic] = field(default_factory=list)  # the layers left out (losses, metrics, data), located
+
+
+def import_caffe(text: str, file: str = "<prototxt>", name: str | None = None, input_shape: tuple[int, ...] | None = None) -> Imported:
+    """A Caffe net as a spec; raises ImportRefused (located diagnostics) for what cannot be expressed exactly.
+
+    `input_shape` (CxHxW, or N) replaces the declared input's; a train_val file whose data layers
+    read a dataset needs it.
+    """
+    from ..backends.arch import format_program
+    from ..diagnostics import Diagnostics
+    from ..parse import parse as parse_arch
+    from .caffe_net import build
+    from .prototxt import PrototxtError, parse
+    from .spec import Refused, write
+
+    try:
+        graph = build(parse(text, file), file, input_shape)
+    except PrototxtError as exc:
+        raise ImportRefused([exc.diagnostic], {file: text}) from None
+    if graph.errors:
+        raise ImportRefused(sorted(graph.errors, key=lambda d: (d.span.line, d.span.column)), {file: text})
+    try:
+        spec = write(graph, file, name)
+    except Refused as exc:
+        raise ImportRefused([exc.diagnostic], {file: text}) from None
+    diags = Diagnostics()
+    program = parse_arch(spec, "<import>", diags)
+    if program is None:  # the writer's bug, never the file's
+        raise AssertionError(f"archc import wrote a spec that does not parse: {diags.items[0].message}\n{spec}")
+    return Imported(format_program(program, spec), graph.notes)
+
+
+def from_caffe(text: str, name: str | None = None) -> str:
+    """The spec's text of a Caffe .prototxt; `name` names the network (default: the net's `name:`)."""
+    return import_caffe(text, name=name).spec
