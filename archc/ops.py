@@ -10,6 +10,21 @@ from dataclasses import dataclass, field
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "softmax", "scaled_tanh")
 
+# The options a network parameter may set (docs/language.md, "Network parameters"): both code
+# generators write these as the parameter's own expression, and none of them depends on a shape.
+SYMBOLIC_OPTIONS: dict[str, tuple[str, ...]] = {
+    "conv": ("filters", "groups", "bias"),
+    "dense": ("units", "bias"),
+    "rbf": ("units",),
+    "dropout": ("rate",),
+    "batchnorm": ("eps",),
+    "lrn": ("beta", "k"),
+}
+SHAPE_OPTIONS = ("filters", "units")  # of those, the ones that set the layer's output shape
+# Ops whose generated code does not depend on their input's shape: a shape a network parameter
+# sets may flow through them (to the output), and through nothing else.
+SHAPE_FREE = frozenset({*ACTIVATIONS, "dropout", "flatten"})
+
 # Value kinds an option accepts. "dims" takes `3x3` or a bare integer meaning a square.
 INT, FLOAT, DIMS, BOOL, CHOICE, PAD = "int", "float", "dims", "bool", "choice", "pad"
 

@@ -396,6 +396,8 @@ def _hint_for(tok: Token, expected: set[str] | frozenset[str]) -> str | None:
         return "mark a connection with a capital X, and no connection with '.'"
     if tok.type == "NAME" and str(tok).startswith("x") and (str(tok)[1:].isdigit() or str(tok) == "x"):
         return "write a size without spaces: 3x224x224"
+    if tok.type == "MINUS":
+        return "an op's argument cannot start with '-' before a name or '(' (`conv a -b` would read two ways): write (-b)"
     if str(tok) == "," and "COMMA" not in expected:
         return "separate an op's arguments with spaces, not commas"
     return None
