@@ -142,31 +142,37 @@ def _positional(
     if free:  # a value of the wrong kind in a free slot: `conv 6.5 3x3`, `conv 64 2.5`
         given[free[0].name] = arg.span
         diags.error(
-            "option-type", f"{opdef.name} {free[0].name} takes {ops.KIND_TEXT[free[0].kind]}, got {value}{_from_param(expr)}", arg.span
+            "option-type", f"{opdef.name} {free[0].name} takes {ops.KIND_TEXT[free[0].kind]}, got {value}{_from_param(expr, bool(res and res.taint))}", arg.span
         )
         out.ok = False
         return
     slots = ", ".join(opdef.positional) or "nothing"
     diags.error(
         "unknown-argument",
-        f"{opdef.name} has no place for the value {value}{_from_param(expr)}",
+        f"{opdef.name} has no place for the value {value}{_from_param(expr, bool(res and res.taint))}",
         arg.span,
         hint=f"{opdef.name} takes by position: {slots}; name other options, e.g. stride=2",
     )
     out.ok = False
 
 
-def _from_param(expr: str | None) -> str:
+def _from_param(expr: str | None, network: bool = False) -> str:
     if expr is None:
         return ""
-    return f" (the parameter {expr})" if expr.isidentifier() else f" (= {expr})"
+    if not expr.isidentifier():
+        return f" (= {expr})"
+    return f" (the {'network' if network else 'module'} parameter {expr})"
 
 
 def _whole(value: ir.Scalar, res: Result | None) -> ir.Scalar:
     """An expression's whole float (`c/2` = 32.0) counts as the whole number it is."""
-    if res is not None and res.text is not None and isinstance(value, float) and value.is_integer():
-        return int(value)
+    if res is not None and res.text is not None and isinstance(value, float):
+        return int(value) if value.is_integer() else _Fraction(value)
     return value
+
+
+class _Fraction(float):
+    """An expression's value with a fraction, while its positional slot is sought."""
 
 
 def _set_activation(opdef: ops.OpDef, arg: ir.Arg, value: ir.Scalar, out: Bound, diags: Diagnostics) -> None:
@@ -189,6 +195,8 @@ def _set_activation(opdef: ops.OpDef, arg: ir.Arg, value: ir.Scalar, out: Bound,
 
 
 def _accepts(option: ops.Option, value: ir.Scalar) -> bool:
+    if isinstance(value, _Fraction):  # an expression's fraction: the whole-number slot it lands in says it is one
+        return option.kind in (ops.INT, ops.DIMS, ops.PAD)
     if option.kind == ops.INT:
         return isinstance(value, int)
     if option.kind == ops.FLOAT:
@@ -237,13 +245,13 @@ def _assign(
         expected = ops.KIND_TEXT[option.kind]
         if option.kind == ops.CHOICE:
             expected += " " + ", ".join(option.choices)
-        diags.error("option-type", f"{opdef.name} {option.name} takes {expected}, got {value}{_from_param(expr)}", arg.value.span)
+        diags.error("option-type", f"{opdef.name} {option.name} takes {expected}, got {value}{_from_param(expr, bool(res and res.taint))}", arg.value.span)
         out.ok = False
         return
     if isinstance(converted, float) and not math.isfinite(converted):
         diags.error(
             "option-value",
-            f"{opdef.name} {option.name} must be a finite number, got {value}{_from_param(expr)}",
+            f"{opdef.name} {option.name} must be a finite number, got {value}{_from_param(expr, bool(res and res.taint))}",
             arg.value.span,
             hint="a float overflows past about 1.8e308",
         )

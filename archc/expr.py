@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from . import codes, ir
+from . import ir
 from .diagnostics import Span
 from .suggest import did_you_mean
 
@@ -79,7 +79,7 @@ def evaluate(value: ir.Value, env: Mapping[str, Param]) -> Result:
 def _eval(value: ir.Value, env: Mapping[str, Param], names: dict[str, Param]) -> Number:
     v, span = value.value, value.span
     if isinstance(v, bool):
-        raise ExprError(codes.EXPR_TYPE, f"{v} is not a number", span)
+        raise ExprError("expr-type", f"{v} is not a number", span)
     if isinstance(v, int | float):
         return v
     if isinstance(v, ir.Ref):
@@ -88,15 +88,15 @@ def _eval(value: ir.Value, env: Mapping[str, Param], names: dict[str, Param]) ->
             hint = did_you_mean(v.name, known) or (
                 f"the parameters in scope: {', '.join(known)}" if known else "an expression reads the parameters of its module or network"
             )
-            raise ExprError(codes.EXPR_NAME, f"unknown name `{v.name}` in an expression", span, hint)
+            raise ExprError("expr-name", f"unknown name `{v.name}` in an expression", span, hint)
         p = env[v.name]
         if isinstance(p.value, bool) or not isinstance(p.value, int | float):
-            raise ExprError(codes.EXPR_TYPE, f"{v.name} is {p.value}, not a number: it cannot take part in arithmetic", span)
+            raise ExprError("expr-type", f"{v.name} is {p.value}, not a number: it cannot take part in arithmetic", span)
         names[v.name] = p
         return p.value
     if isinstance(v, ir.Dims):
         raise ExprError(
-            codes.EXPR_TYPE, f"the size {v} cannot take part in arithmetic", span, hint="a whole number stands for a square size: kernel=k*2+1"
+            "expr-type", f"the size {v} cannot take part in arithmetic", span, hint="a whole number stands for a square size: kernel=k*2+1"
         )
     if isinstance(v, ir.Neg):
         return _bounded(-_eval(v.operand, env, names), span)
@@ -109,14 +109,14 @@ def _eval(value: ir.Value, env: Mapping[str, Param], names: dict[str, Param]) ->
 
 def _binary(op: str, a: Number, b: Number, value: ir.Value) -> Number:
     if op in ("/", "//", "%") and b == 0:
-        raise ExprError(codes.EXPR_ZERO_DIVISION, f"division by zero: {arch_source(value)} divides {_num(a)} by 0", value.span)
+        raise ExprError("expr-zero-division", f"division by zero: {arch_source(value)} divides {_num(a)} by 0", value.span)
     if op == "+":
         return a + b
     if op == "-":
         return a - b
     if op == "*":
         if abs(a) * abs(b) >= BOUND:  # checked before multiplying: a product of 30-digit numbers is slow to form
-            raise ExprError(codes.EXPR_OVERFLOW, f"{arch_source(value)} is beyond ±2**53", value.span)
+            raise ExprError("expr-overflow", f"{arch_source(value)} is beyond ±2**53", value.span)
         return a * b
     if op == "/":
         return a / b
@@ -129,11 +129,11 @@ def _call(func: ir.Func, args: list[Number], span: Span) -> Number:
     arity = FUNCTIONS.get(func.name)
     if arity is None:
         hint = did_you_mean(func.name, list(FUNCTIONS)) or f"the functions: {', '.join(FUNCTIONS)}"
-        raise ExprError(codes.EXPR_NAME, f"unknown function `{func.name}`", span, hint)
+        raise ExprError("expr-name", f"unknown function `{func.name}`", span, hint)
     low, high = arity
     if len(args) < low or (high is not None and len(args) > high):
         wanted = f"{low}" if low == high else f"at least {low}" if high is None else f"{low} to {high}"
-        raise ExprError(codes.EXPR_TYPE, f"{func.name} takes {wanted} argument{'s' if high != 1 else ''}, got {len(args)}", span)
+        raise ExprError("expr-type", f"{func.name} takes {wanted} argument{'s' if high != 1 else ''}, got {len(args)}", span)
     if func.name == "min":
         return min(args)
     if func.name == "max":
@@ -144,13 +144,13 @@ def _call(func: ir.Func, args: list[Number], span: Span) -> Number:
         return math.floor(args[0])
     v, divisor = args
     if not isinstance(divisor, int) or divisor < 1:
-        raise ExprError(codes.EXPR_TYPE, f"make_divisible's divisor must be a whole number ≥ 1, got {_num(divisor)}", func.args[1].span)
+        raise ExprError("expr-type", f"make_divisible's divisor must be a whole number ≥ 1, got {_num(divisor)}", func.args[1].span)
     return make_divisible(v, divisor)
 
 
 def _bounded(x: Number, span: Span) -> Number:
     if isinstance(x, float) and not math.isfinite(x) or abs(x) >= BOUND:
-        raise ExprError(codes.EXPR_OVERFLOW, f"the value {_num(x)} is beyond ±2**53", span, hint="check the expression's numbers")
+        raise ExprError("expr-overflow", f"the value {_num(x)} is beyond ±2**53", span, hint="check the expression's numbers")
     return x
 
 

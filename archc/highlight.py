@@ -64,4 +64,4 @@ class ArchLexer(RegexLexer):  # type: ignore[misc]  # Pygments has no type hints
 
     @staticmethod
     def analyse_text(text: str) -> float:
-        return 0.6 if re.search(r"^\s*network\s+[^\W\d]\w*\s*\{", text, re.M) else 0.0
+        return 0.6 if re.search(r"^\s*network\s+[^\W\d]\w*\s*(\([^)]*\)\s*)?\{", text, re.M) else 0.0

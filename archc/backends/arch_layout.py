@@ -150,6 +150,8 @@ def _spacing(previous: str, token: str, gap: str, in_table: bool) -> str:
         return gap
     if token == "(" and previous not in ("(", ",", "=") and gap:  # `conv (c)` is an argument, `twice(c)` a call
         return " "
+    if (previous == ")" or previous[-1] in "+-*/%") and token[0] in "+-*/%(" and not gap:
+        return ""  # `(a)-1` is one expression; `(a) -1` would be two arguments
     if token in NO_SPACE_BEFORE or previous in NO_SPACE_AFTER:
         return ""
     if previous in KEEP_SPACE_AFTER:
