@@ -207,11 +207,6 @@ class Resolver:
             value = self.params_override.get(key, default)
             self.param_values[key] = (default, value)
             env[key] = Param(value, key, frozenset({key}))
-        for key in self.params_override:
-            if key not in self.param_values and all(p.name.text != key for p in ndef.params):
-                known = ", ".join(p.name.text for p in ndef.params) or "none"
-                self.diags.error("network-param", f"network {ndef.name.text} has no parameter {key} (its parameters: {known})", ndef.name.span)
-                ok = False
         return env if ok else None
 
     def _overridden(self) -> bool:

@@ -393,7 +393,8 @@ class FunctionWriter:
     def docstring(self, heads: list[str]) -> str:
         net = self.net
         shape, out = (", ".join(["batch", *map(str, channels_last(s))]) for s in (net.input_shape, net.nodes[net.output].shape))
-        lines = [f'    """{net.name}: input ({shape}), output ({out}).', ""]
+        at = " at " + ", ".join(f"{k}={v!r}" for k, (_, v) in net.params.items()) if net.params else ""
+        lines = [f'    """{net.name}: input ({shape}), output ({out}){at}.', ""]
         if heads:
             lines.append(f"    aux=True adds the aux heads' outputs after the main one: {', '.join(heads)}.")
         else:

@@ -279,7 +279,7 @@ class TorchGenerator:
         body = Body(self, net, (), lambda a: rename.get(a, a), None)
         body.emit_items(net.body, {net.input.id: "x"}, "x", top=True)
         out_var = body.var_of[net.output]
-        doc = f'"""{_safe_doc(net.name)} from {_safe_doc(spec_name(net.file))}: input (N, {", ".join(map(str, net.input_shape))}) → output (N, {", ".join(map(str, net.nodes[net.output].shape))}).'
+        doc = f'"""{_safe_doc(net.name)} from {_safe_doc(spec_name(net.file))}: input (N, {", ".join(map(str, net.input_shape))}) → output (N, {", ".join(map(str, net.nodes[net.output].shape))}){_at_params(net)}.'
         if net.final_softmaxes:
             doc += (
                 "\n\n    Returns logits: the spec's final softmax is left out, as PyTorch losses\n"
@@ -593,6 +593,11 @@ def render_class(name: str, code: ClassCode, ret_type: str, returns: list[str]) 
 def _module_doc(nets: list[Network], spec: str) -> str:
     names = ", ".join(_safe_doc(n.name) for n in nets)
     return f'"""{names}: PyTorch model{"s" if len(nets) > 1 else ""} compiled by archc from {_safe_doc(spec_name(spec))}."""'
+
+
+def _at_params(net: Network) -> str:
+    """` at classes=1000`: the values of the network parameters the shapes are stated at."""
+    return " at " + ", ".join(f"{k}={v!r}" for k, (_, v) in net.params.items()) if net.params else ""
 
 
 def _py_type(value: object) -> str:
