@@ -196,7 +196,7 @@ def _set_activation(opdef: ops.OpDef, arg: ir.Arg, value: ir.Scalar, out: Bound,
 
 def _accepts(option: ops.Option, value: ir.Scalar) -> bool:
     if isinstance(value, _Fraction):  # an expression's fraction: the whole-number slot it lands in says it is one
-        return option.kind in (ops.INT, ops.DIMS, ops.PAD)
+        return option.kind in (ops.INT, ops.FLOAT, ops.DIMS, ops.PAD)
     if option.kind == ops.INT:
         return isinstance(value, int)
     if option.kind == ops.FLOAT:
