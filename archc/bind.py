@@ -142,7 +142,9 @@ def _positional(
     if free:  # a value of the wrong kind in a free slot: `conv 6.5 3x3`, `conv 64 2.5`
         given[free[0].name] = arg.span
         diags.error(
-            "option-type", f"{opdef.name} {free[0].name} takes {ops.KIND_TEXT[free[0].kind]}, got {value}{_from_param(expr, bool(res and res.taint))}", arg.span
+            "option-type",
+            f"{opdef.name} {free[0].name} takes {ops.KIND_TEXT[free[0].kind]}, got {value}{_from_param(expr, bool(res and res.taint))}",
+            arg.span,
         )
         out.ok = False
         return
@@ -245,7 +247,11 @@ def _assign(
         expected = ops.KIND_TEXT[option.kind]
         if option.kind == ops.CHOICE:
             expected += " " + ", ".join(option.choices)
-        diags.error("option-type", f"{opdef.name} {option.name} takes {expected}, got {value}{_from_param(expr, bool(res and res.taint))}", arg.value.span)
+        diags.error(
+            "option-type",
+            f"{opdef.name} {option.name} takes {expected}, got {value}{_from_param(expr, bool(res and res.taint))}",
+            arg.value.span,
+        )
         out.ok = False
         return
     if isinstance(converted, float) and not math.isfinite(converted):

@@ -61,7 +61,9 @@ EXPR_TYPE = _code(
 )
 EXPR_ZERO_DIVISION = _code("expr-zero-division", "error", "an expression divides by zero (`/`, `//` or `%`)")
 EXPR_OVERFLOW = _code("expr-overflow", "error", "an expression's value reaches ±2**53 or is not finite")
-EXPR_NOT_WHOLE = _code("expr-not-whole", "error", "an expression that gives a whole-number option (filters, a size, a repeat count) a fraction")
+EXPR_NOT_WHOLE = _code(
+    "expr-not-whole", "error", "an expression that gives a whole-number option (filters, a size, a repeat count) a fraction"
+)
 NETWORK_PARAM = _code(
     "network-param",
     "error",

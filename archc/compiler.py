@@ -241,7 +241,9 @@ def _all_known(program: ir.Program, params: dict[str, int | float], diags: Diagn
             ndef = program.networks[0]
             listed = ", ".join(sorted(known)) or "none"
             diags.error(
-                "network-param", f"no network of the spec has a parameter {key} (its parameters: {listed})", ndef.name.span,
+                "network-param",
+                f"no network of the spec has a parameter {key} (its parameters: {listed})",
+                ndef.name.span,
                 hint=did_you_mean(key, sorted(known)),
             )
 

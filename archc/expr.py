@@ -18,7 +18,13 @@ from .diagnostics import Span
 from .suggest import did_you_mean
 
 # name → (fewest, most) arguments; None: any number
-FUNCTIONS: dict[str, tuple[int, int | None]] = {"min": (2, None), "max": (2, None), "make_divisible": (2, 2), "ceil": (1, 1), "floor": (1, 1)}
+FUNCTIONS: dict[str, tuple[int, int | None]] = {
+    "min": (2, None),
+    "max": (2, None),
+    "make_divisible": (2, 2),
+    "ceil": (1, 1),
+    "floor": (1, 1),
+}
 # How generated Python spells each function: builtins, the math module, a helper the file defines.
 PYTHON_FUNCTION = {"min": "min", "max": "max", "make_divisible": "make_divisible", "ceil": "math.ceil", "floor": "math.floor"}
 BOUND = 2**53  # the largest magnitude an expression may reach: every whole number below it is exact as a float
@@ -149,7 +155,7 @@ def _call(func: ir.Func, args: list[Number], span: Span) -> Number:
 
 
 def _bounded(x: Number, span: Span) -> Number:
-    if isinstance(x, float) and not math.isfinite(x) or abs(x) >= BOUND:
+    if (isinstance(x, float) and not math.isfinite(x)) or abs(x) >= BOUND:
         raise ExprError("expr-overflow", f"the value {_num(x)} is beyond ±2**53", span, hint="check the expression's numbers")
     return x
 

@@ -332,7 +332,12 @@ def _translate(exc: UnexpectedInput, text: str, file: str) -> tuple[str, str, Sp
         hint = _tuple_hint(tok, text)
         m = TUPLE.match(text, tok.start_pos or 0)
         size = "x".join([m[1], *(p.strip() for p in m[2].split(",")[1:])]) if m else "3x3"
-        return "syntax", f"unexpected '(' (a size is not a tuple), expected a size like {size}", Span(file, tok.line or 1, tok.column or 1, tok.line or 1, (tok.column or 1) + 1), hint
+        return (
+            "syntax",
+            f"unexpected '(' (a size is not a tuple), expected a size like {size}",
+            Span(file, tok.line or 1, tok.column or 1, tok.line or 1, (tok.column or 1) + 1),
+            hint,
+        )
     if isinstance(exc, UnexpectedToken):
         tok = exc.token
         shown = _token_text(tok)
@@ -685,7 +690,6 @@ class _ToIR:
         else:
             value = ir.Ref(text)
         return ir.Value(value, self._tok_span(tok))
-
 
 
 # -- building the IR while parsing -----------------------------------------------------------------

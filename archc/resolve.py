@@ -14,8 +14,8 @@ from typing import Any
 
 from . import ir, naming, ops
 from .bind import Bound, Param, bind
-from .expr import ExprError, Result, evaluate, names_in
 from .diagnostics import Diagnostics, Span
+from .expr import ExprError, Result, evaluate, names_in
 from .graph import BranchSeq, Instance, Item, Network, Node, RepeatBlock
 from .shapes import RULES, Outcome, Shape, ShapeProblem, fmt_shape, layout_problem
 from .suggest import OP_ALIASES, NameIndex, alias_of, suggest_in

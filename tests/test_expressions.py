@@ -110,7 +110,7 @@ def test_numbers_sizes_negatives_and_sources_still_read_as_before() -> None:
         "    c: conv 4 3x3 c-1 c - 1\n    d: concat from a, b\n}\n"
     )
     stmts = [s for s in prog.networks[0].body.stmts if isinstance(s, ir.Layer)]
-    a, b, c, d = (s.body for s in stmts)
+    a, b, c, _ = (s.body for s in stmts)
     assert isinstance(a, ir.Op) and a.args[1].value.value == ir.Dims((3, 3)) and a.args[2].value.value == -1
     assert isinstance(b, ir.Op) and [x.value.value for x in b.args[2:]] == [ir.Ref("c"), -1, 1e-4]  # `c -1` is two values
     assert isinstance(c, ir.Op) and len(c.args) == 4  # `c-1` and `c - 1` are one each

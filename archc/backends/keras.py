@@ -15,13 +15,12 @@ from keras_layers.py.
 from __future__ import annotations
 
 import re
-
 from typing import Any, ClassVar
 
 from .. import __version__
 from ..expr import rename_python
-from ..ops import SYMBOLIC_OPTIONS
 from ..graph import Network, Node
+from ..ops import SYMBOLIC_OPTIONS
 from .base import HEADER, MARKER, Backend, Namespace, Unsupported, fmt_float
 from .keras_layers import NEEDS, SOURCES
 from .keras_scope import Call, FunctionWriter, Scope, name_component
