@@ -26,6 +26,20 @@ ODD = """network Odd(self=3, x=4, nn=2, torch=1, forward=0.25, F=5, math=2, max=
 }
 """
 
+# Every option a network parameter may set.
+SYMBOLIC = """network Sym(g=2, b=1, r=0.25, e=0.001, beta=0.75, k=2.0, u=10) {
+    input image: 4x8x8
+    conv 8 3x3 groups=g pad=1
+    batchnorm eps=e relu
+    lrn size=5 beta=beta k=k
+    conv 8 1x1 bias=true
+    flatten
+    dropout r
+    dense u
+}
+"""
+SYMBOLIC_AT = {"g": 4, "r": 0.5, "e": 0.01, "beta": 0.5, "k": 1.0, "u": 3}
+
 
 def units(net: archc.Network) -> int:
     return int(net.nodes[net.output].shape[0])
@@ -65,7 +79,9 @@ def strip_values(source: str) -> str:
 
 
 @pytest.mark.parametrize("target", ["torch", "keras"])
-@pytest.mark.parametrize(("spec", "params"), [(RESNET50, {"classes": 10}), (ODD, {"self": 7, "x": 1, "max": 9, "forward": 0.1})])
+@pytest.mark.parametrize(
+    ("spec", "params"), [(RESNET50, {"classes": 10}), (ODD, {"self": 7, "x": 1, "max": 9, "forward": 0.1}), (SYMBOLIC, SYMBOLIC_AT)]
+)
 def test_a_parameter_changes_no_generated_line_but_its_own(spec: object, params: dict[str, object], target: str) -> None:
     """What the checker accepts is sound: the code generated at other values is the same text."""
     base = archc.load(spec)  # type: ignore[arg-type]
@@ -114,6 +130,8 @@ def test_parameters_named_like_the_generated_codes_own_names() -> None:
     for params in ({}, {"self": 5, "x": 2, "max": 1, "forward": 0.2, "int": 9}):
         net = archc.load(ODD, params=params)
         assert check_network(net, seed=3, keras=True) == []
+    for params in ({}, SYMBOLIC_AT):
+        assert check_network(archc.load(SYMBOLIC, params=params), seed=4, keras=True) == []
 
 
 def test_the_generated_class_takes_the_keywords_by_their_python_names() -> None:
