@@ -226,7 +226,6 @@ class Resolver:
                     bound.spans.get(key, node.span),
                     hint=f"a network parameter may set {_options_text()}",
                 )
-                bound.ok = False
         incoming: dict[str, Span] = {}
         for i in inputs:
             for param, origin in self.shape_taint.get(i, {}).items():
