@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from .compiler import Compilation, InputShapeError, SpecReadError, compile_file, compile_source
@@ -30,11 +31,11 @@ __all__ = [
 ]
 
 
-def _compile(spec: str | Path, input_shape: tuple[int, ...] | None = None) -> Compilation:
+def _compile(spec: str | Path, input_shape: tuple[int, ...] | None = None, params: Mapping[str, object] | None = None) -> Compilation:
     """A path to a spec, or the spec's text itself (anything with a newline or a brace)."""
     if isinstance(spec, Path) or ("\n" not in spec and "{" not in spec):
-        return compile_file(spec, input_shape)
-    return compile_source(spec, input_shape=input_shape)
+        return compile_file(spec, input_shape, params)
+    return compile_source(spec, input_shape=input_shape, params=params)
 
 
 def check(spec: str | Path) -> list[Diagnostic]:
@@ -42,14 +43,19 @@ def check(spec: str | Path) -> list[Diagnostic]:
     return _compile(spec).diagnostics
 
 
-def load(spec: str | Path, network: str | None = None, *, input: tuple[int, ...] | None = None) -> Network:
+def load(
+    spec: str | Path, network: str | None = None, *, input: tuple[int, ...] | None = None, params: Mapping[str, object] | None = None
+) -> Network:
     """The shaped network of a spec; raises CompileError listing every error.
 
     `input` (CxHxW, or N for a flat input) shapes it at another input than the declared one: the
     shape assertions are then not checked (they state the declared input's shapes), every other
     rule is; a malformed shape, or one of the wrong rank, raises InputShapeError.
+
+    `params` shapes it at other values of its network parameters (`{"classes": 10}`); a value
+    that is not a number raises ValueError, a name no network has CompileError.
     """
-    comp = _compile(spec, input)
+    comp = _compile(spec, input, params)
     comp.raise_for_errors()
     if network is None:
         return comp.networks[0]

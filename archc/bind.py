@@ -9,50 +9,50 @@ from typing import Any
 
 from . import ir, ops
 from .diagnostics import Diagnostics, Span
+from .expr import ExprError, Param, Result, evaluate
 from .suggest import OPTION_ALIASES, alias_of, did_you_mean
 
-
-@dataclass
-class Param:
-    """A module parameter's value inside one call."""
-
-    value: ir.Scalar
-    expr: str  # how generated code names it: the parameter itself
+__all__ = ["Bound", "Param", "bind", "evaluate"]
 
 
 @dataclass
 class Bound:
     attrs: dict[str, Any]
-    exprs: dict[str, str] = field(default_factory=dict)
+    exprs: dict[str, str] = field(default_factory=dict)  # option → its Python source over parameters
     spans: dict[str, Span] = field(default_factory=dict)
     activation: str | None = None
     ok: bool = True
-
-
-def substitute(value: ir.Value, env: dict[str, Param]) -> tuple[ir.Scalar, str | None]:
-    """A module parameter's value in place of its name, with the name kept as the expression."""
-    v = value.value
-    if isinstance(v, ir.Ref) and v.name in env:
-        return env[v.name].value, env[v.name].expr
-    return v, None
+    taints: dict[str, frozenset[str]] = field(default_factory=dict)  # option → the network parameters it reads
+    shown: dict[str, str] = field(default_factory=dict)  # option → `c*4 = 256`, for --explain
 
 
 def bind(opdef: ops.OpDef, op: ir.Op, env: dict[str, Param], diags: Diagnostics) -> Bound:
     out = Bound(attrs={})
     given: dict[str, Span] = {}
+    failed = False
     for arg in op.args:
-        value, expr = substitute(arg.value, env)
+        try:
+            res = evaluate(arg.value, env)
+        except ExprError as exc:
+            diags.error(exc.code, exc.message, exc.span, hint=exc.hint)
+            out.ok, failed = False, True
+            if arg.key is not None:
+                given.setdefault(arg.key, arg.span)
+            continue
+        value, expr = res.value, res.python
         if arg.key is not None:
-            _keyword(opdef, arg, value, expr, given, out, diags)
+            _keyword(opdef, arg, value, expr, given, out, diags, res)
         else:
-            _positional(opdef, arg, value, expr, given, out, diags)
+            _positional(opdef, arg, value, expr, given, out, diags, res)
     for option in opdef.options:
         if option.name in out.attrs:
             continue
         if option.name in given:  # given, but with a value already reported as wrong
             out.ok = False
             continue
-        if option.required:
+        if option.required and failed:  # an expression that failed may have been meant for it
+            out.ok = False
+        elif option.required:
             diags.error(
                 "missing-option",
                 f"{opdef.name} needs {option.name} ({ops.KIND_TEXT[option.kind]})",
@@ -66,7 +66,14 @@ def bind(opdef: ops.OpDef, op: ir.Op, env: dict[str, Param], diags: Diagnostics)
 
 
 def _keyword(
-    opdef: ops.OpDef, arg: ir.Arg, value: ir.Scalar, expr: str | None, given: dict[str, Span], out: Bound, diags: Diagnostics
+    opdef: ops.OpDef,
+    arg: ir.Arg,
+    value: ir.Scalar,
+    expr: str | None,
+    given: dict[str, Span],
+    out: Bound,
+    diags: Diagnostics,
+    res: Result | None = None,
 ) -> None:
     key = arg.key or ""
     if key == "activation" and opdef.activation:
@@ -87,7 +94,7 @@ def _keyword(
         diags.error("unknown-option", f"{opdef.name} has no option `{key}`", arg.span, hint=hint)
         out.ok = False
         return
-    _assign(opdef, option, arg, value, expr, given, out, diags)
+    _assign(opdef, option, arg, value, expr, given, out, diags, res=res)
 
 
 def _suggested(hint: str) -> str | None:
@@ -97,7 +104,14 @@ def _suggested(hint: str) -> str | None:
 
 
 def _positional(
-    opdef: ops.OpDef, arg: ir.Arg, value: ir.Scalar, expr: str | None, given: dict[str, Span], out: Bound, diags: Diagnostics
+    opdef: ops.OpDef,
+    arg: ir.Arg,
+    value: ir.Scalar,
+    expr: str | None,
+    given: dict[str, Span],
+    out: Bound,
+    diags: Diagnostics,
+    res: Result | None = None,
 ) -> None:
     if isinstance(value, ir.Ref):
         if value.name in opdef.flags:
@@ -121,29 +135,46 @@ def _positional(
         return
     for name in opdef.positional:
         option = opdef.option(name)
-        if option is not None and name not in given and _accepts(option, value):
-            _assign(opdef, option, arg, value, expr, given, out, diags)
+        if option is not None and name not in given and _accepts(option, _whole(value, res)):
+            _assign(opdef, option, arg, value, expr, given, out, diags, res=res)
             return
     free = [o for o in (opdef.option(name) for name in opdef.positional) if o is not None and o.name not in given]
     if free:  # a value of the wrong kind in a free slot: `conv 6.5 3x3`, `conv 64 2.5`
         given[free[0].name] = arg.span
         diags.error(
-            "option-type", f"{opdef.name} {free[0].name} takes {ops.KIND_TEXT[free[0].kind]}, got {value}{_from_param(expr)}", arg.span
+            "option-type",
+            f"{opdef.name} {free[0].name} takes {ops.KIND_TEXT[free[0].kind]}, got {value}{_from_param(expr, bool(res and res.taint))}",
+            arg.span,
         )
         out.ok = False
         return
     slots = ", ".join(opdef.positional) or "nothing"
     diags.error(
         "unknown-argument",
-        f"{opdef.name} has no place for the value {value}{_from_param(expr)}",
+        f"{opdef.name} has no place for the value {value}{_from_param(expr, bool(res and res.taint))}",
         arg.span,
         hint=f"{opdef.name} takes by position: {slots}; name other options, e.g. stride=2",
     )
     out.ok = False
 
 
-def _from_param(expr: str | None) -> str:
-    return f" (the module parameter {expr})" if expr is not None else ""
+def _from_param(expr: str | None, network: bool = False) -> str:
+    if expr is None:
+        return ""
+    if not expr.isidentifier():
+        return f" (= {expr})"
+    return f" (the {'network' if network else 'module'} parameter {expr})"
+
+
+def _whole(value: ir.Scalar, res: Result | None) -> ir.Scalar:
+    """An expression's whole float (`c/2` = 32.0) counts as the whole number it is."""
+    if res is not None and res.text is not None and isinstance(value, float):
+        return int(value) if value.is_integer() else _Fraction(value)
+    return value
+
+
+class _Fraction(float):
+    """An expression's value with a fraction, while its positional slot is sought."""
 
 
 def _set_activation(opdef: ops.OpDef, arg: ir.Arg, value: ir.Scalar, out: Bound, diags: Diagnostics) -> None:
@@ -166,6 +197,8 @@ def _set_activation(opdef: ops.OpDef, arg: ir.Arg, value: ir.Scalar, out: Bound,
 
 
 def _accepts(option: ops.Option, value: ir.Scalar) -> bool:
+    if isinstance(value, _Fraction):  # an expression's fraction: the whole-number slot it lands in says it is one
+        return option.kind in (ops.INT, ops.FLOAT, ops.DIMS, ops.PAD)
     if option.kind == ops.INT:
         return isinstance(value, int)
     if option.kind == ops.FLOAT:
@@ -185,6 +218,7 @@ def _assign(
     out: Bound,
     diags: Diagnostics,
     flag_value: object = None,
+    res: Result | None = None,
 ) -> None:
     if option.name in given:
         diags.error(
@@ -197,18 +231,33 @@ def _assign(
         return
     given[option.name] = arg.span
     out.spans[option.name] = arg.value.span
+    if res is not None and res.text is not None and option.kind in (ops.INT, ops.DIMS, ops.PAD) and isinstance(value, float):
+        if not value.is_integer():
+            diags.error(
+                "expr-not-whole",
+                f"{opdef.name} {option.name} takes a whole number, but {res.text} = {value!r}",
+                arg.value.span,
+                hint="round it: floor(...), ceil(...), // or make_divisible(...)",
+            )
+            out.ok = False
+            return
+        value, expr = int(value), None if expr is None else f"int({expr})"
     converted = flag_value if flag_value is not None else _convert(opdef, option, value)
     if converted is None:
         expected = ops.KIND_TEXT[option.kind]
         if option.kind == ops.CHOICE:
             expected += " " + ", ".join(option.choices)
-        diags.error("option-type", f"{opdef.name} {option.name} takes {expected}, got {value}{_from_param(expr)}", arg.value.span)
+        diags.error(
+            "option-type",
+            f"{opdef.name} {option.name} takes {expected}, got {value}{_from_param(expr, bool(res and res.taint))}",
+            arg.value.span,
+        )
         out.ok = False
         return
     if isinstance(converted, float) and not math.isfinite(converted):
         diags.error(
             "option-value",
-            f"{opdef.name} {option.name} must be a finite number, got {value}{_from_param(expr)}",
+            f"{opdef.name} {option.name} must be a finite number, got {value}{_from_param(expr, bool(res and res.taint))}",
             arg.value.span,
             hint="a float overflows past about 1.8e308",
         )
@@ -217,6 +266,17 @@ def _assign(
     out.attrs[option.name] = converted
     if expr is not None:
         out.exprs[option.name] = expr
+    if res is not None:
+        if res.taint:
+            out.taints[option.name] = res.taint
+        if res.text is not None:
+            out.shown[option.name] = f"{res.text} = {_shown(converted)}"
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, tuple):
+        return "x".join(map(str, value))
+    return repr(value) if isinstance(value, float) else str(value)
 
 
 def _convert(opdef: ops.OpDef, option: ops.Option, value: ir.Scalar) -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shutil
 import sys
@@ -153,6 +154,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("specs", nargs="+", metavar="SPEC", help="spec files, or - for standard input")
     c.add_argument("--strict", action="store_true", help="warnings fail the check too")
     c.add_argument("--json", action="store_true", help="print diagnostics as JSON")
+    _param_arg(c)
     c.set_defaults(func=cmd_check)
 
     s = sub.add_parser("summary", help="per-layer shapes, parameters and MACs")
@@ -276,6 +278,27 @@ def _spec_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("spec", metavar="SPEC", help="a spec file, or - for standard input")
     p.add_argument("--input", metavar="CxHxW", type=_shape_arg, help="override the input shape")
     p.add_argument("--network", metavar="NAME", help="the network to use when the spec has several")
+    _param_arg(p)
+
+
+def _param_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--param", metavar="NAME=VALUE", type=_param, action="append", default=[], help="shape at another value of a network parameter"
+    )
+
+
+def _param(text: str) -> tuple[str, int | float]:
+    key, eq, value = text.partition("=")
+    try:
+        number: int | float = int(value)
+    except ValueError:
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.nan
+    if not eq or not key.isidentifier() or not math.isfinite(number):
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=NUMBER (e.g. classes=10)")
+    return key, number
 
 
 def _positive(text: str) -> int:
@@ -299,11 +322,12 @@ def _shape_arg(text: str) -> Shape:
 
 
 # -- loading and reporting ------------------------------------------------------------------------
-def load_spec(path: str, input_shape: Shape | None = None) -> Compilation:
+def load_spec(path: str, input_shape: Shape | None = None, params: list[tuple[str, int | float]] | None = None) -> Compilation:
+    values = dict(params or ())
     try:
         if path == "-":
-            return compile_bytes(sys.stdin.buffer.read(MAX_SOURCE_BYTES + 1), "<stdin>", input_shape)  # a bounded read
-        return compile_bytes(read_spec_bytes(path), path, input_shape)
+            return compile_bytes(sys.stdin.buffer.read(MAX_SOURCE_BYTES + 1), "<stdin>", input_shape, values)  # a bounded read
+        return compile_bytes(read_spec_bytes(path), path, input_shape, values)
     except InputShapeError as exc:  # --input 784 for an image network
         raise UsageError(f"--input: {exc}") from None
 
@@ -317,7 +341,7 @@ def report(comp: Compilation, strict: bool = False) -> bool:
 
 
 def networks(args: argparse.Namespace) -> list[Network] | None:
-    comp = load_spec(args.spec, args.input)
+    comp = load_spec(args.spec, args.input, getattr(args, "param", None))
     if not report(comp):
         return None
     return _chosen(comp, args)
@@ -353,7 +377,7 @@ def _one_network(nets: list[Network]) -> Network:
 def cmd_check(args: argparse.Namespace) -> int:
     failed, all_diags = False, []
     for path in args.specs:
-        comp = load_spec(path)
+        comp = load_spec(path, None, args.param)
         all_diags.extend(comp.diagnostics)
         if args.json:
             ok = comp.ok and not (args.strict and comp.warnings)
@@ -369,7 +393,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
     """Like the other commands, but a spec with errors still gets what can be shown, unknowns marked `?` (exit 1)."""
     from .summary import explain, to_json, to_text
 
-    comp = load_spec(args.spec, args.input)
+    comp = load_spec(args.spec, args.input, args.param)
     ok = report(comp)
     try:
         nets = _chosen(comp, args)

@@ -55,6 +55,20 @@ OPTION_VALUE = _code(
     "error",
     "a value out of range (stride 0, dropout 1.5, `pad=same` with stride 2, pool padding over half the kernel, a number that is not finite such as `1e400`, batch-norm `eps` ≤ 0 or `momentum` outside [0, 1], LRN `k` ≤ 0 or `alpha` < 0)",
 )
+EXPR_NAME = _code("expr-name", "error", "an expression reads a name that is no parameter in scope, or calls an unknown function")
+EXPR_TYPE = _code(
+    "expr-type", "error", "an expression on something that is not a number (a size, a word), or a function given the wrong arguments"
+)
+EXPR_ZERO_DIVISION = _code("expr-zero-division", "error", "an expression divides by zero (`/`, `//` or `%`)")
+EXPR_OVERFLOW = _code("expr-overflow", "error", "an expression's value reaches ±2**53 or is not finite")
+EXPR_NOT_WHOLE = _code(
+    "expr-not-whole", "error", "an expression that gives a whole-number option (filters, a size, a repeat count) a fraction"
+)
+NETWORK_PARAM = _code(
+    "network-param",
+    "error",
+    "a network parameter used where the generated code, written for fixed shapes, cannot follow it: an option other than filters, units, groups, bias, rate, eps, beta or k, a repeat count, or a shape a later layer reads; or a default that is not a number",
+)
 UNEXPECTED_BLOCK = _code("unexpected-block", "error", "a connection table or branches on an op that takes none")
 DUPLICATE_NAME = _code("duplicate-name", "error", "a layer, branch, module or module parameter name used twice")
 UNDEFINED_NAME = _code("undefined-name", "error", "`from` names no earlier layer in sight")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+import math
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +15,9 @@ from .graph import Network
 from .parse import parse
 from .resolve import Resolver
 from .shapes import Shape, fmt_shape
-from .suggest import new_budget
+from .suggest import did_you_mean, new_budget
+
+Params = Mapping[str, object]  # network parameter → the value to shape the network at
 
 MAX_SOURCE_BYTES = 10 * 1024 * 1024  # a spec is text a person writes; anything larger is a mistake
 
@@ -136,13 +139,13 @@ def decode_spec(data: bytes, name: str) -> str:
     return text.removeprefix("\ufeff")
 
 
-def compile_bytes(data: bytes, file: str, input_shape: Shape | None = None) -> Compilation:
+def compile_bytes(data: bytes, file: str, input_shape: Shape | None = None, params: Params | None = None) -> Compilation:
     """The front end on a spec's bytes: bytes that are not UTF-8 make a located spec error, like any other."""
     try:
         text = decode_spec(data, file)
     except NotUTF8 as exc:
         return exc.compilation()
-    return compile_source(text, file, input_shape)
+    return compile_source(text, file, input_shape, params)
 
 
 @contextmanager
@@ -163,12 +166,27 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def compile_source(text: str, file: str = "<string>", input_shape: Shape | None = None) -> Compilation:
+def compile_source(text: str, file: str = "<string>", input_shape: Shape | None = None, params: Params | None = None) -> Compilation:
+    """`params` gives network parameters other values than their defaults (docs/language.md, "Network parameters")."""
     with gc_paused():
-        return _compile_source(text, file, input_shape)
+        return _compile_source(text, file, input_shape, checked_params(params))
 
 
-def _compile_source(text: str, file: str, input_shape: Shape | None) -> Compilation:
+def checked_params(params: Params | None) -> dict[str, int | float]:
+    """Network parameter values as given in Python or by `--param`: numbers only."""
+    out: dict[str, int | float] = {}
+    for key, value in (params or {}).items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise ParamsError(f"network parameter {key} must be a number, got {value!r}")
+        out[str(key)] = value
+    return out
+
+
+class ParamsError(ValueError):
+    """A network parameter value that is not a number (a usage error)."""
+
+
+def _compile_source(text: str, file: str, input_shape: Shape | None, params: dict[str, int | float] | None = None) -> Compilation:
     """Raises InputShapeError when `input_shape` is malformed or does not fit a network of the spec."""
     text = text.removeprefix("\ufeff")  # a byte-order mark is not part of the spec
     if input_shape is not None:
@@ -187,11 +205,12 @@ def _compile_source(text: str, file: str, input_shape: Shape | None) -> Compilat
     if comp.program is not None:
         if not comp.program.networks:
             diags.error("missing-network", "the spec defines no network", Span(file, 1, 1, 1, 1), hint="add `network Name { ... }`")
-        resolver = Resolver(comp.program, diags, input_shape)
+        resolver = Resolver(comp.program, diags, input_shape, params)
         for ndef in comp.program.networks:
             net = resolver.network(ndef, text)
             if net is not None:
                 comp.networks.append(net)
+        _all_known(comp.program, params or {}, diags)
     comp.diagnostics = _at_most(_unique(diags.sorted()), file)
     return comp
 
@@ -210,8 +229,23 @@ def _at_most(diags: list[Diagnostic], file: str) -> list[Diagnostic]:
     return diags[:MAX_REPORTED] + [summary]
 
 
-def compile_file(path: str | Path, input_shape: Shape | None = None) -> Compilation:
-    return compile_bytes(read_spec_bytes(path), str(path), input_shape)
+def compile_file(path: str | Path, input_shape: Shape | None = None, params: Params | None = None) -> Compilation:
+    return compile_bytes(read_spec_bytes(path), str(path), input_shape, params)
+
+
+def _all_known(program: ir.Program, params: dict[str, int | float], diags: Diagnostics) -> None:
+    """A value given for a network parameter that no network of the spec has is an error."""
+    known = {p.name.text for ndef in program.networks for p in ndef.params}
+    for key in params:
+        if key not in known and program.networks:
+            ndef = program.networks[0]
+            listed = ", ".join(sorted(known)) or "none"
+            diags.error(
+                "network-param",
+                f"no network of the spec has a parameter {key} (its parameters: {listed})",
+                ndef.name.span,
+                hint=did_you_mean(key, sorted(known)),
+            )
 
 
 def _unique(diags: list[Diagnostic]) -> list[Diagnostic]:

@@ -39,7 +39,7 @@ class Node:
     aux: bool
     module: str
     span: Span
-    exprs: dict[str, str] = field(default_factory=dict)  # options given by a module parameter
+    exprs: dict[str, str] = field(default_factory=dict)  # options given by a parameter: their Python source
     in_sym: Sym = field(default_factory=Sym)
     out_sym: Sym = field(default_factory=Sym)
     explain: list[str] = field(default_factory=list)
@@ -118,6 +118,8 @@ class Network:
     body: list[Item]
     output: int
     modules: dict[str, ir.ModuleDef]
+    # The network parameters: name → (the spec's default, the value this network was shaped at)
+    params: dict[str, tuple[Any, Any]] = field(default_factory=dict)
 
     @property
     def input(self) -> Node:

@@ -46,6 +46,7 @@ class ArchLexer(RegexLexer):  # type: ignore[misc]  # Pygments has no type hints
             (words(sorted(CATALOGUE, key=len, reverse=True), suffix=r"\b"), Name.Builtin),
             (IDENT, Name.Variable),
             (r"->", Operator),
+            (r"//|[-+*/%](?![0-9.])|[+*/%]", Operator),
             (r"[0-9]+(?:x[0-9]+)+\b", Number),
             (NUMBER, Number.Float),
             (r"-?[0-9]+", Number.Integer),
@@ -64,4 +65,4 @@ class ArchLexer(RegexLexer):  # type: ignore[misc]  # Pygments has no type hints
 
     @staticmethod
     def analyse_text(text: str) -> float:
-        return 0.6 if re.search(r"^\s*network\s+[^\W\d]\w*\s*\{", text, re.M) else 0.0
+        return 0.6 if re.search(r"^\s*network\s+[^\W\d]\w*\s*(\([^)]*\)\s*)?\{", text, re.M) else 0.0

@@ -40,8 +40,36 @@ Scalar = Union[int, float, Dims, Ref]
 
 
 @dataclass(frozen=True)
+class BinOp:
+    """`left op right`, op one of + - * / // % (docs/language.md, "Expressions")."""
+
+    op: str
+    left: Value
+    right: Value
+
+
+@dataclass(frozen=True)
+class Neg:
+    """A unary minus on anything but a number (`-c`; `-1` is the number -1)."""
+
+    operand: Value
+
+
+@dataclass(frozen=True)
+class Func:
+    """A function call in an expression: min, max, make_divisible, ceil, floor."""
+
+    name: str
+    args: tuple[Value, ...]
+
+
+Expr = Union[BinOp, Neg, Func]
+Term = Union[Scalar, Expr]  # what a value is written as; an Expr is evaluated when the network is shaped
+
+
+@dataclass(frozen=True)
 class Value:
-    value: Scalar
+    value: Term
     span: Span = _span()
 
 
@@ -151,10 +179,20 @@ class ModuleDef:
 
 
 @dataclass(frozen=True)
+class NetParam:
+    """A network parameter and its default: `network ResNet50(classes=1000)`."""
+
+    name: Name
+    default: Value
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
 class NetworkDef:
     name: Name
     body: Block
     span: Span = _span()
+    params: tuple[NetParam, ...] = ()
 
 
 @dataclass(frozen=True)

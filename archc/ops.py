@@ -31,6 +31,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# The options a network parameter may set (docs/language.md, "Network parameters"): both code
+# generators write these as the parameter's own expression, and none of them depends on a shape.
+SYMBOLIC_OPTIONS: dict[str, tuple[str, ...]] = {
+    "conv": ("filters", "groups", "bias"),
+    "dense": ("units", "bias"),
+    "rbf": ("units",),
+    "dropout": ("rate",),
+    "batchnorm": ("eps",),
+    "lrn": ("beta", "k"),
+}
+SHAPE_OPTIONS = ("filters", "units")  # of those, the ones that set the layer's output shape
+
 # Value kinds an option accepts. "dims" takes `3x3` or a bare integer meaning a square.
 INT, FLOAT, DIMS, BOOL, CHOICE, PAD = "int", "float", "dims", "bool", "choice", "pad"
 
@@ -270,6 +282,9 @@ CATALOGUE: dict[str, OpDef] = {
 # learnable tensors), and the ops that read several tensors.
 ACTIVATIONS: tuple[str, ...] = tuple(op.name for op in CATALOGUE.values() if op.family == "activation" and not op.trainable)
 MERGES: tuple[str, ...] = tuple(op.name for op in CATALOGUE.values() if op.merge)
+# Ops whose generated code does not depend on their input's shape: a shape a network parameter
+# sets may flow through them (to the output), and through nothing else.
+SHAPE_FREE = frozenset({*ACTIVATIONS, "dropout", "flatten"})
 
 
 def activation_attrs(name: str) -> dict[str, object]:

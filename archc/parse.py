@@ -42,6 +42,12 @@ TERMINAL_TEXT = {
     "COMMA": "','",
     "EQUAL": "'='",
     "MINUS": "'-'",
+    "PLUS": "'+'",
+    "STAR": "'*'",
+    "SLASH": "'/'",
+    "DSLASH": "'//'",
+    "PERCENT": "'%'",
+    "FUNC": "a call like max(",
 }
 
 MAX_SHOWN_EXPECTED = 8
@@ -321,6 +327,17 @@ def _translate(exc: UnexpectedInput, text: str, file: str) -> tuple[str, str, Sp
         expected = _expected_text(getattr(exc, "expected", set()) or getattr(exc, "accepts", set()))
         hint = _still_open(braces.unclosed) if braces.unclosed else None
         return "syntax", f"unexpected end of file, expected {expected}", Span(file, line, column, line, column + 1), hint
+    if isinstance(exc, UnexpectedToken) and (tup := _tuple_around(exc.token, text)) is not None:
+        tok = tup  # `(1,7)`: parentheses hold an expression now, so the parse fails at the comma
+        hint = _tuple_hint(tok, text)
+        m = TUPLE.match(text, tok.start_pos or 0)
+        size = "x".join([m[1], *(p.strip() for p in m[2].split(",")[1:])]) if m else "3x3"
+        return (
+            "syntax",
+            f"unexpected '(' (a size is not a tuple), expected a size like {size}",
+            Span(file, tok.line or 1, tok.column or 1, tok.line or 1, (tok.column or 1) + 1),
+            hint,
+        )
     if isinstance(exc, UnexpectedToken):
         tok = exc.token
         shown = _token_text(tok)
@@ -384,6 +401,8 @@ def _hint_for(tok: Token, expected: set[str] | frozenset[str]) -> str | None:
         return "mark a connection with a capital X, and no connection with '.'"
     if tok.type == "NAME" and str(tok).startswith("x") and (str(tok)[1:].isdigit() or str(tok) == "x"):
         return "write a size without spaces: 3x224x224"
+    if tok.type == "MINUS":
+        return "an op's argument cannot start with '-' before a name or '(' (`conv a -b` would read two ways): write (-b)"
     if str(tok) == "," and "COMMA" not in expected:
         return "separate an op's arguments with spaces, not commas"
     return None
@@ -391,6 +410,18 @@ def _hint_for(tok: Token, expected: set[str] | frozenset[str]) -> str | None:
 
 TUPLE = re.compile(r"\(\s*([0-9]+)\s*((?:,\s*[0-9]+\s*)+)\)")
 OPTION_BEFORE = re.compile(r"(\w+)\s*=\s*$")
+
+
+def _tuple_around(tok: Token, text: str) -> Token | None:
+    """The `(` of a tuple of numbers (`(1,7)`) whose comma `tok` is, as a token; else None."""
+    if str(tok) != "," or tok.start_pos is None:
+        return None
+    opened = text.rfind("(", text.rfind("\n", 0, tok.start_pos) + 1, tok.start_pos)
+    m = TUPLE.match(text, opened) if opened >= 0 else None
+    if m is None or not m.start() < tok.start_pos < m.end():
+        return None
+    col = (tok.column or 1) - (tok.start_pos - opened)
+    return Token("LPAR", "(", start_pos=opened, line=tok.line, column=col, end_line=tok.line, end_column=col + 1)
 
 
 def _tuple_hint(tok: Token, text: str) -> str | None:
@@ -552,7 +583,43 @@ class _ToIR:
         return ir.ModuleDef(self._name(name), params, body, self._span(meta))  # type: ignore[arg-type]
 
     def network_def(self, meta: Any, children: list[Any]) -> ir.NetworkDef:
-        return ir.NetworkDef(self._name(children[0]), children[1], self._span(meta))  # type: ignore[arg-type]
+        name, params, body = children
+        return ir.NetworkDef(self._name(name), body, self._span(meta), tuple(params or ()))  # type: ignore[arg-type]
+
+    def net_params(self, meta: Any, children: list[Any]) -> tuple[ir.NetParam, ...]:
+        return tuple(c for c in children if isinstance(c, ir.NetParam))
+
+    def net_param(self, meta: Any, children: list[Any]) -> ir.NetParam:
+        return ir.NetParam(self._name(children[0]), self._val(children[1]), self._span(meta))  # type: ignore[arg-type]
+
+    def _val(self, child: Any) -> ir.Value:
+        """A value child: a token, or an expression already built."""
+        return child if isinstance(child, ir.Value) else self._value_of(child)
+
+    def binop(self, meta: Any, children: list[Any]) -> ir.Value:
+        left, op, right = children
+        return ir.Value(ir.BinOp(str(op), self._val(left), self._val(right)), self._span(meta))
+
+    def neg(self, meta: Any, children: list[Any]) -> ir.Value:
+        operand = self._val(children[1])
+        v = operand.value
+        if isinstance(v, (int, float)):  # `- 1`, `-(1)`: the number -1, as `-1` is
+            return ir.Value(-v, self._span(meta))
+        return ir.Value(ir.Neg(operand), self._span(meta))
+
+    def paren(self, meta: Any, children: list[Any]) -> ir.Value:
+        inner = self._val(children[-1])
+        return ir.Value(inner.value, self._span(meta))  # the span takes the parentheses in
+
+    def func(self, meta: Any, children: list[Any]) -> ir.Value:
+        name, *args = children
+        values = tuple(self._val(a) for a in args if a is not None)
+        return ir.Value(ir.Func(str(name)[:-1], values), self._span(meta))
+
+    def _func_name(self, tok: Token) -> ir.Name:
+        """`max(` → the name max, without its parenthesis."""
+        span = self._tok_span(tok)
+        return ir.Name(str(tok)[:-1], Span(span.file, span.line, span.column, span.end_line, span.end_column - 1))
 
     def block(self, meta: Any, children: list[Any]) -> ir.Block:
         return ir.Block(tuple(children), self._span(meta))
@@ -572,16 +639,16 @@ class _ToIR:
 
     def call(self, meta: Any, children: list[Any]) -> ir.Call:
         name, *values = children
-        return ir.Call(self._name(name), tuple(v for v in values if v is not None), self._span(meta))  # type: ignore[arg-type]
+        return ir.Call(self._func_name(name), tuple(self._val(v) for v in values if v is not None), self._span(meta))
 
     def repeat(self, meta: Any, children: list[Any]) -> ir.Repeat:
-        return ir.Repeat(children[0], children[1], self._span(meta))
+        return ir.Repeat(self._val(children[0]), children[1], self._span(meta))
 
     def arg(self, meta: Any, children: list[Any]) -> ir.Arg:
-        return ir.Arg(None, self._value_of(children[0]), self._span(meta))
+        return ir.Arg(None, self._val(children[0]), self._span(meta))
 
     def kwarg(self, meta: Any, children: list[Any]) -> ir.Arg:
-        return ir.Arg(str(children[0]), self._value_of(children[1]), self._span(meta))
+        return ir.Arg(str(children[0]), self._val(children[1]), self._span(meta))
 
     def source(self, meta: Any, children: list[Any]) -> tuple[ir.Name, ...]:
         return tuple(self._name(t) for t in children)  # type: ignore[misc]
@@ -623,9 +690,6 @@ class _ToIR:
         else:
             value = ir.Ref(text)
         return ir.Value(value, self._tok_span(tok))
-
-    def value(self, meta: Any, children: list[Any]) -> ir.Value:
-        return self._value_of(children[0])
 
 
 # -- building the IR while parsing -----------------------------------------------------------------
@@ -763,34 +827,31 @@ class _Builder(_ToIR):
 
 
 for _rule in ("start", "module_def", "network_def", "block", "input", "layer", "op", "call", "repeat", "arg", "kwarg",
-              "source", "assertion", "branches", "branch", "table", "table_row", "shape", "value"):  # fmt: skip
+              "source", "assertion", "branches", "branch", "table", "table_row", "shape", "net_params", "net_param",
+              "binop", "neg", "paren", "func"):  # fmt: skip
     setattr(_Builder, _rule, _inline(getattr(_Builder, _rule)))
 
 
 def _arg(self: _Builder, children: list[Any]) -> ir.Arg:
-    """`arg: _scalar`, the commonest node of all: one token, whose span is the argument's."""
-    value = self._value_of(children[0])
+    """`arg: _aexpr`, the commonest node of all: mostly one token, whose span is the argument's."""
+    value = self._val(children[0])
     return ir.Arg(None, value, value.span)
 
 
 def _kwarg(self: _Builder, children: list[Any]) -> ir.Arg:
-    """`NAME "=" _scalar`: the name token and the value token (Lark drops the "=")."""
+    """`NAME "=" _expr`: the name token and the value (Lark drops the "=")."""
     key, tok = children
-    value = self._value_of(tok)
+    value = self._val(tok)
     return ir.Arg(str(key), value, Span(self.file, key.line or 1, key.column or 1, value.span.end_line, value.span.end_column))
-
-
-def _value(self: _Builder, children: list[Any]) -> ir.Value:
-    return self._value_of(children[0])
 
 
 _Builder.arg = _arg  # type: ignore[method-assign,assignment]
 _Builder.kwarg = _kwarg  # type: ignore[method-assign,assignment]
-_Builder.value = _value  # type: ignore[method-assign,assignment]
 
 # Lark calls a transformer's method named after a terminal on every token of it that it shifts.
 COUNTED = ("NAME", "INT", "FLOAT", "NEG_INT", "NEG_FLOAT", "DIMS", "MARK", "_NL", "AUX", "MODULE", "NETWORK", "INPUT", "REPEAT", "FROM",
-           "BRANCH", "CONNECTIONS", "COLON", "COMMA", "EQUAL", "LPAR", "RPAR")  # fmt: skip
+           "BRANCH", "CONNECTIONS", "COLON", "COMMA", "EQUAL", "LPAR", "RPAR", "FUNC", "PLUS", "MINUS", "STAR", "SLASH",
+           "DSLASH", "PERCENT")  # fmt: skip
 for _terminal in COUNTED:
     setattr(_Builder, _terminal, _Builder._count)
 for _terminal in ("INT", "FLOAT", "NEG_INT", "NEG_FLOAT", "DIMS"):

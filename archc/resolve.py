@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import ir, naming, ops
-from .bind import Bound, Param, bind, substitute
+from .bind import Bound, Param, bind
 from .diagnostics import Diagnostics, Span
+from .expr import ExprError, Result, evaluate, names_in
 from .graph import BranchSeq, Instance, Item, Network, Node, RepeatBlock
 from .shapes import RULES, Outcome, Shape, ShapeProblem, fmt_shape, layout_problem
 from .suggest import OP_ALIASES, NameIndex, alias_of, suggest_in
-from .sym import IN_CHANNELS, Sym
+from .sym import IN_CHANNELS, Sym, sym_of
 from .tables import table_inputs
 
 # Limits that keep hostile or mistaken specs from exhausting the machine (docs/language.md).
@@ -89,8 +90,15 @@ class Ctx:
 
 
 class Resolver:
-    def __init__(self, program: ir.Program, diags: Diagnostics, input_override: Shape | None = None) -> None:
+    def __init__(
+        self, program: ir.Program, diags: Diagnostics, input_override: Shape | None = None, params: dict[str, Any] | None = None
+    ) -> None:
         self.program = program
+        self.params_override = dict(params or {})
+        self.param_values: dict[str, tuple[Any, Any]] = {}
+        # the network parameters a value's shape depends on, each with the expression that made it so
+        self.shape_taint: dict[int, dict[str, Span]] = {}
+        self.taint_reported: set[tuple[str, Span]] = set()
         self.diags = diags
         self.input_override = input_override
         self.declared: Shape = ()  # the input the spec declares: its shape assertions hold for it
@@ -145,7 +153,10 @@ class Resolver:
         name = first.name.text if first.name else "input"
         inp = self._node(name, (name,), "input", {}, None, (), shape, first.span, Ctx({}, {}, "", ()))
         scope = Scope((), None, {name: inp.id}, {name})
-        ctx = Ctx({}, {inp.id: Sym.of(shape[0])}, "", ())
+        env = self._network_params(ndef)
+        if env is None:
+            return None
+        ctx = Ctx(env, {inp.id: Sym.of(shape[0])}, "", ())
         body = [s for s in ndef.body.stmts if not isinstance(s, ir.Input)]
         errors_before = len(self.diags.errors)
         items, out = self.block(body, scope, ctx, inp.id)
@@ -153,7 +164,7 @@ class Resolver:
             self._no_silent_failure()
         if self.skipped:
             self._note_skipped(first.shape.span)
-        net = Network(ndef.name.text, self.program.file, source, name, self.nodes, items, out, dict(self.used))
+        net = Network(ndef.name.text, self.program.file, source, name, self.nodes, items, out, dict(self.used), dict(self.param_values))
         if self.too_big:
             return None
         if len(self.diags.errors) == errors_before:  # after an error, liveness would only cascade
@@ -166,6 +177,80 @@ class Resolver:
                 hint="check the sizes; the budget protects the machine from an accidental giant",
             )
         return net
+
+    def _network_params(self, ndef: ir.NetworkDef) -> dict[str, Param] | None:
+        """`network N(classes=1000)`: each parameter at its default, or at the value asked for (`params=`)."""
+        env: dict[str, Param] = {}
+        self.param_values, self.shape_taint, self.taint_reported = {}, {}, set()
+        ok = True
+        for param in ndef.params:
+            key = param.name.text
+            if key in env:
+                self.diags.error("duplicate-name", f"network {ndef.name.text} has two parameters named {key}", param.name.span)
+                ok = False
+                continue
+            try:
+                default = evaluate(param.default, {}).value
+            except ExprError as exc:
+                self.diags.error(exc.code, exc.message, exc.span, hint=exc.hint)
+                ok = False
+                continue
+            if isinstance(default, bool) or not isinstance(default, int | float):
+                self.diags.error(
+                    "network-param",
+                    f"network parameter {key} needs a number as its default, got {default}",
+                    param.default.span,
+                    hint="`archc check` shapes the network at its defaults",
+                )
+                ok = False
+                continue
+            value = self.params_override.get(key, default)
+            self.param_values[key] = (default, value)
+            env[key] = Param(value, key, frozenset({key}))
+        return env if ok else None
+
+    def _overridden(self) -> bool:
+        return any(default != value for default, value in self.param_values.values())
+
+    def _check_taint(self, opdef: ops.OpDef, bound: Bound, node: Node, inputs: tuple[int, ...]) -> None:
+        """A network parameter may set only what the generated code writes as the parameter itself,
+        and nothing whose generated code is written for a fixed shape may read a shape that follows one."""
+        symbolic = ops.SYMBOLIC_OPTIONS.get(opdef.name, ())
+        for key, taint in bound.taints.items():
+            if key not in symbolic:
+                param = sorted(taint)[0]
+                self.diags.error(
+                    "network-param",
+                    f"network parameter {param} sets {opdef.name} {key}: the generated code is written for fixed shapes, "
+                    f"and it writes {key} as a number",
+                    bound.spans.get(key, node.span),
+                    hint=f"a network parameter may set {_options_text()}",
+                )
+        incoming: dict[str, Span] = {}
+        for i in inputs:
+            for param, origin in self.shape_taint.get(i, {}).items():
+                incoming.setdefault(param, origin)
+        if incoming and opdef.name not in ops.SHAPE_FREE:
+            for param, origin in incoming.items():
+                if (param, origin) in self.taint_reported:
+                    continue
+                self.taint_reported.add((param, origin))
+                self.diags.error(
+                    "network-param",
+                    f"network parameter {param} sets a shape that {node.qualname} ({opdef.name}) reads: "
+                    f"its generated code is written for that shape and cannot follow {param}",
+                    origin,
+                    notes=(f"{node.qualname} reads it at line {node.span.line}",),
+                    hint="a network parameter may size only layers whose output goes on through activations, dropout "
+                    "and flatten alone, such as the classifier's `dense classes`",
+                )
+            incoming = {}
+        out = dict(incoming) if opdef.name in ops.SHAPE_FREE else {}
+        for key in ops.SHAPE_OPTIONS:
+            for param in sorted(bound.taints.get(key, ())):
+                out.setdefault(param, bound.spans.get(key, node.span))
+        if out:
+            self.shape_taint[node.id] = out
 
     def _check_layout(self, shape: Shape, span: Span) -> None:
         written = f"--input {fmt_shape(shape)}" if self.input_override else f"input {fmt_shape(shape)}"
@@ -305,6 +390,8 @@ class Resolver:
         """
         if lit.dims == node.shape:
             return
+        if node.id in self.shape_taint and self._overridden():
+            return  # the assertion states the shape at the parameters' defaults
         if self._poisoned(node.id):
             if len(lit.dims) in (1, 3) and min(lit.dims) >= 1:
                 node.shape = lit.dims
@@ -364,9 +451,12 @@ class Resolver:
         shape, outcome = self._shape(name, opdef, op, bound, inputs)
         node = self._node(name, scope.path + (name,), opdef.name, bound.attrs, bound.activation, inputs, shape, stmt.span, ctx)
         node.exprs, node.branches = bound.exprs, branches
+        self._check_taint(opdef, bound, node, inputs)
         if outcome is not None:
             node.params, node.macs, node.explain = outcome.params, outcome.macs, outcome.explain
             node.known = outcome.known
+        if bound.shown:
+            node.explain = [f"{key} = {text}" for key, text in bound.shown.items()] + node.explain
         in_syms = [ctx.syms.get(i, Sym()) for i in inputs]
         node.in_sym = in_syms[0] if in_syms else Sym()
         node.out_sym = self._out_sym(node, in_syms, bound)
@@ -512,12 +602,15 @@ class Resolver:
         caller_syms: dict[str, Sym] = {IN_CHANNELS: ctx.syms.get(cur, Sym())}
         args, exprs = [], []
         for param, arg in zip(mdef.params, call.args, strict=True):
-            value, expr = substitute(arg, ctx.env)
-            env[param.text] = Param(value, param.text)
+            res = self._evaluate(arg, ctx)
+            if res is None:
+                return None
+            value, expr = res.value, res.python
+            env[param.text] = Param(value, param.text, res.taint)
             args.append(value)
             exprs.append(expr if expr is not None else python_literal(value))
-            if isinstance(value, int):
-                caller_syms[param.text] = Sym.atom(expr) if expr else Sym.of(value)
+            if isinstance(value, int) and not isinstance(value, bool):
+                caller_syms[param.text] = sym_of(expr, value)
         path = scope.path + (name,)
         inner = Ctx(env, {cur: Sym.atom(IN_CHANNELS)}, ".".join(path), ctx.stack + (mname,), ctx.depth + 1, ctx.aux)
         before = len(self.diags.items)
@@ -538,7 +631,19 @@ class Resolver:
                 items[i] = dataclasses.replace(d, notes=(*d.notes, note))
 
     def repeat(self, stmt: ir.Layer, rep: ir.Repeat, name: str, scope: Scope, ctx: Ctx, cur: int) -> RepeatBlock | None:
-        count, _ = substitute(rep.count, ctx.env)
+        res = self._evaluate(rep.count, ctx)
+        if res is None:
+            return None
+        count = res.value
+        if res.taint:
+            self.diags.error(
+                "network-param",
+                f"network parameter {sorted(res.taint)[0]} sets a repeat count: the generated code is written for fixed shapes",
+                rep.count.span,
+            )
+            return None
+        if res.text is not None and isinstance(count, float) and count.is_integer():
+            count = int(count)
         if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= MAX_REPEAT:
             self.diags.error("option-type", f"repeat takes a count from 1 to {MAX_REPEAT:,}, got {count}", rep.count.span)
             return None
@@ -565,6 +670,13 @@ class Resolver:
         return RepeatBlock(name, path, count, iterations, start, cur, self.nodes[cur].shape, ctx.aux, stmt.span)
 
     # -- helpers ---------------------------------------------------------------------------------
+    def _evaluate(self, value: ir.Value, ctx: Ctx) -> Result | None:
+        try:
+            return evaluate(value, ctx.env)
+        except ExprError as exc:
+            self.diags.error(exc.code, exc.message, exc.span, hint=exc.hint)
+            return None
+
     def _node(
         self,
         name: str,
@@ -624,8 +736,11 @@ def _inside(span: Span, outer: Span) -> bool:
 
 
 def _attr_sym(bound: Bound, key: str) -> Sym:
-    expr = bound.exprs.get(key)
-    return Sym.atom(expr) if expr else Sym.of(int(bound.attrs[key]))
+    return sym_of(bound.exprs.get(key), bound.attrs[key])
+
+
+def _options_text() -> str:
+    return "; ".join(f"{op} {', '.join(keys)}" for op, keys in ops.SYMBOLIC_OPTIONS.items())
 
 
 def check_module_params(mdef: ir.ModuleDef, diags: Diagnostics) -> None:
@@ -657,5 +772,6 @@ def _names_read(block: ir.Block) -> set[str]:
             else:
                 values = [body.count]
                 todo.append(body.body)
-            found.update(v.value.name for v in values if isinstance(v.value, ir.Ref))
+            for v in values:
+                found |= names_in(v.value)
     return found

@@ -66,11 +66,11 @@ def load_module(source: str, name: str) -> types.ModuleType:
     return module
 
 
-def _at_input(net: Network, shape: tuple[int, ...]) -> Network:
-    """`net` shaped again from its own source at another input."""
+def _at_input(net: Network, shape: tuple[int, ...] | None, params: dict[str, Any] | None = None) -> Network:
+    """`net` shaped again from its own source at another input, or other parameter values."""
     from .compiler import compile_source
 
-    comp = compile_source(net.source, net.file, shape)
+    comp = compile_source(net.source, net.file, shape, params)
     comp.raise_for_errors()
     return next(n for n in comp.networks if n.name == net.name)
 
@@ -83,6 +83,7 @@ def build_model(
     logits: bool = False,
     softmax: bool = False,
     input: tuple[int, ...] | None = None,
+    params: dict[str, Any] | None = None,
     **options: Any,
 ) -> Any:
     """An instantiated model of the spec for `target` ("torch" or "keras").
@@ -98,13 +99,17 @@ def build_model(
     is shaped again at that size, so every shape, count and padding choice is exact for it (its
     `-> SHAPE` assertions, stated for the declared input, are not checked). A size the network
     cannot take raises CompileError; a malformed one InputShapeError.
+
+    params={"classes": 10} builds it at other values of the network's parameters
+    (`network ResNet50(classes=1000)`): the spec is shaped at them, and the generated class's
+    (or builder's) defaults are these values, so the model is the one the spec describes there.
     """
     from . import load  # the package's own entry point, defined after this module is imported
 
     if isinstance(spec, Network):
-        net = spec if input is None else _at_input(spec, input)
+        net = spec if input is None and not params else _at_input(spec, input, params)
     else:
-        net = load(spec, network, input=input)
+        net = load(spec, network, input=input, params=params)
     check_memory(net, options.pop("max_bytes", None))
     require(FRAMEWORK[target])
     if logits and softmax:

@@ -8,6 +8,7 @@ e.g. inception's output `c1 + c3 + c5 + pp`.
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -53,3 +54,39 @@ class Sym:
         if self.const or not parts:
             parts.append(str(self.const))
         return " + ".join(parts)
+
+
+def sym_of(expr: str | None, value: object) -> Sym:
+    """A channel count given by Python source over parameters: linear (`c * 4 + 8`) as a Sym of them,
+    anything else (`c // 4`, `make_divisible(c, 8)`) as its value, a constant of this instance."""
+    if expr is not None:
+        try:
+            found = _linear(ast.parse(expr, mode="eval").body)
+        except SyntaxError:
+            found = None
+        if found is not None:
+            return found
+    return Sym.of(int(value))  # type: ignore[call-overload]
+
+
+def _linear(node: ast.expr) -> Sym | None:
+    if isinstance(node, ast.Name):
+        return Sym.atom(node.id)
+    if isinstance(node, ast.Constant) and type(node.value) is int:
+        return Sym.of(node.value)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        inner = _linear(node.operand)
+        return None if inner is None else inner.scale(-1)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.Sub | ast.Mult):
+        a, b = _linear(node.left), _linear(node.right)
+        if a is None or b is None:
+            return None
+        if isinstance(node.op, ast.Add):
+            return a + b
+        if isinstance(node.op, ast.Sub):
+            return a + b.scale(-1)
+        if b.is_const:
+            return a.scale(b.const)
+        if a.is_const:
+            return b.scale(a.const)
+    return None

@@ -202,7 +202,7 @@ def fit_budget(net: Network, batch: int, budget: int | None = None) -> tuple[Net
     c, h, w = net.input_shape
     while h > 1 or w > 1:
         h, w = max(1, h // 2), max(1, w // 2)
-        comp = compile_source(net.source, net.file, (c, h, w))
+        comp = compile_source(net.source, net.file, (c, h, w), {name: value for name, (_, value) in net.params.items()})
         smaller = next((n for n in comp.networks if n.name == net.name), None)
         if comp.errors or smaller is None or smaller.total_params != net.total_params:
             break  # the network does not take this size, or it is another model there

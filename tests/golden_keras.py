@@ -6,7 +6,7 @@ import archc
 from archc.build import generate
 from tests.golden import ROOT
 
-SPECS = ("lenet5", "alexnet", "vgg16", "googlenet", "examples/resnet18")
+SPECS = ("lenet5", "alexnet", "vgg16", "googlenet", "examples/resnet18", "examples/resnet50")
 
 
 def source(spec: str, **options: bool) -> str:

@@ -6,7 +6,7 @@ import archc
 from archc.build import generate
 from tests.golden import ROOT
 
-SPECS = ("lenet5", "alexnet", "vgg16", "googlenet", "examples/resnet18", "examples/bottleneck")
+SPECS = ("lenet5", "alexnet", "vgg16", "googlenet", "examples/resnet18", "examples/bottleneck", "examples/resnet50")
 
 
 def source(spec: str) -> str:

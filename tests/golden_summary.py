@@ -6,7 +6,7 @@ import archc
 from archc.summary import explain, to_text
 from tests.golden import ROOT
 
-SPECS = ("lenet5", "alexnet", "vgg16", "googlenet", "examples/bottleneck", "examples/resnet18")
+SPECS = ("lenet5", "alexnet", "vgg16", "googlenet", "examples/bottleneck", "examples/resnet18", "examples/resnet50")
 
 
 def cases() -> dict[str, str]:

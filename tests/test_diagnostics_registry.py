@@ -17,8 +17,8 @@ SPECS = sorted(
     [*(ROOT / "tests" / "errors").glob("*.arch"), *(ROOT / "tests" / "regressions").glob("*.arch"), *(ROOT / "specs").rglob("*.arch")]
 )
 # A code given as a literal to whatever makes a diagnostic: diags.error("x", ...), ShapeProblem("x", ...),
-# Diagnostic(Severity.ERROR, "x", ...), and `return "x", f"..."` (parse.py and bind.py hand back tuples).
-EMITTED = re.compile(r'(?:\b(?:error|warning|note)|ShapeProblem|Diagnostic)\(\s*(?:Severity\.[A-Z]+,\s*)?"([a-z][a-z0-9-]*)"')
+# ExprError("x", ...), Diagnostic(Severity.ERROR, "x", ...), and `return "x", f"..."` (parse.py and bind.py hand back tuples).
+EMITTED = re.compile(r'(?:\b(?:error|warning|note)|ShapeProblem|ExprError|Diagnostic)\(\s*(?:Severity\.[A-Z]+,\s*)?"([a-z][a-z0-9-]*)"')
 RETURNED = re.compile(r'return "([a-z][a-z0-9-]*)", f?"')
 
 

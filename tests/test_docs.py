@@ -35,7 +35,7 @@ def test_there_are_examples() -> None:
 
 @pytest.mark.parametrize(("line", "spec"), BLOCKS, ids=[f"line{line}" for line, _ in BLOCKS])
 def test_example_compiles_clean(line: int, spec: str) -> None:
-    assert re.search(r"^network \w+ \{", spec, re.M), f"docs/language.md:{line}: an ```arch block must be a complete network"
+    assert re.search(r"^network \w+(\([^)]*\))? \{", spec, re.M), f"docs/language.md:{line}: an ```arch block must be a complete network"
     comp = archc.compile_source(spec, f"docs/language.md:{line}")
     assert comp.diagnostics == [], "\n".join(render(d, spec) for d in comp.diagnostics)
     assert comp.networks

@@ -251,6 +251,32 @@ def test_definition_of_module_calls_from_references_and_parameters(server: LspCl
     assert definition(server, uri, pos(GOOGLENET, at, "1000")) is None
 
 
+EXPRESSIONS = """module widen(c, w) {
+    conv make_divisible(c*w, 8) 1x1
+}
+
+network N(classes=10) {
+    input img: 3x8x8
+    widen(4, 2)
+    global_avgpool
+    dense max(classes, 2)
+}
+"""
+
+
+def test_definition_of_names_inside_expressions_and_of_network_parameters(server: LspClient) -> None:
+    uri, diags = open_doc(server, EXPRESSIONS)
+    assert [d for d in diags if d["severity"] == 1] == []
+    at = line_of(EXPRESSIONS, "make_divisible")
+    for word, offset in (("c*w", 0), ("c*w", 2)):
+        found = definition(server, uri, pos(EXPRESSIONS, at, word, offset))
+        assert found is not None
+        name = "c" if offset == 0 else "w"
+        assert found["range"]["start"] == pos(EXPRESSIONS, 1, f"{name},") if name == "c" else pos(EXPRESSIONS, 1, "w)")
+    to_param = definition(server, uri, pos(EXPRESSIONS, line_of(EXPRESSIONS, "dense"), "classes"))
+    assert to_param is not None and to_param["range"]["start"] == pos(EXPRESSIONS, line_of(EXPRESSIONS, "network N"), "classes")
+
+
 SCOPES = """module m(c) {
     x: conv c 1x1
     y: conv c 1x1 from x

@@ -13,6 +13,7 @@ import re
 
 from .. import ir
 from ..diagnostics import Diagnostics
+from ..expr import arch_source
 from ..parse import parse  # only to check what the formatter wrote
 from .arch_layout import reformat
 
@@ -63,11 +64,15 @@ def _comments(source: str) -> list[str]:
     return [found.group(0).rstrip() for found in re.finditer(r"#.*", source)]
 
 
-def _value(v: ir.Scalar) -> str:
-    if isinstance(v, float):
-        text = repr(v)
-        return text if "e" in text or "." in text else text + ".0"
-    return str(v)
+def _value(v: ir.Term) -> str:
+    return arch_source(ir.Value(v))
+
+
+def _positional(v: ir.Term) -> str:
+    """An op's positional argument: one that starts with a unary minus on a name (`-c*2`) is
+    parenthesised, since `conv a -c` would read as two arguments; `-1` is a number and stays."""
+    text = _value(v)
+    return f"({text})" if text.startswith("-") and not re.match(r"-[0-9.]", text) else text
 
 
 class Printer:
@@ -86,7 +91,8 @@ class Printer:
                 params = ", ".join(p.text for p in item.params)
                 self.block(f"module {item.name.text}({params})", item.body, item.span.line)
             else:
-                self.block(f"network {item.name.text}", item.body, item.span.line)
+                params = ", ".join(f"{p.name.text}={_value(p.default.value)}" for p in item.params)
+                self.block(f"network {item.name.text}" + (f"({params})" if item.params else ""), item.body, item.span.line)
         return "\n".join(self.lines).rstrip("\n") + "\n"
 
     # -- layout helpers --------------------------------------------------------------------------
@@ -126,7 +132,7 @@ class Printer:
             self.op(head, body, tail, line)
 
     def op(self, head: str, op: ir.Op, tail: str, line: int) -> None:
-        words = [op.op.text] + [(f"{a.key}=" if a.key else "") + _value(a.value.value) for a in op.args]
+        words = [op.op.text] + [f"{a.key}={_value(a.value.value)}" if a.key else _positional(a.value.value) for a in op.args]
         text = head + " ".join(words)
         if op.table is not None:
             self.emit(text + " connections {", line)

@@ -10,7 +10,8 @@ changes:
   that brace (so `branch a { t: conv 2 3x3 connections {` opens one level, and `} }` closes it);
   inside a `connections { }` table a deeper indent lines the rows up under a comment and stays,
   and so does the spacing within a row;
-- inside a statement, one space between words; none before `:` `,` `;` `)` `=` `(` (a call) or
+- inside a statement, one space between words; none before `:` `,` `;` `)` `=`, nor before a `(`
+  that follows a word at once (a call: `twice(64)`, `max(a, b)`; `conv (c)` keeps its space), nor
   after `(` `=`; one after `:` and `,`;
 - after `;` and after `}` the author's spacing stays (it groups statements on one line);
 - the `->` and trailing `#` columns are the author's: lines in a run (no blank line between) whose
@@ -147,6 +148,10 @@ def _scan(tokens: list[tuple[str, int, int]], frames: _Frames) -> None:
 def _spacing(previous: str, token: str, gap: str, in_table: bool) -> str:
     if in_table:
         return gap
+    if token == "(" and previous not in ("(", ",", "=") and gap:  # `conv (c)` is an argument, `twice(c)` a call
+        return " "
+    if (previous == ")" or previous[-1] in "+-*/%") and token[0] in "+-*/%(" and not gap:
+        return ""  # `(a)-1` is one expression; `(a) -1` would be two arguments
     if token in NO_SPACE_BEFORE or previous in NO_SPACE_AFTER:
         return ""
     if previous in KEEP_SPACE_AFTER:

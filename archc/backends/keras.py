@@ -14,11 +14,14 @@ from keras_layers.py.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any, ClassVar
 
 from .. import __version__, ops
+from ..expr import rename_python
 from ..graph import Network, Node
+from ..ops import SYMBOLIC_OPTIONS
 from .base import HEADER, MARKER, Backend, Namespace, Unsupported, fmt_float, literal
 from .keras_layers import NEEDS, SOURCES
 from .keras_scope import Call, FunctionWriter, Scope, name_component
@@ -47,15 +50,20 @@ SPATIAL = frozenset(name for name, op in ops.CATALOGUE.items() if op.spatial)
 ELEMENTWISE = frozenset(name for name, op in ops.CATALOGUE.items() if op.pointwise)
 # Options a module builder takes from its parameters verbatim; all others are written out per
 # instance, and instances that then differ get builders of their own (inception, inception_2).
-PARAM_OPTIONS = {
-    "conv": ("filters", "groups", "bias"),
-    "dense": ("units", "bias"),
-    "rbf": ("units",),
-    "dropout": ("rate",),
-    "batchnorm": ("eps",),
-    "lrn": ("beta", "k"),
-}
-RESERVED = frozenset({"keras", "layers", "ops", "x", "inputs", "name", "aux", "classifier_activation", "i", *SOURCES})
+# The options a builder writes as the parameter's expression (a module's or the network's); the
+# others are written as numbers, which the module builders' bodies (keyed by their text) keep apart.
+PARAM_OPTIONS = SYMBOLIC_OPTIONS
+RESERVED = frozenset(
+    {"keras", "layers", "ops", "x", "inputs", "name", "aux", "classifier_activation", "i", "math", "make_divisible", *SOURCES}
+)
+MAKE_DIVISIBLE = '''
+def make_divisible(v, divisor):
+    """torchvision's _make_divisible(v, divisor): v rounded to a multiple of divisor, at most 10% down."""
+    new_v = max(divisor, int(v + divisor / 2) // divisor * divisor)
+    if new_v < 0.9 * v:
+        new_v += divisor
+    return new_v
+'''
 
 
 def layer_name(node: Node) -> str:
@@ -137,6 +145,7 @@ class KerasBackend(Backend):
         self.net = nets[0]
         self.scope: Scope | None = None
         self.trailing: set[int] = set()  # nodes whose fused activation is a layer after them
+        self.expr_helpers: set[str] = set()  # "math", "make_divisible": what the expressions written call
 
     def emitter(self, node: Node) -> Any:
         method = super().emitter(node)
@@ -161,9 +170,21 @@ class KerasBackend(Backend):
         """An option's value: the module parameter it came from, or the literal."""
         assert self.scope is not None
         expr = node.exprs.get(option)
-        if expr is not None and option in PARAM_OPTIONS.get(node.op, ()) and expr in self.scope.params:
-            return self.scope.params[expr]
+        if expr is not None and option in PARAM_OPTIONS.get(node.op, ()):
+            python = self.python(expr)
+            if python is not None:
+                return python
         return literal(node.attrs[option])
+
+    def python(self, expr: str) -> str | None:
+        """Python source over the spec's parameters in this builder's names; None if one is not in scope."""
+        assert self.scope is not None
+        out = rename_python(expr, self.scope.params.get)
+        if out is not None:
+            self.expr_helpers.update(h for h in ("make_divisible",) if f"{h}(" in out)
+            if re.search(r"(?<![\w.])math\.", out):
+                self.expr_helpers.add("math")
+        return out
 
     def activation(self, node: Node, kwargs: list[str]) -> list[str]:
         """A layer's `activation=` argument for its fused activation, or a layer after it (`trailing`)."""
@@ -382,9 +403,13 @@ def assemble(backend: KerasBackend, spec: str, builders: list[str]) -> str:
         f"{MARKER}\n# {HEADER.format(version=__version__, spec=backend.spec_text)}\n"
         f'"""Keras 3 model{plural} of {names}, channels-last (batch, height, width, maps).\n\n'
         'Imports only keras: runs under the TensorFlow, JAX and torch backends.\n"""\n\n'
-        "import keras\nfrom keras import " + ("layers, ops" if backend.used else "layers")
+        + ("import math\n\n" if "math" in backend.expr_helpers else "")
+        + "import keras\nfrom keras import "
+        + ("layers, ops" if backend.used else "layers")
     )
     parts = [header]
+    if "make_divisible" in backend.expr_helpers:
+        parts.append(MAKE_DIVISIBLE)
     parts += [SOURCES[name].strip("\n") for name in SOURCES if name in backend.used]
     for table, const in sorted(backend.tables.items(), key=lambda kv: kv[1]):
         rows = "".join(f"    {row!r},\n" for row in table)

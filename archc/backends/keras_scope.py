@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Union
 
 from .. import ir, ops
+from ..expr import reads_names
 from ..graph import BranchSeq, Instance, Item, Network, Node, RepeatBlock, item_nodes
 from .base import Namespace, fmt_float
 
@@ -184,7 +185,11 @@ class FunctionWriter:
     ) -> None:
         self.backend, self.net, self.functions, self.modules, self.builders = backend, net, functions, modules, builders
         heads = [output_of(item) for item in net.aux_heads]
-        self.scope = scope or Scope(siblings(net), {}, readers(net), {net.output, *heads})
+        if scope is None:  # the network's builder: its parameters are the network's
+            names = Namespace(set(backend_reserved()) | module_names(net), avoid=functions.used, publish=backend.local_names)
+            params = {key: names.fresh(key) for key in net.params}
+            scope = Scope(siblings(net), {}, readers(net), {net.output, *heads}, params=params)
+        self.scope = scope
         self.returned = {net.output, *heads}
         self.readers = self.scope.readers
         reserved = set(backend_reserved()) | module_names(net) | set(functions.used) | set(self.scope.params.values())
@@ -279,7 +284,8 @@ class FunctionWriter:
         fn = self.module_function(inst)
         args = [self.var_of[inst.input]]
         for value, expr in zip(inst.args, inst.arg_exprs, strict=True):
-            args.append(self.scope.params[expr] if expr in self.scope.params else literal(value))
+            python = self.backend.python(expr) if reads_names(expr) else None
+            args.append(python if python is not None else literal(value))
         args.append(f"name={self.scope.layer_name(inst.path)}")
         return Call(fn, args, None, apply=False)
 
@@ -374,7 +380,9 @@ class FunctionWriter:
         body.append(Assign("return", Call("keras.Model", [image, main, model], apply=False), ""))
         doc = self.docstring(heads)
         default = '"softmax"' if self.backend.softmax is not False else "None"
-        return f"def {entry}(aux=False, classifier_activation={default}):\n{doc}\n" + "\n".join(render(body, 1)) + "\n"
+        extra = "".join(f", {self.scope.params[k]}={v!r}" for k, (_, v) in net.params.items())
+        extra = f", *{extra}" if extra else ""
+        return f"def {entry}(aux=False, classifier_activation={default}{extra}):\n{doc}\n" + "\n".join(render(body, 1)) + "\n"
 
     def classifier(self, node: Node, var: str) -> list[Stmt]:
         """An output that ends in the spec's softmax gets `classifier_activation`, as in
@@ -387,7 +395,8 @@ class FunctionWriter:
     def docstring(self, heads: list[str]) -> str:
         net = self.net
         shape, out = (", ".join(["batch", *map(str, channels_last(s))]) for s in (net.input_shape, net.nodes[net.output].shape))
-        lines = [f'    """{net.name}: input ({shape}), output ({out}).', ""]
+        at = " at " + ", ".join(f"{k}={v!r}" for k, (_, v) in net.params.items()) if net.params else ""
+        lines = [f'    """{net.name}: input ({shape}), output ({out}){at}.', ""]
         if heads:
             lines.append(f"    aux=True adds the aux heads' outputs after the main one: {', '.join(heads)}.")
         else:

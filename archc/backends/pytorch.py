@@ -10,11 +10,13 @@ This module never imports torch.
 from __future__ import annotations
 
 import keyword
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar
 
 from .. import __version__
+from ..expr import rename_python
 from ..graph import BranchSeq, Instance, Item, Network, Node, RepeatBlock, walk
 from ..ops import activation_attrs
 from ..sym import IN_CHANNELS
@@ -34,8 +36,8 @@ MODULE_ATTRS = frozenset(
     share_memory state_dict to to_empty train training type update values xpu zero_grad""".split()
 )
 # Names the generated file itself defines or imports.
-GLOBALS = frozenset({"torch", "nn", "F", "NamedTuple", "annotations", *HELPERS})
-LOCALS = frozenset({"self", "x", "torch", "nn", "F", "in_channels", *HELPERS})
+GLOBALS = frozenset({"torch", "nn", "F", "NamedTuple", "annotations", "math", *HELPERS})
+LOCALS = frozenset({"self", "x", "torch", "nn", "F", "in_channels", "math", *HELPERS})
 # NamedTuple's own attributes, which a field must not shadow.
 NAMEDTUPLE_ATTRS = frozenset({"count", "index"})
 
@@ -279,7 +281,9 @@ class TorchGenerator:
         blocks += [src.strip("\n") for src in self.classes + nets_src]
         body = "\n\n\n".join(blocks)
         uses_f = "F." in body
-        out += ["import torch", *(["import torch.nn.functional as F"] if uses_f else []), "from torch import nn"]
+        uses_math = re.search(r"(?<![\w.])math\.", body) is not None
+        out += [*(["import math", ""] if uses_math else []), "import torch"]
+        out += [*(["import torch.nn.functional as F"] if uses_f else []), "from torch import nn"]
         return "\n".join(out) + "\n\n\n" + body + "\n"
 
     def network_class(self, net: Network) -> str:
@@ -287,10 +291,12 @@ class TorchGenerator:
         name = self.net_names[id(net)]
         aux = [item for item in net.body if item.aux]
         tuple_name = self.globals(f"{net.name}Outputs") if aux else ""
-        body = Body(self, net, (), str, None)
+        params = self.locals()
+        rename = {key: params(key) for key in net.params}
+        body = Body(self, net, (), lambda a: rename.get(a, a), None)
         body.emit_items(net.body, {net.input.id: "x"}, "x", top=True)
         out_var = body.var_of[net.output]
-        doc = f'"""{_safe_doc(net.name)} from {_safe_doc(spec_name(net.file))}: input (N, {", ".join(map(str, net.input_shape))}) → output (N, {", ".join(map(str, net.nodes[net.output].shape))}).'
+        doc = f'"""{_safe_doc(net.name)} from {_safe_doc(spec_name(net.file))}: input (N, {", ".join(map(str, net.input_shape))}) → output (N, {", ".join(map(str, net.nodes[net.output].shape))}){_at_params(net)}.'
         if net.final_softmaxes:
             doc += (
                 "\n\n    Returns logits: the spec's final softmax is left out, as PyTorch losses\n"
@@ -300,7 +306,8 @@ class TorchGenerator:
                 "    train with nn.NLLLoss on their log, or rebuild without --softmax for logits.\n    "
             )
         doc += '"""'
-        code = ClassCode([], body.init, body.forward, doc)
+        signature = [f"{rename[k]}: {_py_type(v)} = {v!r}" for k, (_, v) in net.params.items()]
+        code = ClassCode(["*", *signature] if signature else [], body.init, body.forward, doc)
         lines = []
         if aux:
             fields = Namespace(LOCALS | NAMEDTUPLE_ATTRS)
@@ -367,11 +374,19 @@ class Body:
 
     def val(self, node: Node, key: str) -> str:
         if key in node.exprs:
-            return self.rename(node.exprs[key])
+            return self.python(node.exprs[key])
         value = node.attrs[key]
         if isinstance(value, tuple):
             return str(value[0]) if value[0] == value[1] else f"({value[0]}, {value[1]})"
         return literal(value)
+
+    def python(self, source: str) -> str:
+        """Python source over the spec's parameters, with each parameter's identifier in this class."""
+        out = rename_python(source, self.rename)
+        assert out is not None
+        if "make_divisible(" in out:
+            self.gen.helpers.add("make_divisible")
+        return out
 
     def access(self, path: tuple[str, ...]) -> str:
         full = self.gen.paths[path] if path in self.gen.paths else ".".join(path)
@@ -464,7 +479,7 @@ class Body:
     def instance(self, inst: Instance, target: str, level: int) -> None:
         cls = self.gen.module_class(inst, self.net)
         self.container(inst.path)
-        args = [inst.in_sym.render(self.rename), *(self.rename(a) if a.isidentifier() else a for a in inst.arg_exprs)]
+        args = [inst.in_sym.render(self.rename), *map(self.python, inst.arg_exprs)]
         access = self.access_instance(inst.path)
         self.init.extend(call_lines(f"{access} = ", cls, args, 2))
         self.forward.extend(_assign(target, f"{access}({self.var_of[inst.input]})", level, self.comment_span(inst.span.line), plain=True))
@@ -478,7 +493,7 @@ class Body:
         if len(calls) == rep.count and all(c.path == rep.path + (str(i),) for i, c in enumerate(calls)):
             classes = [self.gen.module_class(c, self.net) for c in calls]
             args = [
-                f"{cls}({', '.join([c.in_sym.render(self.rename), *(self.rename(a) if a.isidentifier() else a for a in c.arg_exprs)])})"
+                f"{cls}({', '.join([c.in_sym.render(self.rename), *map(self.python, c.arg_exprs)])})"
                 for cls, c in zip(classes, calls, strict=True)
             ]
             access = self.access_prefix(rep.path)
@@ -593,6 +608,11 @@ def render_class(name: str, code: ClassCode, ret_type: str, returns: list[str]) 
 def _module_doc(nets: list[Network], spec: str) -> str:
     names = ", ".join(_safe_doc(n.name) for n in nets)
     return f'"""{names}: PyTorch model{"s" if len(nets) > 1 else ""} compiled by archc from {_safe_doc(spec_name(spec))}."""'
+
+
+def _at_params(net: Network) -> str:
+    """` at classes=1000`: the values of the network parameters the shapes are stated at."""
+    return " at " + ", ".join(f"{k}={v!r}" for k, (_, v) in net.params.items()) if net.params else ""
 
 
 def _py_type(value: object) -> str:

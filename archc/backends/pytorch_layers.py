@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+MAKE_DIVISIBLE = '''
+def make_divisible(v: float, divisor: int) -> int:
+    """torchvision's _make_divisible(v, divisor): v rounded to a multiple of divisor, at most 10% down."""
+    new_v = max(divisor, int(v + divisor / 2) // divisor * divisor)
+    if new_v < 0.9 * v:
+        new_v += divisor
+    return new_v
+'''
+
 SCALED_TANH = '''
 def scaled_tanh(x: torch.Tensor) -> torch.Tensor:
     """LeNet-5's squashing function f(a) = 1.7159 tanh(2a/3)."""
@@ -116,4 +125,4 @@ class RBF(nn.Module):
 '''
 
 # helper name → (source, what it needs); the generator copies only the helpers a file uses
-HELPERS = {"scaled_tanh": SCALED_TANH, "TableConv2d": TABLE_CONV, "Subsample": SUBSAMPLE, "RBF": RBF}
+HELPERS = {"make_divisible": MAKE_DIVISIBLE, "scaled_tanh": SCALED_TANH, "TableConv2d": TABLE_CONV, "Subsample": SUBSAMPLE, "RBF": RBF}

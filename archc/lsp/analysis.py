@@ -87,7 +87,7 @@ class _Indexer:
                 self.params = {p.text: p.span for p in d.params}
                 sym = Symbol(d.name.text, "module", d.span, d.name.span, f"({', '.join(p.text for p in d.params)})")
             else:
-                self.params = {}
+                self.params = {p.name.text: p.name.span for p in d.params}
                 sym = Symbol(d.name.text, "network", d.span, d.name.span)
             sym.children = self.block(d.body, _Scope(None))
             self.symbols.append(sym)
@@ -156,9 +156,18 @@ class _Indexer:
         return out
 
     def values(self, values: object) -> None:
-        for v in values:  # type: ignore[attr-defined]
-            if isinstance(v, ir.Value) and isinstance(v.value, ir.Ref) and v.value.name in self.params:
-                self.links.append(Link(v.span, self.params[v.value.name]))
+        todo = [v for v in values if isinstance(v, ir.Value)]  # type: ignore[attr-defined]
+        while todo:  # the names inside expressions (`c*4`, `max(a, b)`) link to their parameters too
+            v = todo.pop(0)
+            t = v.value
+            if isinstance(t, ir.Ref) and t.name in self.params:
+                self.links.append(Link(v.span, self.params[t.name]))
+            elif isinstance(t, ir.BinOp):
+                todo[:0] = [t.left, t.right]
+            elif isinstance(t, ir.Neg):
+                todo.insert(0, t.operand)
+            elif isinstance(t, ir.Func):
+                todo[:0] = list(t.args)
 
 
 def _call_or_repeat(body: ir.Call | ir.Repeat) -> str:
