@@ -241,7 +241,8 @@ def _assign(
             )
             out.ok = False
             return
-        value, expr = int(value), None if expr is None else f"int({expr})"
+        # the generated code checks it too: other values than the checked ones may reach it
+        value, expr = int(value), None if expr is None else f"whole({expr})"
     converted = flag_value if flag_value is not None else _convert(opdef, option, value)
     if converted is None:
         expected = ops.KIND_TEXT[option.kind]

@@ -157,3 +157,21 @@ def test_an_assertion_holds_at_the_defaults_only() -> None:
     assert archc.load(RESNET50, params={"classes": 10})
     wrong = archc.compile_source(RESNET50.read_text().replace("-> 1000", "-> 999"), "r.arch")
     assert [d.code for d in wrong.errors] == ["shape-assert"]
+
+
+HALF = "network Half(classes=10) {\n    input 8\n    dense classes/2\n}\n"
+
+
+def test_a_division_in_generated_code_refuses_a_fraction_instead_of_truncating() -> None:
+    """The checker refuses classes=7 (3.5 units); the generated file, used with 7, must refuse it too."""
+    torch = pytest.importorskip("torch")
+    net = archc.load(HALF)
+    source = generate([net], "torch", "half.arch")
+    assert "nn.Linear(8, whole(classes / 2))" in source
+    cls = load_module(source, "archc_generated_half").Half
+    assert cls(classes=6)(torch.zeros(1, 8)).shape == (1, 3)
+    with pytest.raises(ValueError, match="3.5 is not a whole number"):
+        cls(classes=7)
+    keras_source = generate([net], "keras", "half.arch")
+    assert "whole(classes / 2)" in keras_source and "def whole(value):" in keras_source
+    assert archc.compile_source(HALF, params={"classes": 7}).errors[0].code == "expr-not-whole"

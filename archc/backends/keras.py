@@ -54,8 +54,15 @@ ELEMENTWISE = frozenset(name for name, op in ops.CATALOGUE.items() if op.pointwi
 # others are written as numbers, which the module builders' bodies (keyed by their text) keep apart.
 PARAM_OPTIONS = SYMBOLIC_OPTIONS
 RESERVED = frozenset(
-    {"keras", "layers", "ops", "x", "inputs", "name", "aux", "classifier_activation", "i", "math", "make_divisible", *SOURCES}
+    {"keras", "layers", "ops", "x", "inputs", "name", "aux", "classifier_activation", "i", "math", "make_divisible", "whole", *SOURCES}
 )
+WHOLE = '''
+def whole(value):
+    """A whole number the spec computes by division: refused, as archc's checker refuses it, unless whole."""
+    if value != int(value):
+        raise ValueError(f"{value} is not a whole number (the spec's expression must give one here)")
+    return int(value)
+'''
 MAKE_DIVISIBLE = '''
 def make_divisible(v, divisor):
     """torchvision's _make_divisible(v, divisor): v rounded to a multiple of divisor, at most 10% down."""
@@ -181,7 +188,7 @@ class KerasBackend(Backend):
         assert self.scope is not None
         out = rename_python(expr, self.scope.params.get)
         if out is not None:
-            self.expr_helpers.update(h for h in ("make_divisible",) if f"{h}(" in out)
+            self.expr_helpers.update(h for h in ("make_divisible", "whole") if f"{h}(" in out)
             if re.search(r"(?<![\w.])math\.", out):
                 self.expr_helpers.add("math")
         return out
@@ -410,6 +417,8 @@ def assemble(backend: KerasBackend, spec: str, builders: list[str]) -> str:
     parts = [header]
     if "make_divisible" in backend.expr_helpers:
         parts.append(MAKE_DIVISIBLE)
+    if "whole" in backend.expr_helpers:
+        parts.append(WHOLE)
     parts += [SOURCES[name].strip("\n") for name in SOURCES if name in backend.used]
     for table, const in sorted(backend.tables.items(), key=lambda kv: kv[1]):
         rows = "".join(f"    {row!r},\n" for row in table)

@@ -384,8 +384,9 @@ class Body:
         """Python source over the spec's parameters, with each parameter's identifier in this class."""
         out = rename_python(source, self.rename)
         assert out is not None
-        if "make_divisible(" in out:
-            self.gen.helpers.add("make_divisible")
+        for helper in ("make_divisible", "whole"):
+            if f"{helper}(" in out:
+                self.gen.helpers.add(helper)
         return out
 
     def access(self, path: tuple[str, ...]) -> str:

@@ -11,6 +11,14 @@ def make_divisible(v: float, divisor: int) -> int:
     return new_v
 '''
 
+WHOLE = '''
+def whole(value: float) -> int:
+    """A whole number the spec computes by division: refused, as archc's checker refuses it, unless whole."""
+    if value != int(value):
+        raise ValueError(f"{value} is not a whole number (the spec's expression must give one here)")
+    return int(value)
+'''
+
 SCALED_TANH = '''
 def scaled_tanh(x: torch.Tensor) -> torch.Tensor:
     """LeNet-5's squashing function f(a) = 1.7159 tanh(2a/3)."""
@@ -125,4 +133,11 @@ class RBF(nn.Module):
 '''
 
 # helper name → (source, what it needs); the generator copies only the helpers a file uses
-HELPERS = {"make_divisible": MAKE_DIVISIBLE, "scaled_tanh": SCALED_TANH, "TableConv2d": TABLE_CONV, "Subsample": SUBSAMPLE, "RBF": RBF}
+HELPERS = {
+    "make_divisible": MAKE_DIVISIBLE,
+    "whole": WHOLE,
+    "scaled_tanh": SCALED_TANH,
+    "TableConv2d": TABLE_CONV,
+    "Subsample": SUBSAMPLE,
+    "RBF": RBF,
+}
