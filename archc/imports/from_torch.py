@@ -77,6 +77,10 @@ def import_torch(module: Any, input_shape: tuple[int, ...] | str = DEFAULT_INPUT
     if builder.refusals:
         raise TorchImportError(builder.refusals)
     builder.groups.sort(key=lambda g: min(order[i.path] for i in g.instances))  # in the order of the model's modules
+    seen: dict[str, int] = {}
+    for g in builder.groups:  # a class with two structures: `block`, `block_2`
+        seen[g.name] = seen.get(g.name, 0) + 1
+        g.name += f"_{seen[g.name]}" if seen[g.name] > 1 else ""
     net_name = name or re.sub(r"\W", "_", type(module).__name__)
     spec = Printer(builder.groups).program(net_name, shape, body)
     spec, keys = _finish(spec, net_name, shape, body, builder.groups, dict(module.state_dict()))
@@ -277,9 +281,7 @@ class Builder:
                 g.instances.append(inst)
                 inst.group = g
                 return
-        base = _snake(inst.cls)
-        taken = sum(1 for g in self.groups if g.signature[0] == inst.cls)
-        g = Group(base if not taken else f"{base}_{taken + 1}", sig, [inst])
+        g = Group(_snake(inst.cls), sig, [inst])
         inst.group = g
         self.groups.append(g)
 

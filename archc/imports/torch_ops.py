@@ -9,6 +9,7 @@ Anything the language cannot state exactly is a Refusal; nothing is approximated
 from __future__ import annotations
 
 import operator
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,7 +112,8 @@ def trace(module: Any, shape: tuple[int, ...]) -> tuple[dict[str, Unit], str, st
     module.eval()
     try:
         gm = torch.fx.symbolic_trace(module)
-        with torch.no_grad():
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the model's own warnings (an even 'same' kernel) are for its users
             ShapeProp(gm).propagate(torch.zeros(1, *shape))
     except Exception as exc:
         raise TorchImportError([Refusal("(the model)", type(module).__name__, f"torch.fx cannot trace it: {exc}")]) from exc
