@@ -290,6 +290,46 @@ def test_a_module_called_twice_shares_its_weights_and_is_refused() -> None:
         from_torch(Shared(), (3, 8, 8))
 
 
+class Tangled(nn.Module):
+    """a feeds both merges: a dataflow that is not a nest of branches and merges."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a, self.b = nn.Conv2d(3, 3, 1), nn.Conv2d(3, 3, 1)
+
+    def forward(self, x: Any) -> Any:
+        a = self.a(x)
+        return a + (a + self.b(x))
+
+
+class InPlace(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv, self.relu = nn.Conv2d(3, 3, 1), nn.ReLU(inplace=True)
+
+    def forward(self, x: Any) -> Any:
+        y = self.conv(x)
+        return self.relu(y) + y  # eagerly: relu(y) + relu(y)
+
+
+class FunctionalDropout(nn.Module):
+    def forward(self, x: Any) -> Any:
+        return F.dropout(x, 0.5, self.training)
+
+
+@pytest.mark.parametrize(
+    ("model", "reason"),
+    [
+        (Tangled(), "(the model): forward: its dataflow is not a nest of branches and merges"),
+        (InPlace(), "relu: nn.ReLU: it works in place on a tensor that other layers read too"),
+        (FunctionalDropout(), "F.dropout: F.dropout's training flag is fixed when tracing"),
+    ],
+)
+def test_what_the_trace_cannot_state_is_refused(model: Any, reason: str) -> None:
+    with pytest.raises(TorchImportError, match=re.escape(reason)):
+        from_torch(model, (3, 8, 8))
+
+
 def test_a_spatial_op_after_a_1x1_adaptive_pool_is_refused() -> None:
     model = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(3, 3, 1))
     with pytest.raises(TorchImportError, match="Cx1x1 maps"):

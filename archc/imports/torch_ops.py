@@ -142,6 +142,7 @@ def trace(module: Any, shape: tuple[int, ...]) -> tuple[dict[str, Unit], str, st
         where = node.target if node.op == "call_module" else (stack[-1] if stack else "(the model)")
         try:
             unit = _unit(node, mods, flat)
+            _check_inplace(node, mods)
         except Refuse as why:
             refusals.append(Refusal(where, _op_name(node, mods), str(why)))
             continue
@@ -159,6 +160,19 @@ def trace(module: Any, shape: tuple[int, ...]) -> tuple[dict[str, Unit], str, st
         raise TorchImportError(refusals)
     _reassociate(units)
     return _live(units, exit_), entry, exit_
+
+
+def _check_inplace(node: Any, mods: dict[str, Any]) -> None:
+    """An in-place op on a tensor that another layer reads changes what that layer sees, which
+    the traced dataflow does not show."""
+    import torch.fx
+
+    module = mods.get(node.target) if node.op == "call_module" else None
+    inplace = bool(getattr(module, "inplace", False)) or node.kwargs.get("inplace") is True
+    inplace |= (node.op == "call_method" and str(node.target).endswith("_")) or node.target is operator.iadd
+    source = node.args[0] if node.args else None
+    if inplace and isinstance(source, torch.fx.Node) and len(source.users) > 1:
+        raise Refuse("it works in place on a tensor that other layers read too")
 
 
 def _op_name(node: Any, mods: dict[str, Any]) -> str:
@@ -397,7 +411,9 @@ def _function(node: Any, rank: int) -> tuple[str, list[tuple[str, Any]]]:
     if op == "adaptive":
         return _adaptive(a["output_size"])
     if op == "dropout":
-        return "dropout", [("rate", float(a["p"]))]
+        # its `training` flag is read when tracing (in eval mode): `self.training` and `False`
+        # look alike, and the default True drops in eval too; archc's dropout is nn.Dropout
+        raise Refuse("F.dropout's training flag is fixed when tracing; nn.Dropout is what archc's dropout is")
     if op == "softmax":
         if a["dim"] != 1 and not (rank == 2 and a["dim"] == -1):
             raise Refuse(f"softmax over dim {a['dim']}: archc's softmax is over the maps (dim 1)")
