@@ -29,7 +29,7 @@ def _torchvision() -> Any:
     build never registered (shared/reference/environment.md), so they are no-ops while importing."""
     if "torchvision" not in sys.modules:
         real = torch.library.register_fake
-        torch.library.register_fake = lambda *a, **k: (lambda f: f)
+        torch.library.register_fake = lambda *a, **k: lambda f: f
         try:
             import torchvision  # noqa: F401
         finally:
@@ -66,14 +66,14 @@ def _formatted(spec: str) -> str:
     return format_program(program, spec)
 
 
-def roundtrip(model: Any, shape: tuple[int, ...]) -> tuple[str, float]:
+def roundtrip(model: Any, shape: tuple[int, ...], softmax: bool = False) -> tuple[str, float]:
     """The imported spec and the largest output difference relative to the output's scale."""
     model.eval()
     result = import_torch(model, shape)
     spec = result.spec
     assert archc.check(spec) == [], spec  # no error and no warning
     assert _formatted(spec) == spec  # `archc fmt --check` accepts it
-    compiled = archc.build_model(spec)
+    compiled = archc.build_model(spec, softmax=softmax)  # softmax=True keeps a final softmax
     model.archc_input = shape
     _calibrate(model)
     source = model.state_dict()
@@ -152,6 +152,32 @@ def test_every_mapped_op_round_trips() -> None:
         assert text in spec, spec
     assert "avgpool 3x3 stride=2 pad=1 ceil" in spec and "global_avgpool" in spec and "gelu approximate=tanh" in spec
     assert "leaky_relu 0.2" in spec and "elu 0.5" in spec and "dropout 0.25" in spec and "relu6" in spec
+
+
+class Functional(nn.Module):
+    """The functional and method spellings."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 6, 3, padding="valid")
+        self.conv2 = nn.Conv2d(6, 6, 1)
+        self.keep = nn.Identity()
+        self.soft = nn.Softmax(dim=1)
+        self.fc = nn.Linear(6 * 3 * 3 + 6 + 6, 4)
+
+    def forward(self, x: Any) -> Any:
+        x = F.avg_pool2d(torch.relu(self.conv(x)), 2)
+        x = F.gelu(F.elu(F.leaky_relu(x, 0.1), alpha=0.3), approximate="tanh").contiguous()
+        y = self.keep(self.conv2(x)).relu()
+        a, b, c = torch.flatten(y, 1), x.mean((2, 3)), F.adaptive_avg_pool2d(x, 1).flatten(1)
+        return F.softmax(self.fc(self.soft(torch.cat([a, b, c], 1))), dim=1)
+
+
+def test_functional_spellings_round_trip() -> None:
+    torch.manual_seed(0)
+    spec, diff = roundtrip(Functional(), (3, 8, 8), softmax=True)
+    assert diff == 0.0
+    assert "conv 6 3x3 relu" in spec and "avgpool 2x2" in spec and "leaky_relu 0.1" in spec and spec.count("global_avgpool") == 2
 
 
 def test_a_class_used_twice_is_a_module_and_identical_calls_a_repeat() -> None:
@@ -337,7 +363,7 @@ def test_a_spatial_op_after_a_1x1_adaptive_pool_is_refused() -> None:
 
 
 def test_import_callable_resolves_a_factory_and_archc_alone_imports_no_torch() -> None:
-    with pytest.raises(ValueError, match="PACKAGE.MODULE:CALLABLE"):
+    with pytest.raises(ValueError, match=re.escape("PACKAGE.MODULE:CALLABLE")):
         import_callable("torchvision.models.resnet18", (3, 64, 64))
     code = "import sys, archc, archc.imports.from_torch; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)

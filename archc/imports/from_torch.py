@@ -82,8 +82,13 @@ def import_torch(module: Any, input_shape: tuple[int, ...] | str = DEFAULT_INPUT
         seen[g.name] = seen.get(g.name, 0) + 1
         g.name += f"_{seen[g.name]}" if seen[g.name] > 1 else ""
     net_name = name or re.sub(r"\W", "_", type(module).__name__)
-    spec = Printer(builder.groups).program(net_name, shape, body)
+    cls = type(module)
+    header = f"# {net_name}: {cls.__module__}.{cls.__qualname__} at {'x'.join(map(str, shape))}, imported by archc from PyTorch.\n"
+    spec = header + Printer(builder.groups).program(net_name, shape, body)
     spec, keys = _finish(spec, net_name, shape, body, builder.groups, dict(module.state_dict()))
+    if any(k != v for k, v in keys.items()):
+        note = "# Layer paths differ from the source's state_dict keys: load it through import_torch(...).state_dict().\n"
+        spec = header + note + spec[len(header) :]
     return TorchImport(spec, keys)
 
 
