@@ -183,7 +183,7 @@ def test_functional_spellings_round_trip() -> None:
 def test_a_class_used_twice_is_a_module_and_identical_calls_a_repeat() -> None:
     torch.manual_seed(0)
     spec, _ = roundtrip(Ops(), (3, 20, 20))
-    assert "module block(" in spec and "module block_2(" in spec  # with and without the shortcut conv
+    assert "module block(" in spec and "module block_down(" in spec  # with and without the shortcut conv
     assert "blocks: repeat 2 { block() }" in spec
     assert "batchnorm eps=0.001 momentum=0.03" in spec  # the options that differ from archc's defaults
 

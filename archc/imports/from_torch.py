@@ -77,10 +77,7 @@ def import_torch(module: Any, input_shape: tuple[int, ...] | str = DEFAULT_INPUT
     if builder.refusals:
         raise TorchImportError(builder.refusals)
     builder.groups.sort(key=lambda g: min(order[i.path] for i in g.instances))  # in the order of the model's modules
-    seen: dict[str, int] = {}
-    for g in builder.groups:  # a class with two structures: `block`, `block_2`
-        seen[g.name] = seen.get(g.name, 0) + 1
-        g.name += f"_{seen[g.name]}" if seen[g.name] > 1 else ""
+    _name_groups(builder.groups)
     net_name = name or re.sub(r"\W", "_", type(module).__name__)
     cls = type(module)
     header = f"# {net_name}: {cls.__module__}.{cls.__qualname__} at {'x'.join(map(str, shape))}, imported by archc from PyTorch.\n"
@@ -90,6 +87,40 @@ def import_torch(module: Any, input_shape: tuple[int, ...] | str = DEFAULT_INPUT
         note = "# Layer paths differ from the source's state_dict keys: load it through import_torch(...).state_dict().\n"
         spec = header + note + spec[len(header) :]
     return TorchImport(spec, keys)
+
+
+def _name_groups(groups: list[Group]) -> None:
+    """A class with several structures: the plainest keeps the class's name, each other one is
+    named after a layer only it has (`bottleneck_downsample`), or numbered."""
+    by_class: dict[str, list[Group]] = {}
+    for g in groups:
+        by_class.setdefault(g.name, []).append(g)
+    for base, gs in by_class.items():
+        if len(gs) == 1:
+            continue
+        names = {id(g): [n for n in _layer_names(g.instances[0].items)] for g in gs}
+        plain = min(gs, key=lambda g: len(names[id(g)]))
+        taken = {base}
+        for k, g in enumerate(gs, 1):
+            if g is plain:
+                continue
+            extra = [n.split("_")[0] for n in names[id(g)] if n not in names[id(plain)]]
+            name = f"{base}_{extra[0]}" if extra else f"{base}_{k}"
+            while name in taken:
+                name = f"{name}_{k}"
+            taken.add(name)
+            g.name = name
+
+
+def _layer_names(items: list[Any]) -> list[str]:
+    out: list[str] = []
+    for item in items:
+        if isinstance(item, Layer | Call | Repeat) and item.name:
+            out.append(item.name)
+        if isinstance(item, Merge):
+            for _, br in item.branches:
+                out += _layer_names(br)
+    return out
 
 
 def _shape(input_shape: tuple[int, ...] | str) -> tuple[int, ...]:
