@@ -221,6 +221,37 @@ def test_values_that_differ_between_instances_become_parameters() -> None:
     assert "module wide(c, k, pad)" in spec and "w1: wide(8, 3x3, 1)" in spec and "w2: wide(16, 5x5, 2)" in spec, spec
 
 
+def test_module_names_never_take_an_op_or_keyword_name() -> None:
+    class Conv(nn.Module):  # `conv` is an op
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = nn.Conv2d(3, 3, 1)
+
+        def forward(self, x: Any) -> Any:
+            return self.inner(x)
+
+    class Branch(Conv):  # `branch` is a keyword
+        pass
+
+    torch.manual_seed(0)
+    spec, _ = roundtrip(nn.Sequential(Conv(), Conv(), Branch(), Branch(), nn.Flatten()), (3, 4, 4))
+    assert "module conv_2()" in spec and "module branch_2()" in spec, spec
+
+
+def test_names_that_read_alike_are_refused_not_miscompiled() -> None:
+    class Clash(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a = nn.Sequential(nn.Conv2d(3, 3, 1))
+            self.a_0 = nn.Conv2d(3, 3, 1)  # `a.0` is written a_0 too
+
+        def forward(self, x: Any) -> Any:
+            return self.a_0(self.a(x))
+
+    with pytest.raises(TorchImportError, match="duplicate-name"):
+        from_torch(Clash(), (3, 4, 4))
+
+
 def test_the_key_map_is_reported_where_archc_names_differ() -> None:
     torch.manual_seed(0)
     model = Ops()

@@ -77,21 +77,24 @@ def import_torch(module: Any, input_shape: tuple[int, ...] | str = DEFAULT_INPUT
     if builder.refusals:
         raise TorchImportError(builder.refusals)
     builder.groups.sort(key=lambda g: min(order[i.path] for i in g.instances))  # in the order of the model's modules
-    _name_groups(builder.groups)
     net_name = name or re.sub(r"\W", "_", type(module).__name__)
+    _name_groups(builder.groups, net_name)
     cls = type(module)
     header = f"# {net_name}: {cls.__module__}.{cls.__qualname__} at {'x'.join(map(str, shape))}, imported by archc from PyTorch.\n"
     spec = header + Printer(builder.groups).program(net_name, shape, body)
-    spec, keys = _finish(spec, net_name, shape, body, builder.groups, dict(module.state_dict()))
+    spec, keys = _finish(spec, body, dict(module.state_dict()))
     if any(k != v for k, v in keys.items()):
         note = "# Layer paths differ from the source's state_dict keys: load it through import_torch(...).state_dict().\n"
         spec = header + note + spec[len(header) :]
     return TorchImport(spec, keys)
 
 
-def _name_groups(groups: list[Group]) -> None:
-    """A class with several structures: the plainest keeps the class's name, each other one is
-    named after a layer only it has (`bottleneck_downsample`), or numbered."""
+def _name_groups(groups: list[Group], network: str) -> None:
+    """A module is named after its class; a class with several structures: the plainest keeps the
+    class's name, each other one is named after a layer only it has (`bottleneck_downsample`), or
+    numbered. No name is an op's, a keyword or another module's."""
+    from ..ops import CATALOGUE
+
     by_class: dict[str, list[Group]] = {}
     for g in groups:
         by_class.setdefault(g.name, []).append(g)
@@ -110,6 +113,13 @@ def _name_groups(groups: list[Group]) -> None:
                 name = f"{name}_{k}"
             taken.add(name)
             g.name = name
+    used = {*CATALOGUE, *KEYWORDS, network}
+    for g in groups:
+        name, k = g.name, 2
+        while name in used:
+            name, k = f"{g.name}_{k}", k + 1
+        g.name = name
+        used.add(name)
 
 
 def _layer_names(items: list[Any]) -> list[str]:
@@ -513,9 +523,9 @@ def _repeats(items: list[Any]) -> list[Any]:
 # -- compile, acknowledge intended drops, format, and the state_dict keys -----------------------------
 
 
-def _finish(
-    spec: str, name: str, shape: tuple[int, ...], body: list[Any], groups: list[Group], source: dict[str, Any]
-) -> tuple[str, dict[str, str]]:
+def _finish(spec: str, body: list[Any], source: dict[str, Any]) -> tuple[str, dict[str, str]]:
+    """The spec checked, with `drop=ok` where the source's windows leave rows unread, formatted as
+    `archc fmt` prints it; and the compiled model's state_dict key → the source's."""
     from ..backends.arch import format_program
     from ..backends.pytorch import torch_paths
     from ..compiler import compile_source
@@ -523,16 +533,16 @@ def _finish(
     from ..parse import parse
 
     comp = compile_source(spec, "<import>")
-    drops = {d for d in comp.diagnostics if d.code == "dropped-rows"}
+    drops = {d.span.line for d in comp.diagnostics if d.code == "dropped-rows"}
     if drops:
         lines = spec.split("\n")
-        for d in drops:
-            lines[d.span.line - 1] += " drop=ok"
+        for line in drops:
+            lines[line - 1] += " drop=ok"
         spec = "\n".join(lines)
         comp = compile_source(spec, "<import>")
     errors = [d for d in comp.diagnostics if d.severity == "error"]
-    if errors:
-        raise AssertionError("the imported spec does not check (an archc bug):\n" + "\n".join(d.message for d in errors) + "\n" + spec)
+    if errors:  # e.g. two source names that read alike once `.` is `_` (`a.b` and `a_b`)
+        raise TorchImportError([Refusal(f"(spec line {d.span.line})", d.code, d.message) for d in errors])
     program = parse(spec, "<import>", Diagnostics())
     assert program is not None
     spec = format_program(program, spec)
