@@ -252,6 +252,27 @@ def test_names_that_read_alike_are_refused_not_miscompiled() -> None:
         from_torch(Clash(), (3, 4, 4))
 
 
+def test_a_pool_stride_is_written_where_the_kernel_is_a_parameter() -> None:
+    class Pool(nn.Module):
+        def __init__(self, k: int, ceil: bool) -> None:
+            super().__init__()
+            self.pool = nn.MaxPool2d(k, stride=2, ceil_mode=ceil)
+
+        def forward(self, x: Any) -> Any:
+            return self.pool(x)
+
+    class Pools(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.p1, self.p2 = Pool(2, False), Pool(3, True)
+
+        def forward(self, x: Any) -> Any:
+            return torch.flatten(self.p2(self.p1(x)), 1)
+
+    spec, _ = roundtrip(Pools(), (2, 15, 15))
+    assert "pool: maxpool k stride=2 ceil=ceil" in spec and "p1: pool(2x2, false)" in spec, spec
+
+
 def test_the_key_map_is_reported_where_archc_names_differ() -> None:
     torch.manual_seed(0)
     model = Ops()

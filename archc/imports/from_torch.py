@@ -425,18 +425,18 @@ class Printer:
         for g in self.groups:
             params = ", ".join(p for p, _ in g.params)
             self.varying, self.slot = g.varying, 0
-            out += [f"module {g.name}({params}) {{", *self.items(g.instances[0].items, 1, g.name), "}", ""]
+            out += [f"module {g.name}({params}) {{", *self.items(g.instances[0].items, 1), "}", ""]
         self.varying, self.slot = {}, 0
         kind = "image" if len(shape) == 3 else "features"
-        out += [f"network {name} {{", f"    input {kind}: {'x'.join(map(str, shape))}", "", *self.items(body, 1, ""), "}"]
+        out += [f"network {name} {{", f"    input {kind}: {'x'.join(map(str, shape))}", "", *self.items(body, 1), "}"]
         return "\n".join(out) + "\n"
 
-    def items(self, items: list[Any], level: int, where: str) -> list[str]:
+    def items(self, items: list[Any], level: int) -> list[str]:
         pad = self.INDENT * level
         lines: list[str] = []
         for item in items:
             if isinstance(item, Layer):
-                lines.append(pad + self.layer(item, where))
+                lines.append(pad + self.layer(item))
             elif isinstance(item, Merge):
                 act = f" {item.activation.op}" if item.activation else ""
                 lines.append(f"{pad}{item.unit.op}{act} {{")
@@ -445,7 +445,7 @@ class Printer:
                     if not br:
                         lines.append(pad + self.INDENT + label)
                     else:
-                        lines += [f"{pad}{self.INDENT}{label} {{", *self.items(br, level + 2, where), pad + self.INDENT + "}"]
+                        lines += [f"{pad}{self.INDENT}{label} {{", *self.items(br, level + 2), pad + self.INDENT + "}"]
                 lines.append(pad + "}")
             elif isinstance(item, Call):
                 lines.append(f"{pad}{item.name}: {self.call(item.instance)}")
@@ -470,20 +470,20 @@ class Printer:
         self.slot += len(inst.raw())
         return f"{g.name}({', '.join(args)})"
 
-    def layer(self, layer: Layer, where: str) -> str:
+    def layer(self, layer: Layer) -> str:
         u = layer.unit
         words = [u.op]
-        kernel: Any = None  # a pool's stride defaults to its kernel
+        kernel: Any = None  # a pool's stride defaults to its kernel, when that is the same in every instance
         for key, v in u.slots:
             text = self.value(v, key)
             literal = self.slot - 1 not in self.varying
             if literal and text == torch_ops.text(DEFAULTS.get((u.op, key), kernel if key == "stride" else None), key):
                 continue
-            if key == "kernel":
+            if key == "kernel" and literal:
                 kernel = v
             if key in torch_ops.POSITIONAL.get(u.op, ()):
                 words.append(text)
-            elif key == "ceil":
+            elif key == "ceil" and literal:
                 words.append("ceil")
             else:
                 words.append(f"{key}={text}")
