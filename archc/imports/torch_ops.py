@@ -127,6 +127,8 @@ def trace(module: Any, shape: tuple[int, ...]) -> tuple[dict[str, Unit], str, st
     entry = exit_ = ""
     for node in gm.graph.nodes:
         if node.op == "placeholder":
+            if entry:
+                refusals.append(Refusal("(the model)", "forward", f"it takes a second input, {node.name}: archc networks have one"))
             entry = node.name
             continue
         if node.op == "output":
