@@ -397,6 +397,11 @@ class InPlace(nn.Module):
         return self.relu(y) + y  # eagerly: relu(y) + relu(y)
 
 
+class TwoInputs(nn.Module):
+    def forward(self, x: Any, y: Any) -> Any:
+        return x + y
+
+
 class FunctionalDropout(nn.Module):
     def forward(self, x: Any) -> Any:
         return F.dropout(x, 0.5, self.training)
@@ -408,6 +413,7 @@ class FunctionalDropout(nn.Module):
         (Tangled(), "(the model): forward: its dataflow is not a nest of branches and merges"),
         (InPlace(), "relu: nn.ReLU: it works in place on a tensor that other layers read too"),
         (FunctionalDropout(), "F.dropout: F.dropout's training flag is fixed when tracing"),
+        (TwoInputs(), "(the model): forward: it takes 2 inputs (x, y): archc networks have one"),
     ],
 )
 def test_what_the_trace_cannot_state_is_refused(model: Any, reason: str) -> None:

@@ -112,13 +112,19 @@ def trace(module: Any, shape: tuple[int, ...]) -> tuple[dict[str, Unit], str, st
     module.eval()
     try:
         gm = torch.fx.symbolic_trace(module)
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the model's own warnings (an even 'same' kernel) are for its users
-            ShapeProp(gm).propagate(torch.zeros(1, *shape))
+        inputs = [n.name for n in gm.graph.nodes if n.op == "placeholder" and not n.args]  # those without a default
+        if len(inputs) == 1:
+            with torch.no_grad(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the model's own warnings (an even 'same' kernel) are for its users
+                ShapeProp(gm).propagate(torch.zeros(1, *shape))
     except Exception as exc:
         raise TorchImportError([Refusal("(the model)", type(module).__name__, f"torch.fx cannot trace it: {exc}")]) from exc
     finally:
         module.train(was)
+    if len(inputs) != 1:
+        raise TorchImportError(
+            [Refusal("(the model)", "forward", f"it takes {len(inputs)} inputs ({', '.join(inputs)}): archc networks have one")]
+        )
     mods = dict(module.named_modules())
     units: dict[str, Unit] = {}
     refusals: list[Refusal] = []
@@ -127,9 +133,7 @@ def trace(module: Any, shape: tuple[int, ...]) -> tuple[dict[str, Unit], str, st
     entry = exit_ = ""
     for node in gm.graph.nodes:
         if node.op == "placeholder":
-            if entry:
-                refusals.append(Refusal("(the model)", "forward", f"it takes a second input, {node.name}: archc networks have one"))
-            entry = node.name
+            entry = entry or node.name
             continue
         if node.op == "output":
             out = node.args[0]
