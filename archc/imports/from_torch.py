@@ -92,7 +92,8 @@ def import_torch(module: Any, input_shape: tuple[int, ...] | str = DEFAULT_INPUT
 def _name_groups(groups: list[Group], network: str) -> None:
     """A module is named after its class; a class with several structures: the plainest keeps the
     class's name, each other one is named after a layer only it has (`bottleneck_downsample`), or
-    numbered. No name is an op's, a keyword or another module's."""
+    `_residual` for the one that adds its input, or numbered. No name is an op's, a keyword or
+    another module's."""
     from ..ops import CATALOGUE
 
     by_class: dict[str, list[Group]] = {}
@@ -107,7 +108,10 @@ def _name_groups(groups: list[Group], network: str) -> None:
         for k, g in enumerate(gs, 1):
             if g is plain:
                 continue
-            extra = [n.split("_")[0] for n in names[id(g)] if n not in names[id(plain)]]
+            stems = {n.split("_")[0] for n in names[id(plain)]}
+            extra = [n.split("_")[0] for n in names[id(g)] if n.split("_")[0] not in stems]
+            if not extra and _has_add(g.instances[0].items) and not _has_add(plain.instances[0].items):
+                extra = ["residual"]
             name = f"{base}_{extra[0]}" if extra else f"{base}_{k}"
             while name in taken:
                 name = f"{name}_{k}"
@@ -120,6 +124,10 @@ def _name_groups(groups: list[Group], network: str) -> None:
             name, k = f"{g.name}_{k}", k + 1
         g.name = name
         used.add(name)
+
+
+def _has_add(items: list[Any]) -> bool:
+    return any(isinstance(item, Merge) and item.unit.op == "add" for item in items)
 
 
 def _layer_names(items: list[Any]) -> list[str]:
