@@ -184,7 +184,7 @@ def test_a_flat_input() -> None:
     torch.manual_seed(0)
     mlp = nn.Sequential(nn.Linear(10, 16), nn.ReLU(), nn.BatchNorm1d(16), nn.Tanh(), nn.Linear(16, 3))
     spec, diff = roundtrip(mlp, (10,))
-    assert "input features: 10" in spec and "layer_0: dense 16 relu" in spec and diff == 0.0, spec
+    assert "input features: 10" in spec and "dense_0: dense 16 relu" in spec and diff == 0.0, spec
 
 
 def test_a_class_used_twice_is_a_module_and_identical_calls_a_repeat() -> None:

@@ -325,7 +325,7 @@ class Builder:
         if self.counts.get(cls, 0) > 1:  # a class used more than once: a spec module
             inst = Instance(path, cls, self.scope(sub_stack, path, entry, exit_, ids))
             self._group(inst)
-            return [Call(_local(path, root), inst)]
+            return [Call(_local(path, root, _snake(cls)), inst)]
         return self.scope(sub_stack, root, entry, exit_, ids)
 
     def _group(self, inst: Instance) -> None:
@@ -380,7 +380,7 @@ class SeriesParallel:
                 v = fork
             else:
                 if unit.op != "identity":
-                    items.append(Layer(_local(unit.path, root) if unit.path else None, unit))
+                    items.append(Layer(_local(unit.path, root, unit.op) if unit.path else None, unit))
                 v = unit.inputs[0]
         return _repeats(_fuse(items[::-1]))
 
@@ -404,12 +404,13 @@ def _fuse(items: list[Any]) -> list[Any]:
 KEYWORDS = frozenset({"network", "module", "input", "repeat", "branch", "connections", "from", "aux"})
 
 
-def _local(path: str, root: str) -> str:
-    """A source path relative to the spec scope's module as a layer name (`downsample.0` → `downsample_0`)."""
+def _local(path: str, root: str, what: str) -> str:
+    """A source path relative to the spec scope's module as a layer name (`downsample.0` →
+    `downsample_0`); a bare index is prefixed with what the layer is (`0` → `conv_0`)."""
     rel = path[len(root) + 1 :] if root else path
     name = re.sub(r"\W", "_", rel.replace(".", "_"))
     if not (name[:1].isalpha() or (name[:1] == "_" and len(name) > 1)):
-        return f"layer_{name}"
+        return f"{what}_{name}"
     return name + "_" if name in KEYWORDS else name
 
 
