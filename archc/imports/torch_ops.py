@@ -1,0 +1,495 @@
+"""torch.fx graph → units: each leaf module or function call as an archc op, or a refusal.
+
+A unit is one node of the traced graph mapped to an archc op (`conv`, `relu`, `add`, `concat`,
+`identity` for what computes nothing) with its options in a fixed order, the values it reads,
+the path of its module (for a leaf module) and the chain of module paths it was called inside.
+Anything the language cannot state exactly is a Refusal; nothing is approximated.
+"""
+
+from __future__ import annotations
+
+import operator
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Refusal:
+    path: str  # the module's path ("(the model)" for the top level)
+    op: str  # the module class or function
+    reason: str
+
+
+@dataclass
+class Unit:
+    id: str
+    op: str
+    inputs: list[str]
+    slots: list[tuple[str, Any]] = field(default_factory=list)
+    path: str | None = None  # the leaf module's path, when it is one
+    stack: tuple[str, ...] = ()  # the module paths it runs inside, outermost first
+    activation: str | None = None
+
+
+class TorchImportError(Exception):
+    """The model uses what the language lacks: every refusal, with its module path, op and reason."""
+
+    def __init__(self, refusals: list[Refusal]) -> None:
+        self.refusals = refusals
+        lines = [f"  {r.path}: {r.op}: {r.reason}" for r in refusals]
+        super().__init__("the model cannot be imported exactly:\n" + "\n".join(lines))
+
+
+class Refuse(Exception):
+    """One node's refusal: its reason."""
+
+
+# Options an op writes by position; defaults a printed layer leaves out.
+POSITIONAL = {
+    "conv": ("filters", "kernel"),
+    "maxpool": ("kernel",),
+    "avgpool": ("kernel",),
+    "dense": ("units",),
+    "dropout": ("rate",),
+    "lrn": ("size",),
+    "leaky_relu": ("slope",),
+    "elu": ("alpha",),
+}
+DEFAULTS: dict[tuple[str, str], Any] = {
+    ("conv", "stride"): 1,
+    ("conv", "pad"): 0,
+    ("conv", "dilation"): 1,
+    ("conv", "groups"): 1,
+    ("conv", "bias"): True,
+    ("maxpool", "pad"): 0,
+    ("avgpool", "pad"): 0,
+    ("maxpool", "ceil"): False,
+    ("avgpool", "ceil"): False,
+    ("batchnorm", "eps"): 1e-5,
+    ("batchnorm", "momentum"): 0.1,
+    ("dense", "bias"): True,
+}
+FUSABLE = frozenset({"relu", "relu6", "silu", "hardswish", "hardsigmoid", "tanh", "sigmoid", "gelu"})
+TAKES_ACTIVATION = frozenset({"conv", "dense", "batchnorm"})
+STATEFUL = frozenset({"conv", "batchnorm", "dense", "prelu"})
+
+
+def text(value: Any, key: str) -> str:
+    """An option's value as spec text."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        a, b = value
+        return f"{a}x{b}" if key == "kernel" or a != b else str(a)
+    if isinstance(value, int):
+        return f"{value}x{value}" if key == "kernel" else str(value)
+    if isinstance(value, float):
+        out = repr(value)
+        return out if "e" in out or "." in out else out + ".0"
+    return str(value)
+
+
+def is_container(m: Any) -> bool:
+    from torch import nn
+
+    return type(m) in (nn.Sequential, nn.ModuleList, nn.ModuleDict)
+
+
+def is_leaf(m: Any) -> bool:
+    import torch.fx
+
+    return bool(torch.fx.Tracer().is_leaf_module(m, ""))
+
+
+def trace(module: Any, shape: tuple[int, ...]) -> tuple[dict[str, Unit], str, str]:
+    """The model's units in graph order, its input's name and its output unit."""
+    import torch
+    import torch.fx
+    from torch.fx.passes.shape_prop import ShapeProp
+
+    was = module.training
+    module.eval()
+    try:
+        gm = torch.fx.symbolic_trace(module)
+        inputs = [n.name for n in gm.graph.nodes if n.op == "placeholder" and not n.args]  # those without a default
+        if len(inputs) == 1:
+            with torch.no_grad(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the model's own warnings (an even 'same' kernel) are for its users
+                ShapeProp(gm).propagate(torch.zeros(1, *shape))
+    except Exception as exc:
+        raise TorchImportError([Refusal("(the model)", type(module).__name__, f"torch.fx cannot trace it: {exc}")]) from exc
+    finally:
+        module.train(was)
+    if len(inputs) != 1:
+        raise TorchImportError(
+            [Refusal("(the model)", "forward", f"it takes {len(inputs)} inputs ({', '.join(inputs)}): archc networks have one")]
+        )
+    mods = dict(module.named_modules())
+    units: dict[str, Unit] = {}
+    refusals: list[Refusal] = []
+    flat: set[str] = set()  # values archc holds as C while torch holds Cx1x1
+    seen: set[str] = set()
+    entry = exit_ = ""
+    for node in gm.graph.nodes:
+        if node.op == "placeholder":
+            entry = entry or node.name
+            continue
+        if node.op == "output":
+            out = node.args[0]
+            if not isinstance(out, torch.fx.Node):
+                refusals.append(Refusal("(the model)", "forward", "it returns more than one tensor"))
+            elif out.name in flat:
+                refusals.append(Refusal("(the model)", "forward", "it returns Cx1x1 maps, which archc's global_avgpool gives as a vector"))
+            else:
+                exit_ = out.name
+            continue
+        stack = tuple(p for p, _ in (node.meta.get("nn_module_stack") or {}).values() if p != node.target)
+        where = node.target if node.op == "call_module" else (stack[-1] if stack else "(the model)")
+        try:
+            unit = _unit(node, mods, flat)
+            _check_inplace(node, mods)
+        except Refuse as why:
+            refusals.append(Refusal(where, _op_name(node, mods), str(why)))
+            continue
+        unit.stack = stack
+        if unit.path is not None:
+            if unit.path in seen:
+                if unit.op in STATEFUL:
+                    refusals.append(
+                        Refusal(where, _op_name(node, mods), "the module is called twice, sharing its weights; an archc layer owns its own")
+                    )
+                unit.path = None
+            seen.add(node.target)
+        units[unit.id] = unit
+    if refusals:
+        raise TorchImportError(refusals)
+    _reassociate(units)
+    return _live(units, exit_), entry, exit_
+
+
+def _check_inplace(node: Any, mods: dict[str, Any]) -> None:
+    """An in-place op on a tensor that another layer reads changes what that layer sees, which
+    the traced dataflow does not show."""
+    import torch.fx
+
+    module = mods.get(node.target) if node.op == "call_module" else None
+    inplace = bool(getattr(module, "inplace", False)) or node.kwargs.get("inplace") is True
+    inplace |= (node.op == "call_method" and str(node.target).endswith("_")) or node.target is operator.iadd
+    source = node.args[0] if node.args else None
+    if inplace and isinstance(source, torch.fx.Node) and len(source.users) > 1:
+        raise Refuse("it works in place on a tensor that other layers read too")
+
+
+def _op_name(node: Any, mods: dict[str, Any]) -> str:
+    if node.op == "call_module":
+        cls = type(mods[node.target])
+        return f"nn.{cls.__name__}" if cls.__module__.startswith("torch.nn") else f"{cls.__module__}.{cls.__name__}"
+    if node.op == "call_method":
+        return f"Tensor.{node.target}"
+    if node.op == "get_attr":
+        return f"self.{node.target}"
+    target = node.target
+    mod = getattr(target, "__module__", None) or ""
+    name = getattr(target, "__name__", str(target))
+    if name == "fn" and hasattr(target, "__wrapped__"):
+        name = target.__wrapped__.__name__
+    prefix = {"torch.nn.functional": "F", "_operator": "operator", "torch._C._VariableFunctions": "torch"}.get(mod, mod or "torch")
+    return f"{prefix}.{name}"
+
+
+def _shape(node: Any) -> tuple[int, ...]:
+    meta = node.meta.get("tensor_meta")
+    return tuple(meta.shape) if meta is not None and hasattr(meta, "shape") else ()
+
+
+def _pair(v: Any) -> tuple[int, int]:
+    if isinstance(v, int):
+        return (v, v)
+    a, b = v
+    return (int(a), int(b))
+
+
+def _square(v: tuple[int, int]) -> Any:
+    return v[0] if v[0] == v[1] else v
+
+
+def _unit(node: Any, mods: dict[str, Any], flat: set[str]) -> Unit:
+    import torch.fx
+
+    if node.op == "get_attr":
+        raise Refuse("a parameter or buffer used outside its module: archc's layers own their tensors")
+    tensors = [a for a in (*node.args, *node.kwargs.values()) if isinstance(a, torch.fx.Node)]
+    lists = [a for a in node.args if isinstance(a, list | tuple)]
+    for lst in lists:
+        tensors += [a for a in lst if isinstance(a, torch.fx.Node)]
+    ins = [t.name for t in tensors]
+    in_flat = [t.name in flat for t in tensors]
+    rank = len(_shape(tensors[0])) if tensors else 0
+    if node.op == "call_module":
+        op, slots = _module(mods[node.target], rank, _shape(tensors[0]) if tensors else ())
+        unit = Unit(node.name, op, ins[:1], slots, path=node.target)
+    else:
+        op, slots = _function(node, rank)
+        unit = Unit(node.name, op, ins if op in ("add", "concat") else ins[:1], slots)
+        if op == "add" and (len(tensors) != 2 or _shape(tensors[0]) != _shape(tensors[1])):
+            raise Refuse("add needs two tensors of one shape (no constants, no broadcasting)")
+    if any(in_flat):
+        if op in ("flatten",):
+            unit.op, unit.slots = "identity", []
+        elif op in ("add", "concat", "dropout", "identity") or op in FUSABLE or op in ("leaky_relu", "elu", "softmax"):
+            if not all(in_flat):
+                raise Refuse("it mixes a 1x1 adaptive pool's output with other maps")
+            flat.add(node.name)
+        else:
+            raise Refuse("it reads the Cx1x1 maps of a 1x1 adaptive pool, which archc's global_avgpool gives as a vector")
+    if op == "global_avgpool" and len(_shape(node)) == 4:
+        flat.add(node.name)
+    if op in ("conv", "maxpool", "avgpool", "lrn") and rank != 4:
+        raise Refuse(f"{op} needs NxCxHxW input; it gets rank {rank}")
+    if op == "dense" and rank != 2:
+        raise Refuse(f"a linear layer on a rank-{rank} tensor: archc's dense reads a flat vector")
+    return unit
+
+
+def _module(m: Any, rank: int, in_shape: tuple[int, ...]) -> tuple[str, list[tuple[str, Any]]]:
+    from torch import nn
+
+    t = type(m)
+    if t is nn.Conv2d:
+        if m.padding_mode != "zeros":
+            raise Refuse(f"padding_mode={m.padding_mode!r}: archc pads with zeros")
+        k, d = _pair(m.kernel_size), _pair(m.dilation)
+        pad: Any
+        if m.padding == "same":
+            if any(dd * (kk - 1) % 2 for kk, dd in zip(k, d, strict=True)):
+                raise Refuse("padding='same' with an even effective kernel pads unevenly")
+            pad = "same"
+        elif m.padding == "valid":
+            pad = 0
+        else:
+            pad = _square(_pair(m.padding))
+        slots = [("filters", m.out_channels), ("kernel", _square(k)), ("stride", _square(_pair(m.stride))), ("pad", pad)]
+        return "conv", [*slots, ("dilation", _square(d)), ("groups", m.groups), ("bias", m.bias is not None)]
+    if t in (nn.BatchNorm2d, nn.BatchNorm1d):
+        if not m.affine or not m.track_running_stats:
+            raise Refuse("batch norm without affine parameters or running statistics")
+        if m.momentum is None:
+            raise Refuse("momentum=None (a cumulative average) is not archc's batchnorm momentum")
+        if (t is nn.BatchNorm2d) != (rank == 4) or rank not in (2, 4):
+            raise Refuse(f"batch norm on a rank-{rank} tensor")
+        return "batchnorm", [("eps", float(m.eps)), ("momentum", float(m.momentum))]
+    if t is nn.Linear:
+        return "dense", [("units", m.out_features), ("bias", m.bias is not None)]
+    if t in (nn.MaxPool2d, nn.AvgPool2d):
+        return _pool(
+            "maxpool" if t is nn.MaxPool2d else "avgpool",
+            m.kernel_size,
+            m.stride,
+            m.padding,
+            m.ceil_mode,
+            getattr(m, "dilation", 1),
+            getattr(m, "return_indices", False),
+            getattr(m, "count_include_pad", True),
+            getattr(m, "divisor_override", None),
+        )
+    if t is nn.AdaptiveAvgPool2d:
+        return _adaptive(m.output_size)
+    if t is nn.Dropout:
+        return "dropout", [("rate", float(m.p))]
+    if t is nn.Flatten:
+        if (m.start_dim, m.end_dim) != (1, -1):
+            raise Refuse(f"Flatten({m.start_dim}, {m.end_dim}): archc flattens everything but the batch")
+        return "flatten", []
+    if t is nn.LocalResponseNorm:
+        return "lrn", [("size", m.size), ("alpha", float(m.alpha)), ("beta", float(m.beta)), ("k", float(m.k))]
+    if t is nn.Identity:
+        return "identity", []
+    if t is nn.PReLU:
+        if m.num_parameters != (in_shape[1] if len(in_shape) > 1 else 1):
+            raise Refuse(f"PReLU with {m.num_parameters} slope(s): archc's prelu has one per map")
+        return "prelu", []
+    if t is nn.Softmax:
+        if m.dim not in (1, -1 if rank == 2 else 1):
+            raise Refuse(f"softmax over dim {m.dim}: archc's softmax is over the maps (dim 1)")
+        return "softmax", []
+    simple = {nn.ReLU: "relu", nn.ReLU6: "relu6", nn.SiLU: "silu", nn.Hardswish: "hardswish", nn.Hardsigmoid: "hardsigmoid"}
+    simple |= {nn.Sigmoid: "sigmoid", nn.Tanh: "tanh"}
+    if t in simple:
+        return simple[t], []
+    if t is nn.GELU:
+        return "gelu", [] if m.approximate == "none" else [("approximate", m.approximate)]
+    if t is nn.LeakyReLU:
+        return "leaky_relu", [("slope", float(m.negative_slope))]
+    if t is nn.ELU:
+        return "elu", [("alpha", float(m.alpha))]
+    raise Refuse("no archc op computes it" + ("" if t.__module__.startswith("torch.nn") else " (a leaf module archc does not know)"))
+
+
+def _pool(
+    op: str, k: Any, s: Any, p: Any, ceil: bool, dil: Any, indices: bool, include: bool, divisor: Any
+) -> tuple[str, list[tuple[str, Any]]]:
+    if _pair(dil) != (1, 1):
+        raise Refuse("a dilated pool")
+    if indices:
+        raise Refuse("return_indices=True")
+    if not include:
+        raise Refuse("count_include_pad=False: archc's avgpool counts the zero padding")
+    if divisor is not None:
+        raise Refuse("divisor_override")
+    kk = _pair(k)
+    ss = kk if s is None or s == [] else _pair(s)
+    return op, [("kernel", _square(kk)), ("stride", _square(ss)), ("pad", _square(_pair(p))), ("ceil", bool(ceil))]
+
+
+def _adaptive(size: Any) -> tuple[str, list[tuple[str, Any]]]:
+    if size in (1, (1, 1), [1, 1]):
+        return "global_avgpool", []
+    raise Refuse(f"an adaptive average pool to {size}: the language has only global_avgpool (to 1x1)")
+
+
+FUNCTIONS: dict[str, str] = {
+    "relu": "relu", "relu_": "relu", "relu6": "relu6", "silu": "silu", "hardswish": "hardswish",
+    "hardsigmoid": "hardsigmoid", "sigmoid": "sigmoid", "tanh": "tanh", "gelu": "gelu",
+    "leaky_relu": "leaky_relu", "elu": "elu", "softmax": "softmax", "flatten": "flatten",
+    "max_pool2d": "maxpool", "avg_pool2d": "avgpool", "adaptive_avg_pool2d": "adaptive",
+    "dropout": "dropout", "cat": "concat", "concat": "concat", "concatenate": "concat",
+    "add": "add", "iadd": "add", "add_": "add", "contiguous": "identity", "mean": "mean",
+}  # fmt: skip
+SIGNATURES: dict[str, tuple[tuple[str, Any], ...]] = {
+    "maxpool": (("kernel_size", None), ("stride", None), ("padding", 0), ("dilation", 1), ("ceil_mode", False), ("return_indices", False)),
+    "avgpool": (
+        ("kernel_size", None),
+        ("stride", None),
+        ("padding", 0),
+        ("ceil_mode", False),
+        ("count_include_pad", True),
+        ("divisor_override", None),
+    ),
+    "adaptive": (("output_size", None),),
+    "dropout": (("p", 0.5), ("training", True), ("inplace", False)),
+    "flatten": (("start_dim", 0), ("end_dim", -1)),
+    "concat": (("dim", 0),),
+    "softmax": (("dim", None),),
+    "gelu": (("approximate", "none"),),
+    "leaky_relu": (("negative_slope", 0.01), ("inplace", False)),
+    "elu": (("alpha", 1.0), ("inplace", False)),
+    "add": (("other", None), ("alpha", 1)),
+    "mean": (("dim", None), ("keepdim", False)),
+}
+
+
+def _function(node: Any, rank: int) -> tuple[str, list[tuple[str, Any]]]:
+    target = node.target
+    name = target if isinstance(target, str) else getattr(target, "__name__", "")
+    if name == "fn" and hasattr(target, "__wrapped__"):
+        name = target.__wrapped__.__name__
+    if name == "fn":  # F.max_pool2d is a boolean dispatch
+        import torch.nn.functional as F
+
+        name = {id(F.max_pool2d): "max_pool2d"}.get(id(target), name)
+    known = node.op == "call_method" or target in (operator.add, operator.iadd) or _from_torch(target)
+    op = FUNCTIONS.get(name) if known else None
+    if op is None:
+        raise Refuse("no archc op computes it")
+    a = _bind(node, SIGNATURES.get(op, ()))
+    if op == "add":
+        if a.get("alpha", 1) != 1:
+            raise Refuse("torch.add with alpha")
+        return "add", []
+    if op == "concat":
+        dim = a["dim"]
+        if dim not in (1, 1 - rank):
+            raise Refuse(f"concatenation along dim {dim}: archc's concat joins maps (dim 1)")
+        return "concat", []
+    if op == "flatten":
+        if (a["start_dim"], a["end_dim"]) != (1, -1):
+            raise Refuse(f"flatten({a['start_dim']}, {a['end_dim']}): archc flattens everything but the batch")
+        return "flatten", []
+    if op == "mean":
+        dims = a["dim"]
+        if rank == 4 and not a["keepdim"] and dims is not None and sorted(d % 4 for d in dims) == [2, 3]:
+            return "global_avgpool", []
+        raise Refuse("a mean other than over H and W without keepdim")
+    if op in ("maxpool", "avgpool"):
+        return _pool(op, a["kernel_size"], a["stride"], a["padding"], a["ceil_mode"], a.get("dilation", 1),
+                     a.get("return_indices", False), a.get("count_include_pad", True), a.get("divisor_override"))  # fmt: skip
+    if op == "adaptive":
+        return _adaptive(a["output_size"])
+    if op == "dropout":
+        # its `training` flag is read when tracing (in eval mode): `self.training` and `False`
+        # look alike, and the default True drops in eval too; archc's dropout is nn.Dropout
+        raise Refuse("F.dropout's training flag is fixed when tracing; nn.Dropout is what archc's dropout is")
+    if op == "softmax":
+        if a["dim"] != 1 and not (rank == 2 and a["dim"] == -1):
+            raise Refuse(f"softmax over dim {a['dim']}: archc's softmax is over the maps (dim 1)")
+        return "softmax", []
+    if op == "gelu":
+        return "gelu", [] if a["approximate"] == "none" else [("approximate", a["approximate"])]
+    if op == "leaky_relu":
+        return "leaky_relu", [("slope", float(a["negative_slope"]))]
+    if op == "elu":
+        return "elu", [("alpha", float(a["alpha"]))]
+    return op, []
+
+
+def _from_torch(target: Any) -> bool:
+    mod = getattr(target, "__module__", None) or ""
+    return mod.startswith("torch") or (mod == "" and getattr(target, "__self__", None) is not None)
+
+
+def _bind(node: Any, sig: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
+    rest = node.args[1:]
+    out = {k: (rest[i] if i < len(rest) else node.kwargs.get(k, d)) for i, (k, d) in enumerate(sig)}
+    return out
+
+
+def _reassociate(units: dict[str, Unit]) -> None:
+    """DenseNet's `torch.cat(all features so far)` as a chain of two-way concats, each moved into
+    the module whose output it appends: the same tensors, a nest of branches archc can state."""
+    cats: dict[tuple[str, ...], str] = {}
+    for u in units.values():
+        if u.op != "concat":
+            continue
+        if len(u.inputs) == 1:
+            u.op = "identity"
+            continue
+        for j in range(len(u.inputs) - 1, 1, -1):
+            prefix = cats.get(tuple(u.inputs[:j]))
+            if prefix is not None:
+                cats[tuple(u.inputs)] = u.id
+                u.inputs = [prefix, *u.inputs[j:]]
+                break
+        else:
+            cats[tuple(u.inputs)] = u.id
+        if len(u.inputs) == 2:
+            _absorb(units, u)
+
+
+def _absorb(units: dict[str, Unit], cat: Unit) -> None:
+    a, b = cat.inputs
+    if b not in units:
+        return
+    sb = units[b].stack
+    common = 0
+    while common < min(len(sb), len(cat.stack)) and sb[common] == cat.stack[common]:
+        common += 1
+    if common >= len(sb):
+        return
+    scope = sb[: common + 1]
+    inside = {u.id for u in units.values() if u.stack[: len(scope)] == scope and u.id != cat.id}
+    outside = {i for uid in inside for i in units[uid].inputs if i not in inside}
+    if outside == {a}:
+        cat.stack = scope
+
+
+def _live(units: dict[str, Unit], exit_: str) -> dict[str, Unit]:
+    live: set[str] = set()
+    todo = [exit_]
+    while todo:
+        uid = todo.pop()
+        if uid in live or uid not in units:
+            continue
+        live.add(uid)
+        todo.extend(units[uid].inputs)
+    return {k: u for k, u in units.items() if k in live}
