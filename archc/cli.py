@@ -11,6 +11,7 @@ import argparse
 import json
 import math
 import os
+import re
 import shutil
 import sys
 from collections.abc import Callable, Sequence
@@ -28,7 +29,7 @@ from .compiler import (
     read_spec_bytes,
 )
 from .diagnostics import render_all, to_json
-from .env import MissingDependency
+from .env import MissingDependency, require
 from .graph import Network
 from .runtime import BadBudget, ModelTooLarge
 from .shapes import Shape
@@ -242,10 +243,16 @@ def _parser() -> argparse.ArgumentParser:
     mode.add_argument("-i", "--in-place", action="store_true", help="rewrite the files that need it (default: print to standard output)")
     f.set_defaults(func=cmd_fmt)
 
-    i = sub.add_parser("import", help="turn a Caffe .prototxt into a readable .arch spec (archc docs import)")
-    i.add_argument("file", metavar="FILE", help="a Caffe .prototxt (deploy or train_val), or - for standard input")
+    i = sub.add_parser("import", help="turn a PyTorch model or a Caffe .prototxt into a readable .arch spec (archc docs import)")
+    i.add_argument(
+        "file",
+        metavar="SOURCE",
+        help="PACKAGE.MODULE:CALLABLE (a PyTorch model, e.g. torchvision.models:resnet50), a Caffe .prototxt, or - for standard input",
+    )
     i.add_argument("-o", "--output", metavar="FILE", help="the .arch file to write (default: standard output)")
-    i.add_argument("--from", dest="source", choices=("caffe",), default="caffe", help="the file's framework (default: caffe)")
+    i.add_argument(
+        "--from", dest="source", choices=IMPORT_SOURCES, default=None, help="the source's framework (default: from its form or extension)"
+    )
     i.add_argument("--name", help="the network's name (default: the net's name: field, else the file's name)")
     i.add_argument("--input", metavar="CxHxW", type=_shape_arg, help="the input shape, replacing the declared one (data layers need it)")
     i.add_argument("--force", action="store_true", help="overwrite an existing output file")
@@ -571,6 +578,43 @@ def _show_or_write(path: str, source: str, text: str, check: bool) -> None:
         print(f"reformatted {path}", file=sys.stderr)
 
 
+IMPORT_SOURCES = ("torch", "caffe")
+
+
+def import_source(args: argparse.Namespace) -> str:
+    """The framework of `archc import`'s source: --from, else PACKAGE.MODULE:CALLABLE is PyTorch, else Caffe."""
+    if args.source:
+        return str(args.source)
+    if re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*", args.file) and not Path(args.file).exists():
+        return "torch"
+    return "caffe"
+
+
+def cmd_import_torch(args: argparse.Namespace, out: Path | None) -> int:
+    from .imports.from_torch import TorchImportError, import_callable
+
+    require("torch")
+    try:
+        spec = import_callable(args.file, args.input or "3x224x224")
+    except TorchImportError as exc:
+        print(f"archc import: {args.file} cannot be expressed exactly:\n{exc}", file=sys.stderr)
+        return EXIT_SPEC
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise UsageError(f"{args.file}: {exc}") from None
+    return _write_import(out, spec)
+
+
+def _write_import(out: Path | None, spec: str) -> int:
+    if out is None:
+        sys.stdout.write(spec)
+        return EXIT_OK
+    from .files import write_atomic
+
+    write_atomic(out, spec)
+    print(f"wrote {out}")
+    return EXIT_OK
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     """Every refusal is reported and nothing is written: a spec that is only partly the net would mislead."""
     from .compiler import decode_spec
@@ -579,6 +623,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     out = Path(args.output) if args.output else None
     if out is not None and out.exists() and not args.force:
         raise UsageError(f"{out} exists: add --force to overwrite it")
+    if import_source(args) == "torch":
+        return cmd_import_torch(args, out)
     data = sys.stdin.buffer.read(MAX_SOURCE_BYTES + 1) if args.file == "-" else read_spec_bytes(args.file)
     name = "<stdin>" if args.file == "-" else args.file
     text = decode_spec(data, name)
@@ -589,14 +635,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         return EXIT_SPEC
     for note in result.notes:
         print(f"{note.span.file}:{note.span.line}:{note.span.column}: note: {note.message}", file=sys.stderr)
-    if out is None:
-        sys.stdout.write(result.spec)
-        return EXIT_OK
-    from .files import write_atomic
-
-    write_atomic(out, result.spec)
-    print(f"wrote {out}")
-    return EXIT_OK
+    return _write_import(out, result.spec)
 
 
 def cmd_examples(args: argparse.Namespace) -> int:

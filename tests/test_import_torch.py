@@ -477,3 +477,21 @@ def test_torchvision_model_with_adaptive_pool_round_trips(name: str) -> None:
     tv = _torchvision()
     torch.manual_seed(0)
     roundtrip(getattr(tv.models, name)(), (3, 64, 64))
+
+
+def test_the_cli_imports_a_callable(tmp_path: Path) -> None:
+    from archc.cli import main
+
+    out = tmp_path / "tiny.arch"
+    assert main(["import", "tests.data.tiny_torch:tiny", "-o", str(out), "--input", "3x8x8"]) == 0
+    net = archc.load(out.read_text())
+    assert [n.op for n in net.layers] == ["conv", "global_avgpool", "dense"] and net.total_params == 3 * 4 * 9 + 4 + 4 * 2 + 2
+
+
+def test_the_cli_names_what_cannot_be_imported(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from archc.cli import main
+
+    out = tmp_path / "rolled.arch"
+    assert main(["import", "tests.data.tiny_torch:rolled", "-o", str(out), "--input", "3x8x8"]) == 1
+    assert "roll" in capsys.readouterr().err and not out.exists()
+    assert main(["import", "tests.data.tiny_torch:nothing_here"]) == 2
