@@ -85,7 +85,17 @@ def test_depthwise_transfer_keeps_torch_output_map_c_times_m_plus_j_as_keras_c_j
         assert torch.equal(value, back.state_dict()[key]), key
 
 
-@pytest.mark.parametrize("text", [SPEC, MODULE_SPEC], ids=["network", "module"])
+# TensorFlow's depthwise kernel refuses strides that differ between H and W (the campaign's
+# seed 102 crashed in DepthwiseConv2D.call): such a conv stays a grouped Conv2D.
+UNEQUAL_STRIDES = "network U {\n input image: 2x9x9\n u: conv 4 3x3 stride=1x2 groups=2 pad=0x1x1x0\n flatten\n}\n"
+
+
+def test_depthwise_strides_that_differ_are_a_grouped_conv2d() -> None:
+    model = build_model(net_of(UNEQUAL_STRIDES), "keras")
+    assert type(model.get_layer("u")).__name__ == "Conv2D"
+
+
+@pytest.mark.parametrize("text", [SPEC, MODULE_SPEC, UNEQUAL_STRIDES], ids=["network", "module", "unequal-strides"])
 def test_torch_equals_the_reference_and_keras_matches_it_after_transfer(text: str) -> None:
     """tests/campaign.py: generated torch == reference bit for bit (eval and train), Keras ≈ torch."""
     assert check_spec(text) == []

@@ -73,6 +73,18 @@ ORACLES = {
             softmax
         }
     """,
+    "depthwise": """
+        module dw(c, p) { conv c 3x3 stride=2 pad=p groups=c bias=false; batchnorm relu6 }
+        network Depthwise {
+            input image: 4x10x9
+            a: conv 8 3x3 pad=1 groups=4 relu6
+            b: dw(8, 0x1x0x1)
+            c: dw(8, 1)
+            d: conv 6 2x2 pad=1x0x0x1 sigmoid
+            flatten
+            fc: dense 3
+        }
+    """,
     "merges": """
         network Merges {
             input image: 3x9x9
@@ -141,6 +153,7 @@ def test_oracles_reach_every_op_and_emitter_path() -> None:
     assert ops == set(archc.ops.CATALOGUE)
     paths = ["PaddedMaxPool2D(", "PaddedAvgPool2D(", 'padding="same", name="e"', "ZeroPadding2D((1, 0)", "LocalResponseNorm("]
     paths += ["ConnectionTableConv2D(", "Subsampling(", "RBF(", "layers.Permute(", "for i in range(2):", "if aux:", "def block_2("]
+    paths += ["layers.DepthwiseConv2D(", "ZeroPadding2D(((0, 1), (0, 1))", "ZeroPadding2D(((1, 0), (0, 1))"]
     paths += ['name="r-1_pad"', 'x = pair_(x, 4, name=f"p-{i}")', 'a = layers.Conv2D(c, 1, activation="relu", name=f"{name}-a")(x)']
     assert [p for p in paths if p not in keras_text] == []
 

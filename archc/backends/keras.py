@@ -86,10 +86,13 @@ def keras_same(size: int, kernel: int, stride: int, dilation: int = 1) -> tuple[
 
 def depthwise(net: Network, node: Node) -> bool:
     """Whether a conv has one group per input map (and so filters a multiple of them): Keras'
-    DepthwiseConv2D, with keras.applications' weight layout, rather than a grouped Conv2D."""
+    DepthwiseConv2D, with keras.applications' weight layout, rather than a grouped Conv2D.
+    TensorFlow's depthwise kernel refuses strides that differ between H and W: those stay a
+    grouped Conv2D, which computes the same."""
     a = node.attrs
     maps = net.nodes[node.inputs[0]].shape[0]
-    return node.op == "conv" and "table" not in a and a["groups"] > 1 and a["groups"] == maps
+    equal_strides = pair(a["stride"])[0] == pair(a["stride"])[1]
+    return node.op == "conv" and "table" not in a and a["groups"] > 1 and a["groups"] == maps and equal_strides
 
 
 def hwc_flatten(net: Network, node: Node) -> bool:
