@@ -102,24 +102,6 @@ def sides(pad: Any) -> tuple[int, int, int, int]:
     return (ph, ph, pw, pw)
 
 
-def conv_sides(attrs: dict[str, Any]) -> tuple[int, int, int, int]:
-    """A conv's padding as (top, bottom, left, right), `same` and `valid` resolved (stride 1 for `same`)."""
-    pad = attrs["pad"]
-    if pad == "same":
-        kh, kw = attrs["kernel"][0], attrs["kernel"][1]
-        dh, dw = _pair(attrs["dilation"])
-        return sides((dh * (kh - 1) // 2, dw * (kw - 1) // 2))
-    return sides(0 if pad == "valid" else pad)
-
-
-def asymmetric(pad: Any) -> bool:
-    """Whether a padding differs between top and bottom or between left and right."""
-    if pad in ("same", "valid"):
-        return False
-    t, b, l, r = sides(pad)
-    return t != b or l != r
-
-
 def _window(shape: Shape, op: str, kernel: Any, stride: Any, pad: Any, dilation: Any = 1, ceil: bool = False) -> Outcome:
     c, h, w = _spatial(shape, op)
     kh, kw = _pair(kernel)
@@ -244,7 +226,14 @@ def conv(name: str, attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
         if _pair(attrs["stride"]) != (1, 1):
             raise ShapeProblem("option-value", "pad=same needs stride 1 (PyTorch's rule)", "give the padding as a number", option="pad")
         if (dh * (kh - 1)) % 2 or (dw * (kw - 1)) % 2:
-            raise ShapeProblem("option-value", "pad=same needs an odd kernel here", "give the padding as a number", option="pad")
+            lo, hi = (dh * (kh - 1)) // 2, (dh * (kh - 1) + 1) // 2
+            left, right = (dw * (kw - 1)) // 2, (dw * (kw - 1) + 1) // 2
+            raise ShapeProblem(
+                "option-value",
+                "pad=same needs an odd kernel here",
+                f"give the padding side by side: pad={lo}x{hi}x{left}x{right} (top, bottom, left, right) keeps the size as Keras' same does",
+                option="pad",
+            )
         pad = (dh * (kh - 1) // 2, dw * (kw - 1) // 2)
     elif pad == "valid":
         pad = 0

@@ -176,3 +176,11 @@ def test_malformed_pads_are_diagnostics(line: str, code: str, message: str) -> N
     comp = archc.compile_source(f"network N {{\n    input 3x8x8\n    {line}\n}}\n", "bad.arch")
     errors = [(d.code, d.message) for d in comp.errors]
     assert any(c == code and message in m for c, m in errors), errors
+
+
+def test_same_with_an_even_kernel_hints_the_four_sides_that_keep_the_size() -> None:
+    comp = archc.compile_source("network N {\n    input 3x8x8\n    c: conv 4 4x2 same\n}\n", "even.arch")
+    (error,) = comp.errors
+    assert "pad=1x2x0x1" in (error.hint or "")
+    fixed = net_of("network N {\n    input 3x8x8\n    c: conv 4 4x2 pad=1x2x0x1\n}\n")
+    assert fixed.nodes[fixed.output].shape == (4, 8, 8)
