@@ -16,6 +16,7 @@ from archc import reference, weights  # noqa: E402
 from archc.backends.dot import DotBackend  # noqa: E402
 from archc.backends.pytorch import torch_paths  # noqa: E402
 from archc.build import generate  # noqa: E402
+from archc.render import render_bytes  # noqa: E402
 from archc.runtime import build_model  # noqa: E402
 from tests.campaign import check_spec  # noqa: E402
 
@@ -159,6 +160,8 @@ def test_the_diagram_shows_the_four_sides() -> None:
     net = net_of(SPEC)
     dw2 = next(n for n in net.layers if n.name == "dw2")
     assert "pad 1x0x0x1" in DotBackend().detail(dw2)
+    dot = render_bytes(net, "dot").decode()
+    assert "depthwise ×2" in dot and "groups=8 (8 towers)" not in dot
     assert torch_paths(net)[dw2.path] == "dw2"
 
 
