@@ -30,7 +30,8 @@ def spec_path(spec: str) -> str:
 
 
 def models(spec: str) -> tuple[keras.Model, keras.Model]:
-    """The application and the compiled spec at SIZE, both returning logits."""
+    """The application and the compiled spec at SIZE, both returning logits; initialised from a seed."""
+    keras.utils.set_random_seed(0)
     app = getattr(keras.applications, spec)(weights=None, input_shape=(SIZE, SIZE, 3), classifier_activation=None)
     compiled = archc.build_model(spec_path(spec), "keras", input=(3, SIZE, SIZE), classifier_activation=None)
     return app, compiled
