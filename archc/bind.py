@@ -308,4 +308,6 @@ def _dims(opdef: ops.OpDef, option: ops.Option, value: ir.Scalar) -> tuple[int, 
             return vals
         if len(vals) == 3 and opdef.name == "conv" and option.name == "kernel":
             return vals  # HxWxdepth: the depth is checked against the input
+        if len(vals) == 4 and option.kind == ops.PAD:
+            return vals  # top x bottom x left x right, as keras.applications' ZeroPadding2D pads
     return None

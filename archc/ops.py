@@ -52,7 +52,7 @@ KIND_TEXT = {
     DIMS: "a size like 3x3 or a whole number",
     BOOL: "true or false",
     CHOICE: "one of",
-    PAD: "a whole number, a size like 1x2, 'same' or 'valid'",
+    PAD: "a whole number, HxW like 1x2, TOPxBOTTOMxLEFTxRIGHT like 0x1x0x1, 'same' or 'valid'",
 }
 
 
@@ -133,7 +133,13 @@ CATALOGUE: dict[str, OpDef] = {
                 Option("filters", INT, required=True, doc="number of output maps"),
                 Option("kernel", DIMS, required=True, doc="kernel size, optionally with the filter depth"),
                 Option("stride", DIMS, 1),
-                Option("pad", PAD, 0, doc="zero padding; `same` keeps the size (stride 1), `valid` is 0"),
+                Option(
+                    "pad",
+                    PAD,
+                    0,
+                    doc="zero padding: one number, HxW, or TxBxLxR (top, bottom, left, right: `0x1x0x1`); "
+                    "`same` keeps the size (stride 1), `valid` is 0",
+                ),
                 Option("dilation", DIMS, 1),
                 Option("groups", INT, 1, doc="split input and output maps into towers"),
                 Option("bias", BOOL, True),

@@ -122,6 +122,12 @@ def _conv(node: Node, ins: list[Tensor], p: _ParamView, train: bool) -> Tensor:
     dil = _pair(a["dilation"])
     if a["pad"] == "same":
         pad = (dil[0] * (kh - 1) // 2, dil[1] * (kw - 1) // 2)
+    elif isinstance(a["pad"], tuple) and len(a["pad"]) == 4:  # top, bottom, left, right: pad, then convolve
+        top, bottom, left, right = a["pad"]
+        if (top, left) == (bottom, right):  # the same zeros as the conv's own padding (its kernel, its bits)
+            pad = (top, left)
+        else:
+            x, pad = F.pad(x, (left, right, top, bottom)), (0, 0)
     else:
         pad = (0, 0) if a["pad"] == "valid" else _pair(a["pad"])
     weight, groups = p["weight"], a["groups"]

@@ -62,35 +62,59 @@ def _spatial(shape: Shape, op: str) -> tuple[int, int, int]:
     return shape[0], shape[1], shape[2]
 
 
-def window_out(size: int, k: int, s: int, p: int, d: int, ceil: bool, axis: str) -> tuple[int, str, int]:
-    """Output length of a sliding window, its arithmetic, and input rows left uncovered at the end."""
+def window_out(size: int, k: int, s: int, p: int | tuple[int, int], d: int, ceil: bool, axis: str) -> tuple[int, str, int]:
+    """Output length of a sliding window, its arithmetic, and input rows left uncovered at the end.
+
+    `p` pads both ends alike, or is (before, after) for an asymmetric padding (`pad=0x1x0x1`)."""
+    before, after = (p, p) if isinstance(p, int) else p
     span = d * (k - 1) + 1
-    num = size + 2 * p - span
-    pad_text = f" + 2·{p}" if p else ""
+    num = size + before + after - span
+    pad_text = pad_terms(p)
     k_text = f"{span}" if d == 1 else f"({d}·({k} − 1) + 1)"
     if ceil:
         out = -(-num // s) + 1
-        if out > 0 and (out - 1) * s >= size + p:  # PyTorch: the last window must start inside input + left pad
+        if out > 0 and (out - 1) * s >= size + before:  # PyTorch: the last window must start inside input + left pad
             out -= 1
         text = f"ceil(({size}{pad_text} − {k_text})/{s}) + 1 = {out}"
         return out, text, 0
     out = num // s + 1
     text = f"floor(({size}{pad_text} − {k_text})/{s}) + 1 = {out}"
-    dropped = num % s - p if num >= 0 and span >= s else 0
+    dropped = num % s - after if num >= 0 and span >= s else 0
     return out, text, max(0, dropped)
+
+
+def _total(p: int | tuple[int, int]) -> int:
+    return 2 * p if isinstance(p, int) else p[0] + p[1]
+
+
+def pad_terms(p: int | tuple[int, int]) -> str:
+    """` + 2·1` for a padding on both ends, ` + 0 + 1` for (before, after), `` for none."""
+    if isinstance(p, int):
+        return f" + 2·{p}" if p else ""
+    return "" if p == (0, 0) else f" + 2·{p[0]}" if p[0] == p[1] else f" + {p[0]} + {p[1]}"
+
+
+def sides(pad: Any) -> tuple[int, int, int, int]:
+    """A numeric padding as (top, bottom, left, right): `1`, `1x2` (HxW) or `0x1x0x1` as written."""
+    if isinstance(pad, tuple) and len(pad) == 4:
+        return (pad[0], pad[1], pad[2], pad[3])
+    ph, pw = _pair(pad)
+    return (ph, ph, pw, pw)
 
 
 def _window(shape: Shape, op: str, kernel: Any, stride: Any, pad: Any, dilation: Any = 1, ceil: bool = False) -> Outcome:
     c, h, w = _spatial(shape, op)
     kh, kw = _pair(kernel)
     sh, sw = _pair(stride)
-    ph, pw = _pair(pad)
+    top, bottom, left, right = sides(pad)
+    ph = (top, bottom) if top != bottom else top  # int: both ends alike; (before, after) otherwise
+    pw = (left, right) if left != right else left
     dh, dw = _pair(dilation)
     if min(kh, kw) < 1:
         raise ShapeProblem("option-value", f"{op} kernel must be at least 1x1", option="kernel")
     if min(sh, sw) < 1:
         raise ShapeProblem("option-value", f"{op} stride must be at least 1", option="stride")
-    if min(ph, pw) < 0:
+    if min(top, bottom, left, right) < 0:
         raise ShapeProblem("option-value", f"{op} padding cannot be negative", option="pad")
     if min(dh, dw) < 1:
         raise ShapeProblem("option-value", f"{op} dilation must be at least 1", option="dilation")
@@ -111,15 +135,15 @@ def _window(shape: Shape, op: str, kernel: Any, stride: Any, pad: Any, dilation:
     return out
 
 
-def _dropped_rows(op: str, axes: list[tuple[str, int, int, int, int, int]]) -> ShapeProblem:
+def _dropped_rows(op: str, axes: list[tuple[str, int, int, int, int | tuple[int, int], int]]) -> ShapeProblem:
     """The warning for windows that leave input rows unread; `axes` holds (axis, n, span, s, p, dropped) for H and W.
 
     The axis that drops is named (`along W`) unless both drop alike, so that a 224x224x3 input's
     dropped column is blamed on its W = 3, not on H = 224.
     """
-    arith = {axis: f"{size}{f' + 2·{p}' if p else ''} − {span} is not divisible by stride {s}" for axis, size, span, s, p, _ in axes}
+    arith = {axis: f"{size}{pad_terms(p)} − {span} is not divisible by stride {s}" for axis, size, span, s, p, _ in axes}
     (_, _, kh, sh, _, dh), (*_, dw) = axes
-    fix = [size + (s - (size + 2 * p - span) % s) % s if drop else size for _, size, span, s, p, drop in axes]
+    fix = [size + (s - (size + _total(p) - span) % s) % s if drop else size for _, size, span, s, p, drop in axes]
     if dh == dw and arith["H"] == arith["W"]:
         why, what = arith["H"], f"{dh} row{'s' if dh != 1 else ''} and column{'s' if dh != 1 else ''}"
         exact = f"a {fix[0]}x{fix[1]} input"
@@ -202,7 +226,14 @@ def conv(name: str, attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
         if _pair(attrs["stride"]) != (1, 1):
             raise ShapeProblem("option-value", "pad=same needs stride 1 (PyTorch's rule)", "give the padding as a number", option="pad")
         if (dh * (kh - 1)) % 2 or (dw * (kw - 1)) % 2:
-            raise ShapeProblem("option-value", "pad=same needs an odd kernel here", "give the padding as a number", option="pad")
+            lo, hi = (dh * (kh - 1)) // 2, (dh * (kh - 1) + 1) // 2
+            left, right = (dw * (kw - 1)) // 2, (dw * (kw - 1) + 1) // 2
+            raise ShapeProblem(
+                "option-value",
+                "pad=same needs an odd kernel here",
+                f"give the padding side by side: pad={lo}x{hi}x{left}x{right} (top, bottom, left, right) keeps the size as Keras' same does",
+                option="pad",
+            )
         pad = (dh * (kh - 1) // 2, dw * (kw - 1) // 2)
     elif pad == "valid":
         pad = 0

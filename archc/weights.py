@@ -6,6 +6,8 @@ Each layer with parameters is found by its spec path on both sides (the torch st
 from `torch_paths`, the Keras layer from `layer_name`) and its tensors are converted:
 
     conv        OIHW (out, in/groups, kh, kw)  ↔  HWIO (kh, kw, in/groups, out)
+    depthwise   (C·m, 1, kh, kw)  ↔  DepthwiseConv2D's (kh, kw, C, m): torch's output map c·m + j
+                is Keras' (c, j), for a conv with one group per input map (groups = C)
     table conv  (links, kh, kw) in the same (output map, input map) order on both sides
     dense       (out, in)  ↔  (in, out); after a spatial flatten the `in` axis is also permuted,
                 because torch flattens C, H, W and channels-last Keras flattens H, W, C
@@ -29,7 +31,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from .backends.keras import flatten_source, layer_name
+from .backends.keras import depthwise, flatten_source, layer_name
 from .backends.pytorch import torch_paths
 from .graph import Network, Node
 
@@ -103,6 +105,13 @@ def converters(net: Network, node: Node, torch_name: str) -> tuple[Convert, Conv
     """(torch array → keras array, keras array → torch array) for one tensor of a node."""
     if torch_name != "weight":
         return _same, _same
+    if node.op == "conv" and depthwise(net, node):  # torch output map c·m + j is Keras' (c, j)
+        maps, mult = node.attrs["groups"], node.attrs["filters"] // node.attrs["groups"]
+        kh, kw = node.attrs["kernel"][0], node.attrs["kernel"][1]
+        return (
+            (lambda w: w.reshape(maps, mult, kh, kw).transpose(2, 3, 0, 1)),
+            (lambda k: k.transpose(2, 3, 0, 1).reshape(maps * mult, 1, kh, kw)),
+        )
     if node.op == "conv" and "table" not in node.attrs:
         return (lambda w: w.transpose(2, 3, 1, 0)), (lambda k: k.transpose(3, 2, 0, 1))
     if node.op == "prelu" and len(node.shape) == 3:  # (C,) ↔ (1, 1, C): shared over H and W

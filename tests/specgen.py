@@ -86,14 +86,17 @@ class SpecGen:
             if r.random() < 0.6:
                 sw = sh
             dh, dw = (1, 1) if r.random() < 0.8 else (r.choice([1, 2]), r.choice([1, 2]))
-            mode = r.choice(["num", "num", "pair", "same", "valid", "none"])
+            mode = r.choice(["num", "num", "pair", "sides", "same", "valid", "none"])
             if mode == "same" and ((sh, sw) != (1, 1) or (dh * (kh - 1)) % 2 or (dw * (kw - 1)) % 2):
                 mode = "none"
             ph, pw = {"num": (p := r.randint(0, 1), p), "pair": (r.randint(0, 2), r.randint(0, 2))}.get(mode, (0, 0))
             if mode == "same":
                 ph, pw = dh * (kh - 1) // 2, dw * (kw - 1) // 2
+            sides = (ph, ph, pw, pw)
+            if mode == "sides":  # pad=TxBxLxR, keras.applications' correct_pad among them
+                sides = (0, 1, 0, 1) if r.random() < 0.3 else (r.randint(0, 2), r.randint(0, 2), r.randint(0, 2), r.randint(0, 2))
             eh, ew = dh * (kh - 1) + 1, dw * (kw - 1) + 1
-            oh, ow = (h + 2 * ph - eh) // sh + 1, (w + 2 * pw - ew) // sw + 1
+            oh, ow = (h + sides[0] + sides[1] - eh) // sh + 1, (w + sides[2] + sides[3] - ew) // sw + 1
             if oh >= 1 and ow >= 1:
                 break
         else:
@@ -108,12 +111,17 @@ class SpecGen:
             if common:
                 groups = r.choice(common)
                 parts[0] = f"conv {f} {kh}x{kw}" + (f"x{c // groups}" if r.random() < 0.3 else "")
+        elif filters is None and c > 1 and r.random() < 0.25:  # depthwise: one group per input map (MobileNet), a multiplier of 1 or 2
+            groups, f = c, c * r.choice([1, 1, 2])
+            parts[0] = f"conv {f} {kh}x{kw}" + ("x1" if r.random() < 0.3 else "")
         if (sh, sw) != (1, 1):
             parts.append(f"stride={sh}" if sh == sw else f"stride={sh}x{sw}")
         if mode == "num":
             parts.append(f"pad={ph}")
         elif mode == "pair":
             parts.append(f"pad={ph}x{pw}")
+        elif mode == "sides":
+            parts.append("pad=" + "x".join(map(str, sides)))
         elif mode in ("same", "valid"):
             parts.append(r.choice([mode, f"pad={mode}"]))
         if (dh, dw) != (1, 1):

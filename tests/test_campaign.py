@@ -74,6 +74,10 @@ def test_the_generator_writes_valid_specs_that_reach_everything() -> None:
     for construct in ("connections {", ": X", "repeat ", " aux ", " from ", "branch\n", "groups=", "dilation=", "ceil", "same"):
         assert construct in joined, construct
     assert any(n.name in ("class", "def", "x", "self", "main", "print") for net in nets for n in net.layers)
+    convs = [(net, n) for net in nets for n in net.layers if n.op == "conv"]
+    depthwise = [n for net, n in convs if 1 < n.attrs["groups"] == net.nodes[n.inputs[0]].shape[0]]
+    assert len(depthwise) >= 10 and any(n.attrs["filters"] > n.attrs["groups"] for n in depthwise)  # Keras' DepthwiseConv2D
+    assert sum(isinstance(n.attrs["pad"], tuple) and len(n.attrs["pad"]) == 4 for _, n in convs) >= 10  # pad=TxBxLxR
     assert any(len(net.modules) >= 2 for net in nets)
     assert any(net.input_shape[1] != net.input_shape[2] for net in nets)
 

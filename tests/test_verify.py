@@ -75,6 +75,28 @@ ORACLES = {
             softmax
         }
     """,
+    "depthwise": """
+        module dw(c, p) { conv c 3x3 stride=2 pad=p groups=c bias=false; batchnorm relu6 }
+        network Depthwise {
+            input image: 4x10x9
+            a: conv 8 3x3 pad=1 groups=4 relu6
+            b: dw(8, 0x1x0x1)
+            c: dw(8, 1)
+            d: conv 6 2x2 pad=1x0x0x1 sigmoid
+            flatten
+            fc: dense 3
+        }
+    """,
+    "activations": """
+        network Activations {
+            input image: 3x6x5
+            conv 4 3x3 pad=1 relu6; conv 4 1x1 leaky_relu; conv 4 1x1 elu; conv 4 1x1 gelu; conv 4 1x1 silu
+            conv 4 1x1 hardswish; conv 4 1x1 hardsigmoid
+            leaky_relu 0.2; elu alpha=0.5; gelu approximate=tanh; prelu; relu6; silu; hardswish; hardsigmoid
+            flatten
+            dense 3
+        }
+    """,
     "merges": """
         network Merges {
             input image: 3x9x9
@@ -143,6 +165,7 @@ def test_oracles_reach_every_op_and_emitter_path() -> None:
     assert ops == set(archc.ops.CATALOGUE)
     paths = ["PaddedMaxPool2D(", "PaddedAvgPool2D(", 'padding="same", name="e"', "ZeroPadding2D((1, 0)", "LocalResponseNorm("]
     paths += ["ConnectionTableConv2D(", "Subsampling(", "RBF(", "layers.Permute(", "for i in range(2):", "if aux:", "def block_2("]
+    paths += ["layers.DepthwiseConv2D(", "ZeroPadding2D(((0, 1), (0, 1))", "ZeroPadding2D(((1, 0), (0, 1))"]
     paths += ['name="r-1_pad"', 'x = pair_(x, 4, name=f"p-{i}")', 'a = layers.Conv2D(c, 1, activation="relu", name=f"{name}-a")(x)']
     assert [p for p in paths if p not in keras_text] == []
 

@@ -22,6 +22,7 @@ from .. import __version__, ops
 from ..expr import rename_python
 from ..graph import Network, Node
 from ..ops import SYMBOLIC_OPTIONS
+from ..shapes import sides
 from .base import HEADER, MARKER, Backend, Namespace, Unsupported, fmt_float, literal
 from .keras_layers import NEEDS, SOURCES
 from .keras_scope import Call, FunctionWriter, Scope, name_component
@@ -96,6 +97,17 @@ def keras_same(size: int, kernel: int, stride: int, dilation: int = 1) -> tuple[
     out = -(-size // stride)
     total = max((out - 1) * stride + (kernel - 1) * dilation + 1 - size, 0)
     return out, total // 2
+
+
+def depthwise(net: Network, node: Node) -> bool:
+    """Whether a conv has one group per input map (and so filters a multiple of them): Keras'
+    DepthwiseConv2D, with keras.applications' weight layout, rather than a grouped Conv2D.
+    TensorFlow's depthwise kernel refuses strides that differ between H and W: those stay a
+    grouped Conv2D, which computes the same."""
+    a = node.attrs
+    maps = net.nodes[node.inputs[0]].shape[0]
+    equal_strides = pair(a["stride"])[0] == pair(a["stride"])[1]
+    return node.op == "conv" and "table" not in a and a["groups"] > 1 and a["groups"] == maps and equal_strides
 
 
 def hwc_flatten(net: Network, node: Node) -> bool:
@@ -255,14 +267,16 @@ class KerasBackend(Backend):
         pad = node.attrs.get("pad", 0)
         if pad == "same":
             return "same", []
-        p = (0, 0) if pad == "valid" else pair(pad)
-        if p == (0, 0):
+        top, bottom, left, right = sides(0 if pad == "valid" else pad)
+        if (top, bottom, left, right) == (0, 0, 0, 0):
             return "valid", []
         _, h, w = self.in_shape(node)
         same = (keras_same(h, kernel[0], stride[0], dilation[0]), keras_same(w, kernel[1], stride[1], dilation[1]))
-        if same == ((node.shape[1], p[0]), (node.shape[2], p[1])):
+        if same == ((node.shape[1], top), (node.shape[2], left)):  # the windows start alike: only the output size counts the rest
             return "same", []
-        return "valid", [Call("layers.ZeroPadding2D", [dims(p)], self.aux_name(node, "pad"))]
+        if (top, left) == (bottom, right):
+            return "valid", [Call("layers.ZeroPadding2D", [dims((top, left))], self.aux_name(node, "pad"))]
+        return "valid", [Call("layers.ZeroPadding2D", [f"(({top}, {bottom}), ({left}, {right}))"], self.aux_name(node, "pad"))]
 
     # -- emitters, one per op ------------------------------------------------------------------
     def emit_conv(self, node: Node) -> list[Call]:
@@ -273,6 +287,8 @@ class KerasBackend(Backend):
         if stride != (1, 1) and dilation != (1, 1):
             raise self.unsupported(node, "Keras' Conv2D refuses a stride above 1 together with a dilation above 1")
         mode, calls = self.padding(node, kernel, stride, dilation)
+        if depthwise(self.net, node):
+            return [*calls, self.depthwise_conv(node, kernel, stride, dilation, mode)]
         args = [self.value(node, "filters"), dims(kernel)]
         if "table" in a:
             args.append(f"table={self.table(node)}")
@@ -289,6 +305,24 @@ class KerasBackend(Backend):
             args.append(f"use_bias={self.value(node, 'bias')}")
         ctor = self.special("ConnectionTableConv2D") if "table" in a else "layers.Conv2D"
         return [*calls, Call(ctor, args, self.name(node))]
+
+    def depthwise_conv(self, node: Node, kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int], mode: str) -> Call:
+        """A conv with one group per input map, as keras.applications writes it (MobileNet):
+        DepthwiseConv2D, whose kernel is (kh, kw, maps, multiplier)."""
+        args = [dims(kernel)]
+        if stride != (1, 1):
+            args.append(f"strides={dims(stride)}")
+        if mode == "same":
+            args.append('padding="same"')
+        multiplier = node.attrs["filters"] // node.attrs["groups"]
+        if multiplier != 1:
+            args.append(f"depth_multiplier={multiplier}")
+        if dilation != (1, 1):
+            args.append(f"dilation_rate={dims(dilation)}")
+        args = self.activation(node, args)
+        if "bias" in node.exprs or not node.attrs["bias"]:
+            args.append(f"use_bias={self.value(node, 'bias')}")
+        return Call("layers.DepthwiseConv2D", args, self.name(node))
 
     def table(self, node: Node) -> str:
         table = tuple(tuple(maps) for maps in node.attrs["table"])
@@ -427,4 +461,4 @@ def assemble(backend: KerasBackend, spec: str, builders: list[str]) -> str:
     return "\n\n\n".join(part.strip("\n") for part in parts) + "\n"
 
 
-__all__ = ["KerasBackend", "entry_point", "flatten_source", "generate", "layer_name"]
+__all__ = ["KerasBackend", "depthwise", "entry_point", "flatten_source", "generate", "layer_name"]

@@ -159,18 +159,33 @@ class TorchBackend(Backend):
 
     def emit_conv(self, node: Node) -> Emitted:
         a = node.attrs
-        args = [self.in_ch(node), self.val(node, "filters"), *self._window_args(node, ("kernel", "stride", "pad", "dilation"))]
+        sides = a["pad"] if isinstance(a["pad"], tuple) and len(a["pad"]) == 4 else None  # pad=TxBxLxR
+        if sides is None:
+            args = [self.in_ch(node), self.val(node, "filters"), *self._window_args(node, ("kernel", "stride", "pad", "dilation"))]
+        else:  # the conv pads only what is the same on opposite sides; _padded adds the rest
+            top, left = (sides[0], sides[2]) if sides[::2] == sides[1::2] else (0, 0)
+            pad = [] if (top, left) == (0, 0) else [f"padding={top if top == left else (top, left)}"]
+            args = [self.in_ch(node), self.val(node, "filters"), *self._window_args(node, ("kernel", "stride")), *pad]
+            args += self._window_args(node, ("dilation",))
         if a.get("table") is not None:
             self.helpers.add("TableConv2d")
             args.insert(3, f"connections={self.table_const(node)}")
             if not a["bias"]:
                 args.append("bias=False")
-            return self._module(f"TableConv2d({', '.join(args)})")
+            return self._padded(f"TableConv2d({', '.join(args)})", sides)
         if a["groups"] != 1:
             args.append(f"groups={self.val(node, 'groups')}")
         if not a["bias"]:
             args.append("bias=False")
-        return self._module(f"nn.Conv2d({', '.join(args)})")
+        return self._padded(f"nn.Conv2d({', '.join(args)})", sides)
+
+    def _padded(self, ctor: str, sides: tuple[int, ...] | None) -> Emitted:
+        """The conv's module; zeros that differ between opposite sides (keras.applications'
+        `correct_pad`) are added by F.pad before it, which takes (left, right, top, bottom)."""
+        if sides is None or sides[::2] == sides[1::2]:
+            return self._module(ctor)
+        top, bottom, left, right = sides
+        return Emitted(ctor, lambda m, xs: f"{m}(F.pad({xs[0]}, ({left}, {right}, {top}, {bottom})))")
 
     def _pool(self, node: Node, cls: str) -> Emitted:
         args = self._window_args(node, ("kernel", "stride", "pad"), pool=True)
@@ -623,7 +638,9 @@ def _py_type(value: object) -> str:
         return "int"
     if isinstance(value, float):
         return "float"
-    return "tuple[int, int]" if hasattr(value, "values") else "str"
+    if hasattr(value, "values"):  # a size: 1x2, or a padding's top x bottom x left x right
+        return f"tuple[{', '.join('int' for _ in value.values)}]"
+    return "str"
 
 
 def _field_base(name: str) -> str:

@@ -1,0 +1,117 @@
+"""specs/zoo/keras: each spec's compiled Keras model is its keras.applications model.
+
+For each spec, keras.applications.NAME(weights=None) at a small input size the application
+accepts: the compiled model has the application's weight list (the same shapes in the same
+order), and after `compiled.set_weights(app.get_weights())` the two give the same outputs in
+inference, with batch-norm statistics calibrated so that the output depends on the input.
+Keras runs under the backend KERAS_BACKEND names (TensorFlow when unset: tests/conftest.py sets
+only TF_ENABLE_ONEDNN_OPTS).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+keras = pytest.importorskip("keras")
+np = pytest.importorskip("numpy")
+
+import archc  # noqa: E402
+from archc.build import generate  # noqa: E402
+from tests.golden import ROOT  # noqa: E402
+
+SIZE = 32  # the least input keras.applications takes for these four
+# specs/zoo/keras/NAME.arch is keras.applications.NAME (the application's own name keeps the
+# stem apart from specs/vgg16.arch: `archc examples` lists specs by stem).
+ZOO = [pytest.param(name, marks=pytest.mark.slow) for name in ("VGG16", "ResNet50", "DenseNet121", "MobileNetV2")]
+
+
+def spec_path(spec: str) -> str:
+    return str(ROOT / "specs" / "zoo" / "keras" / f"{spec}.arch")
+
+
+def models(spec: str) -> tuple[keras.Model, keras.Model]:
+    """The application and the compiled spec at SIZE, both returning logits; initialised from a seed."""
+    keras.utils.set_random_seed(0)
+    app = getattr(keras.applications, spec)(weights=None, input_shape=(SIZE, SIZE, 3), classifier_activation=None)
+    compiled = archc.build_model(spec_path(spec), "keras", input=(3, SIZE, SIZE), classifier_activation=None)
+    return app, compiled
+
+
+def batchnorms(model: keras.Model) -> list[keras.layers.Layer]:
+    return [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+
+
+def calibrate(model: keras.Model, x: np.ndarray, rng: np.random.Generator) -> None:
+    """Random scale and shift per map, then moving statistics measured on x: one training-mode
+    pass with momentum 0 sets each batch norm's moving mean and variance to those of its input."""
+    layers = batchnorms(model)
+    for layer in layers:
+        gamma, beta, mean, var = layer.get_weights()
+        layer.set_weights([rng.uniform(0.5, 1.5, gamma.shape), rng.uniform(-0.5, 0.5, beta.shape), mean, var])
+    momenta = [layer.momentum for layer in layers]
+    for layer in layers:
+        layer.momentum = 0.0
+    model(x, training=True)
+    for layer, momentum in zip(layers, momenta, strict=True):
+        layer.momentum = momentum
+
+
+def outputs(model: keras.Model, x: np.ndarray) -> np.ndarray:
+    return keras.ops.convert_to_numpy(model(x, training=False))
+
+
+@pytest.mark.parametrize("spec", ZOO)
+def test_compiled_model_is_the_application(spec: str) -> None:
+    app, compiled = models(spec)
+    want = [tuple(w.shape) for w in app.weights]
+    assert [tuple(w.shape) for w in compiled.weights] == want  # the same shapes in the same order
+    assert compiled.count_params() == app.count_params()
+    # keras.applications' batch-norm conventions, layer by layer: epsilon and Keras' momentum
+    conventions = [v for bn in batchnorms(app) for v in (bn.epsilon, bn.momentum)]
+    assert [v for bn in batchnorms(compiled) for v in (bn.epsilon, bn.momentum)] == pytest.approx(conventions, rel=1e-12)
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4, SIZE, SIZE, 3)).astype("float32")
+    calibrate(app, x, rng)
+    compiled.set_weights(app.get_weights())
+    a, b = rng.standard_normal((2, 2, SIZE, SIZE, 3)).astype("float32")
+    scale = max(np.abs(outputs(app, a)).max(), np.abs(outputs(app, b)).max())
+    for inp in (a, b):
+        diff = np.abs(outputs(compiled, inp) - outputs(app, inp)).max()
+        assert diff <= 1e-5 * scale, f"{spec}: max difference {diff:.3e} at output scale {scale:.3e}"
+    moved = np.abs(outputs(app, a) - outputs(app, b)).max()
+    assert moved > 0.05 * scale, f"{spec}: the output barely depends on the input ({moved:.3e} at scale {scale:.3e})"
+    print(f"\n{spec}: {len(want)} weights, {app.count_params():,} params, max difference {diff:.2e} (output scale {scale:.2e})")
+
+
+@pytest.mark.parametrize("spec", ["VGG16", "ResNet50", "DenseNet121", "MobileNetV2"])
+def test_top_is_the_softmax_classifier(spec: str) -> None:
+    """include_top=True, classes=1000: classifier_activation defaults to softmax, as in keras.applications."""
+    net = archc.load(spec_path(spec))
+    assert net.nodes[net.output].shape == (1000,) and net.output in net.final_softmaxes
+    assert 'classifier_activation="softmax"' in generate([net], "keras", spec_path(spec))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("spec", ["MobileNetV2"])
+def test_the_torch_model_computes_the_application_after_transfer(spec: str) -> None:
+    """keras.applications' weights through weights.transfer into the generated PyTorch model:
+    its depthwise kernels, correct_pad's zeros (F.pad) and batch norms give the application's output."""
+    torch = pytest.importorskip("torch")
+    from archc import weights
+
+    app, compiled = models(spec)
+    rng = np.random.default_rng(1)
+    calibrate(app, rng.standard_normal((4, SIZE, SIZE, 3)).astype("float32"), rng)
+    compiled.set_weights(app.get_weights())
+    net = archc.load(spec_path(spec), input=(3, SIZE, SIZE))
+    model = archc.build_model(net, "torch").eval()
+    weights.transfer(compiled, model, net)
+    x = rng.standard_normal((2, SIZE, SIZE, 3)).astype("float32")
+    with torch.no_grad():
+        got = model(torch.from_numpy(x.transpose(0, 3, 1, 2).copy())).numpy()
+    want = outputs(app, x)
+    scale = np.abs(want).max()
+    diff = np.abs(got - want).max()
+    assert diff <= 1e-4 * scale, f"{spec}: torch differs from keras.applications by {diff:.3e} at output scale {scale:.3e}"
+    print(f"\n{spec}: torch vs keras.applications max difference {diff:.2e} (output scale {scale:.2e})")
