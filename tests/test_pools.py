@@ -118,6 +118,7 @@ def test_keras_uses_its_own_pools_where_the_windows_allow() -> None:
             c: adaptive_avgpool 4x5
             d: avgpool 3x3 stride=1 pad=1 count_pad=false
             e: avgpool 3x3 stride=2 pad=1 count_pad=false
+            f: adaptive_maxpool 2x3
         }
         """,
         "keras",
@@ -126,6 +127,7 @@ def test_keras_uses_its_own_pools_where_the_windows_allow() -> None:
     assert 'layers.MaxPooling2D((2, 1), name="b")' in text
     assert 'AdaptivePool2D((4, 5), mode="average", name="c")' in text
     assert 'layers.AveragePooling2D(3, strides=1, padding="same", name="d")' in text
+    assert 'layers.Identity(name="f")' in text  # 2x3 → 2x3
     assert "count_pad=False" in text and "PaddedAvgPool2D(" in text  # 4 rows: Keras pads 0 above, torch 1
 
 
