@@ -178,3 +178,16 @@ def test_torch_is_the_reference_and_keras_agrees(name: str) -> None:
 
     net = archc.load(textwrap.dedent(SMALL[name]))
     assert check_network(net, 0, keras=True) == []
+
+
+def test_activation_memory_is_what_torch_saves(tmp_path) -> None:
+    from archc.summary import to_json
+    from tests.test_summary_features import torch_saved_bytes
+
+    spec = tmp_path / "m.arch"
+    spec.write_text(
+        "network M {\n input x: 4x13x13\n c: conv 8 3x3 relu\n a: adaptive_avgpool 5\n"
+        " m: adaptive_maxpool 3x2\n g: adaptive_avgpool 1\n flatten\n fc: dense 3\n}\n"
+    )
+    measured = torch_saved_bytes(str(spec), 4)
+    assert to_json(archc.load(spec), batch=4)["activation_bytes"] == measured
