@@ -16,6 +16,8 @@ once, at batch N, the model's own parameters and buffers left out (they are the 
     dropout               its float32 mask                  flatten    nothing (a view)
     relu, sigmoid, tanh, softmax    the output              scaled_tanh  tanh's output
     add, concat, global_avgpool     nothing
+    adaptive_avgpool      the input (nothing at 1x1: torch takes the mean)
+    adaptive_maxpool      the input + int64 indices
 
 A tensor two layers save (a conv's output that a relu saves and the next conv reads) counts once.
 tests/test_summary_features.py measures the generated models with
@@ -48,6 +50,8 @@ SAVES: dict[str, tuple[str, ...]] = {
     "dropout": ("mask",),
     "flatten": (),
     "global_avgpool": (),
+    "adaptive_avgpool": ("input",),
+    "adaptive_maxpool": ("input", "indices"),
     "relu": ("output",),
     "relu6": ("input",),
     "leaky_relu": ("input",),
@@ -107,7 +111,7 @@ def saves(net: Network, node: Node) -> Iterator[Saved]:
     """The tensors one layer's forward hands to autograd, by the convention in the module docstring."""
     out = elements(node.shape) * FLOAT32
     kinds = SAVES[node.op]
-    if "input" in kinds:
+    if "input" in kinds and not (node.op == "adaptive_avgpool" and node.shape[1:] == (1, 1)):  # torch takes a mean there
         src = net.nodes[node.inputs[0]]
         yield Saved(_value(net, src.id), elements(src.shape) * FLOAT32)
     if node.op == "conv" and node.attrs.get("table") is not None:  # the dense kernel scattered from the table

@@ -93,7 +93,7 @@ class OpDef:
 DROP = Option("drop", CHOICE, "warn", choices=("warn", "ok"), doc="`ok`: the input rows this window leaves unread are intended")
 
 
-def _pool(name: str, doc: str, example: str) -> OpDef:
+def _pool(name: str, doc: str, example: str, *extra: Option) -> OpDef:
     return OpDef(
         name,
         "pool",
@@ -104,12 +104,22 @@ def _pool(name: str, doc: str, example: str) -> OpDef:
             Option("stride", DIMS, None, doc="step; defaults to the kernel size (non-overlapping)"),
             Option("pad", DIMS, 0, doc="zero padding on each side (-inf for max pooling)"),
             Option("ceil", BOOL, False, doc="ceil rounding: keep a last window that starts inside the input"),
+            *extra,
             DROP,
         ),
         positional=("kernel",),
         flags={"ceil": ("ceil", True)},
         spatial=True,
     )
+
+
+def _adaptive(name: str, kind: str, example: str, label: str) -> OpDef:
+    doc = (
+        f"{kind} pooling to a given output size, as PyTorch's Adaptive{kind}Pool2d: output row i pools input rows "
+        "floor(i·H/out) to ceil((i+1)·H/out) − 1 (windows may differ by one and overlap), and likewise along W."
+    )
+    size = Option("size", DIMS, required=True, doc="output size HxW")
+    return OpDef(name, "pool", doc, example, options=(size,), positional=("size",), spatial=True, label=label)
 
 
 def _activation(name: str, doc: str, label: str, *options: Option, pointwise: bool = True, trainable: bool = False) -> OpDef:
@@ -153,7 +163,17 @@ CATALOGUE: dict[str, OpDef] = {
             spatial=True,
         ),
         _pool("maxpool", "Max pooling; `ceil` keeps a last partial window (Caffe, GoogLeNet).", "pool1: maxpool 3x3 stride=2 ceil"),
-        _pool("avgpool", "Average pooling; padded zeros count in the average (PyTorch's default).", "avgpool 5x5 stride=3"),
+        _pool(
+            "avgpool",
+            "Average pooling; padded zeros count in the average (PyTorch's default) unless `count_pad=false`.",
+            "avgpool 5x5 stride=3",
+            Option(
+                "count_pad",
+                BOOL,
+                True,
+                doc="`false`: the divisor counts only the input's own elements, not the padding (count_include_pad=False)",
+            ),
+        ),
         OpDef(
             "subsample",
             "pool",
@@ -229,6 +249,8 @@ CATALOGUE: dict[str, OpDef] = {
             spatial=True,
             label="global avgpool",
         ),
+        _adaptive("adaptive_avgpool", "Average", "adaptive_avgpool 6x6", "adaptive avgpool"),
+        _adaptive("adaptive_maxpool", "Max", "adaptive_maxpool 7", "adaptive maxpool"),
         _activation("relu", "max(0, x).", "ReLU"),
         _activation("relu6", "min(max(0, x), 6) (MobileNet).", "ReLU6"),
         _activation(

@@ -160,7 +160,8 @@ def _avgpool(node: Node, ins: list[Tensor], p: _ParamView, train: bool) -> Tenso
     import torch.nn.functional as F
 
     kernel, stride, pad = _window(node)
-    return F.avg_pool2d(ins[0], kernel, stride, pad, ceil_mode=node.attrs["ceil"], count_include_pad=True)
+    count_pad = node.attrs["count_pad"]
+    return F.avg_pool2d(ins[0], kernel, stride, pad, ceil_mode=node.attrs["ceil"], count_include_pad=count_pad)
 
 
 def _subsample(node: Node, ins: list[Tensor], p: _ParamView, train: bool) -> Tensor:
@@ -208,6 +209,21 @@ def _flatten(node: Node, ins: list[Tensor], p: _ParamView, train: bool) -> Tenso
 
 def _global_avgpool(node: Node, ins: list[Tensor], p: _ParamView, train: bool) -> Tensor:
     return ins[0].mean((2, 3))
+
+
+def _adaptive_avgpool(node: Node, ins: list[Tensor], p: _ParamView, train: bool) -> Tensor:
+    """The mean of rows floor(i·H/oh) … ceil((i+1)·H/oh) − 1 and the matching columns; torch's
+    kernel, held to that definition by tests/test_pools.py."""
+    import torch.nn.functional as F
+
+    return F.adaptive_avg_pool2d(ins[0], _pair(node.attrs["size"]))
+
+
+def _adaptive_maxpool(node: Node, ins: list[Tensor], p: _ParamView, train: bool) -> Tensor:
+    """The maximum over the same windows as _adaptive_avgpool."""
+    import torch.nn.functional as F
+
+    return F.adaptive_max_pool2d(ins[0], _pair(node.attrs["size"]))
 
 
 def _activation(name: str) -> Callable[[Node, list[Tensor], _ParamView, bool], Tensor]:
@@ -277,6 +293,8 @@ OPS: dict[str, Callable[[Node, list[Tensor], _ParamView, bool], Tensor]] = {
     "dropout": _identity,
     "flatten": _flatten,
     "global_avgpool": _global_avgpool,
+    "adaptive_avgpool": _adaptive_avgpool,
+    "adaptive_maxpool": _adaptive_maxpool,
     "concat": _concat,
     "add": _add,
     "prelu": _prelu,

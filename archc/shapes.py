@@ -391,6 +391,26 @@ def global_avgpool(name: str, attrs: dict[str, Any], shapes: list[Shape]) -> Out
     return Outcome((c,))
 
 
+def adaptive_windows(size: int, out: int) -> list[tuple[int, int]]:
+    """PyTorch's adaptive pooling windows along one axis: [floor(i·size/out), ceil((i+1)·size/out))."""
+    return [(i * size // out, -(-(i + 1) * size // out)) for i in range(out)]
+
+
+def _adaptive_text(axis: str, size: int, out: int) -> str:
+    lengths = sorted({stop - start for start, stop in adaptive_windows(size, out)})
+    rows = " or ".join(map(str, lengths))
+    return f"{axis}{size} → {out}: windows of {rows} from floor(i·{size}/{out}) to ceil((i+1)·{size}/{out})"
+
+
+def adaptive(name: str, attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
+    c, h, w = _spatial(shapes[0], name)
+    oh, ow = _pair(attrs["size"])
+    if min(oh, ow) < 1:
+        raise ShapeProblem("option-value", f"{name} output size must be at least 1x1", option="size")
+    explain = [_adaptive_text("", h, oh)] if (h, oh) == (w, ow) else [_adaptive_text("H: ", h, oh), _adaptive_text("W: ", w, ow)]
+    return Outcome((c, oh, ow), explain=explain)
+
+
 def concat(name: str, attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
     if not shapes:
         raise ShapeProblem("empty-merge", "concat needs at least one branch")
@@ -433,6 +453,8 @@ RULES: dict[str, Callable[[str, dict[str, Any], list[Shape]], Outcome]] = {
     "dropout": dropout,
     "flatten": flatten,
     "global_avgpool": global_avgpool,
+    "adaptive_avgpool": adaptive,
+    "adaptive_maxpool": adaptive,
     **{name: same_shape(name) for name in ops.ACTIVATIONS},
     "prelu": prelu,
     "concat": concat,

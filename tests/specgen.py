@@ -147,7 +147,10 @@ class SpecGen:
     def pool(self, shape: tuple[int, ...]) -> tuple[str, tuple[int, ...]]:
         r = self.rng
         c, h, w = shape
-        op = r.choice(["maxpool", "avgpool"])
+        op = r.choice(["maxpool", "avgpool", "adaptive_avgpool", "adaptive_maxpool"])
+        if op.startswith("adaptive"):  # any output size: smaller, equal, larger (windows repeat)
+            oh, ow = r.choice([1, h // 2 or 1, h, h + 1, r.randint(1, h + 2)]), r.choice([1, w // 2 or 1, w, r.randint(1, w + 2)])
+            return f"{op} {oh}" if oh == ow and r.random() < 0.5 else f"{op} {oh}x{ow}", (c, oh, ow)
         k = r.choice([2, 3])
         s = r.choice([1, 2, k])
         p = r.randint(0, k // 2)
@@ -168,6 +171,8 @@ class SpecGen:
             parts.append(f"pad={p}")
         if ceil:
             parts.append("ceil")
+        if op == "avgpool" and r.random() < 0.4:
+            parts.append("count_pad=false")
         return " ".join(parts), (c, size[0], size[1])
 
     def simple(self, shape: tuple[int, ...]) -> tuple[str, tuple[int, ...]]:

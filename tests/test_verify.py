@@ -46,6 +46,8 @@ ORACLES = {
         network MaxCeilRect { input image: 3x16x15; d: maxpool 3x2 stride=2x1 ceil }
         network MaxSame { input image: 3x14x14; e: maxpool 3x3 stride=2 ceil; f: maxpool 3x3 stride=1 pad=1 }
         network Sub { input image: 2x12x12; s: subsample 2x2 stride=2 tanh; t: subsample 3x3 stride=2 }
+        network AvgUncounted { input image: 3x16x15; u: avgpool 3x3 stride=2 pad=1 count_pad=false ceil }
+        network Adaptive { input image: 3x13x11; v: adaptive_avgpool 6x4; w: adaptive_maxpool 8; y: adaptive_avgpool 8 }
     """,
     "norms": """
         network Lrn {
@@ -164,6 +166,7 @@ def test_oracles_reach_every_op_and_emitter_path() -> None:
         keras_text += generate(nets, "keras", "oracle.arch")
     assert ops == set(archc.ops.CATALOGUE)
     paths = ["PaddedMaxPool2D(", "PaddedAvgPool2D(", 'padding="same", name="e"', "ZeroPadding2D((1, 0)", "LocalResponseNorm("]
+    paths += ["count_pad=False", "AdaptivePool2D(", 'Identity(name="y")']
     paths += ["ConnectionTableConv2D(", "Subsampling(", "RBF(", "layers.Permute(", "for i in range(2):", "if aux:", "def block_2("]
     paths += ["layers.DepthwiseConv2D(", "ZeroPadding2D(((0, 1), (0, 1))", "ZeroPadding2D(((1, 0), (0, 1))"]
     paths += ['name="r-1_pad"', 'x = pair_(x, 4, name=f"p-{i}")', 'a = layers.Conv2D(c, 1, activation="relu", name=f"{name}-a")(x)']

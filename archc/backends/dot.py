@@ -141,6 +141,12 @@ class DotBackend(Backend):
     def emit_subsample(self, node: Node) -> str:
         return self._pool(node, "subsample")
 
+    def emit_adaptive_avgpool(self, node: Node) -> str:
+        return f"adaptive avgpool → {kernel_text(node.attrs['size'])}"
+
+    def emit_adaptive_maxpool(self, node: Node) -> str:
+        return f"adaptive maxpool → {kernel_text(node.attrs['size'])}"
+
     def emit_lrn(self, node: Node) -> str:
         return f"LRN n={node.attrs['size']}"
 

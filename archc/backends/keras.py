@@ -22,7 +22,7 @@ from .. import __version__, ops
 from ..expr import rename_python
 from ..graph import Network, Node
 from ..ops import SYMBOLIC_OPTIONS
-from ..shapes import sides
+from ..shapes import adaptive_windows, sides
 from .base import HEADER, MARKER, Backend, Namespace, Unsupported, fmt_float, literal
 from .keras_layers import NEEDS, SOURCES
 from .keras_scope import Call, FunctionWriter, Scope, name_component
@@ -341,9 +341,12 @@ class KerasBackend(Backend):
         if p == (0, 0) and extra == (0, 0):
             return [Call(f"layers.{kind}Pooling2D", args, self.name(node))]
         same = (keras_same(h, kernel[0], stride[0]), keras_same(w, kernel[1], stride[1]))
-        if kind == "Max" and same == ((node.shape[1], p[0]), (node.shape[2], p[1])):
-            return [Call("layers.MaxPooling2D", [*args, 'padding="same"'], self.name(node))]
+        count_pad = a.get("count_pad", True)  # Keras' "same" average leaves the padding out of the divisor
+        if (kind == "Max" or not count_pad) and same == ((node.shape[1], p[0]), (node.shape[2], p[1])):
+            return [Call(f"layers.{kind}Pooling2D", [*args, 'padding="same"'], self.name(node))]
         args += [f"padding={pair_text(p)}", f"extra={pair_text(extra)}"]
+        if not count_pad:
+            args.append("count_pad=False")
         return [Call(self.special("PaddedMaxPool2D" if kind == "Max" else "PaddedAvgPool2D"), args, self.name(node))]
 
     def emit_maxpool(self, node: Node) -> list[Call]:
@@ -392,6 +395,26 @@ class KerasBackend(Backend):
     def emit_global_avgpool(self, node: Node) -> list[Call]:
         return [Call("layers.GlobalAveragePooling2D", [], self.name(node))]
 
+    def adaptive(self, node: Node, kind: str) -> list[Call]:
+        """Keras' own pooling where the windows are even (a kernel and a stride), else AdaptivePool2D."""
+        _, h, w = self.in_shape(node)
+        out = (node.shape[1], node.shape[2])
+        if (h, w) == out:
+            return [Call("layers.Identity", [], self.name(node))]
+        even = [even_windows(size, o) for size, o in zip((h, w), out, strict=True)]
+        if even[0] is not None and even[1] is not None:
+            kernel, stride = (even[0][0], even[1][0]), (even[0][1], even[1][1])
+            args = [dims(kernel)] + ([f"strides={dims(stride)}"] if stride != kernel else [])
+            return [Call(f"layers.{kind}Pooling2D", args, self.name(node))]
+        mode = '"average"' if kind == "Average" else '"max"'
+        return [Call(self.special("AdaptivePool2D"), [dims(out), f"mode={mode}"], self.name(node))]
+
+    def emit_adaptive_avgpool(self, node: Node) -> list[Call]:
+        return self.adaptive(node, "Average")
+
+    def emit_adaptive_maxpool(self, node: Node) -> list[Call]:
+        return self.adaptive(node, "Max")
+
     def activation_op(self, node: Node) -> list[Call]:
         if node.op == "softmax" and node.id in self.net.final_softmaxes:
             return [Call("layers.Identity", [], self.name(node))]
@@ -414,6 +437,16 @@ class KerasBackend(Backend):
 
     def emit_add(self, node: Node) -> list[Call]:
         return self.then_activation(node, [Call("layers.Add", [], self.name(node))])
+
+
+def even_windows(size: int, out: int) -> tuple[int, int] | None:
+    """(kernel, stride) when PyTorch's adaptive windows along an axis are those of a plain pool."""
+    windows = adaptive_windows(size, out)
+    kernel = windows[0][1]
+    stride = windows[1][0] if out > 1 else kernel
+    if stride < 1 or any(win != (i * stride, i * stride + kernel) for i, win in enumerate(windows)):
+        return None
+    return kernel, stride
 
 
 def pair_text(value: tuple[int, ...]) -> str:

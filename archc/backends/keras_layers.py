@@ -1,6 +1,6 @@
 """The special Keras layers a generated file may need, as source text copied into that file.
 
-Keras 3 has no LRN, no ceil-mode or PyTorch-padded pooling, no connection-table convolution,
+Keras 3 has no LRN, no ceil-mode, PyTorch-padded or adaptive pooling, no connection-table convolution,
 no trainable subsampling and no RBF units. Each is a small `keras.layers.Layer` written with
 `keras.ops` only (so it runs under the TensorFlow, JAX and torch backends), registered for
 serialisation so that `model.save("x.keras")` and `keras.models.load_model` round-trip.
@@ -90,28 +90,61 @@ class PaddedMaxPool2D(layers.Layer):
 PADDED_AVG_POOL = f'''
 {REGISTER}
 class PaddedAvgPool2D(layers.Layer):
-    """Average pooling as torch.nn.AvgPool2d(count_include_pad=True): the zero `padding`
-    counts in each window's divisor; ceil mode's `extra` rows and columns do not.
+    """Average pooling as torch.nn.AvgPool2d: the zero `padding` counts in each window's
+    divisor (count_include_pad=True) unless `count_pad` is False; ceil mode's `extra` rows
+    and columns never do.
     """
 
-    def __init__(self, pool_size, strides, padding=(0, 0), extra=(0, 0), **kwargs):
+    def __init__(self, pool_size, strides, padding=(0, 0), extra=(0, 0), count_pad=True, **kwargs):
         super().__init__(**kwargs)
         self.pool_size, self.strides = pair(pool_size), pair(strides)
         self.padding, self.extra = tuple(padding), tuple(extra)
+        self.count_pad = count_pad
 
     def call(self, x):
         (ph, pw), (eh, ew) = self.padding, self.extra
-        height, width = x.shape[1] + 2 * ph, x.shape[2] + 2 * pw
-        x = ops.pad(x, [(0, 0), (ph, ph + eh), (pw, pw + ew), (0, 0)])
-        counted = ops.ones((1, height, width, 1), dtype=x.dtype)
+        # 1 where an element counts in the divisor: the input, and the padding if count_pad.
+        counted = ops.ones((1, x.shape[1], x.shape[2], 1), dtype=x.dtype)
+        border = 1.0 if self.count_pad else 0.0
+        counted = ops.pad(counted, [(0, 0), (ph, ph), (pw, pw), (0, 0)], constant_values=border)
         counted = ops.pad(counted, [(0, 0), (0, eh), (0, ew), (0, 0)])
+        x = ops.pad(x, [(0, 0), (ph, ph + eh), (pw, pw + ew), (0, 0)])
         sums = ops.average_pool(x, self.pool_size, self.strides, padding="valid")
         share = ops.average_pool(counted, self.pool_size, self.strides, padding="valid")
         return sums / share
 
     def get_config(self):
         config = {{"pool_size": self.pool_size, "strides": self.strides}}
-        config.update(padding=self.padding, extra=self.extra)
+        config.update(padding=self.padding, extra=self.extra, count_pad=self.count_pad)
+        return {{**super().get_config(), **config}}
+'''
+
+ADAPTIVE_POOL = f'''
+{REGISTER}
+class AdaptivePool2D(layers.Layer):
+    """torch.nn.AdaptiveAvgPool2d / AdaptiveMaxPool2d (`mode` "average" or "max"):
+    output row i pools input rows floor(i·H/out) to ceil((i+1)·H/out) - 1, and likewise
+    for columns, so windows may differ in size by one and overlap. Rows, then columns:
+    the mean (or maximum) of a rectangle is that of its row windows' results.
+    """
+
+    def __init__(self, output_size, mode="average", **kwargs):
+        super().__init__(**kwargs)
+        self.output_size, self.mode = pair(output_size), mode
+
+    @staticmethod
+    def windows(size, out):
+        return [(i * size // out, -(-(i + 1) * size // out)) for i in range(out)]
+
+    def call(self, x):
+        pool = ops.mean if self.mode == "average" else ops.max
+        rows = self.windows(x.shape[1], self.output_size[0])
+        x = ops.concatenate([pool(x[:, a:b], axis=1, keepdims=True) for a, b in rows], axis=1)
+        cols = self.windows(x.shape[2], self.output_size[1])
+        return ops.concatenate([pool(x[:, :, a:b], axis=2, keepdims=True) for a, b in cols], axis=2)
+
+    def get_config(self):
+        config = {{"output_size": self.output_size, "mode": self.mode}}
         return {{**super().get_config(), **config}}
 '''
 
@@ -233,6 +266,7 @@ SOURCES: dict[str, str] = {
     "LocalResponseNorm": LOCAL_RESPONSE_NORM,
     "PaddedMaxPool2D": PADDED_MAX_POOL,
     "PaddedAvgPool2D": PADDED_AVG_POOL,
+    "AdaptivePool2D": ADAPTIVE_POOL,
     "Subsampling": SUBSAMPLING,
     "ConnectionTableConv2D": CONNECTION_TABLE_CONV,
     "RBF": RBF,
@@ -242,6 +276,7 @@ SOURCES: dict[str, str] = {
 NEEDS: dict[str, tuple[str, ...]] = {
     "PaddedMaxPool2D": ("pair",),
     "PaddedAvgPool2D": ("pair",),
+    "AdaptivePool2D": ("pair",),
     "Subsampling": ("pair",),
     "ConnectionTableConv2D": ("pair",),
 }

@@ -191,6 +191,8 @@ class TorchBackend(Backend):
         args = self._window_args(node, ("kernel", "stride", "pad"), pool=True)
         if node.attrs["ceil"]:
             args.append("ceil_mode=True")
+        if not node.attrs.get("count_pad", True):
+            args.append("count_include_pad=False")
         return self._module(f"{cls}({', '.join(args)})")
 
     def emit_maxpool(self, node: Node) -> Emitted:
@@ -238,6 +240,17 @@ class TorchBackend(Backend):
 
     def emit_global_avgpool(self, node: Node) -> Emitted:
         return self._function("{}.mean((2, 3))")
+
+    def emit_adaptive_avgpool(self, node: Node) -> Emitted:
+        return self._module(f"nn.AdaptiveAvgPool2d({self._size(node)})")
+
+    def emit_adaptive_maxpool(self, node: Node) -> Emitted:
+        return self._module(f"nn.AdaptiveMaxPool2d({self._size(node)})")
+
+    def _size(self, node: Node) -> str:
+        """An output size as torchvision writes it, `(6, 6)`; a module parameter as it is."""
+        value = self.val(node, "size")
+        return f"({value}, {value})" if value.isdigit() else value
 
     def activation_op(self, node: Node) -> Emitted:
         """An activation written as a layer of its own: a function call with its options."""
