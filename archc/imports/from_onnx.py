@@ -24,6 +24,7 @@ onnx, numpy and safetensors are imported inside the functions only: `import arch
 
 from __future__ import annotations
 
+import ast
 import itertools
 import re
 from dataclasses import dataclass, field
@@ -53,7 +54,6 @@ REASONS = {
     "Erf": "an Erf outside a recognised pattern (export GELU as the Gelu op, opset 20)",
     "Div": "archc has no element-wise division",
     "Sub": "archc has no element-wise subtraction",
-    "ReduceMean": "archc reduces only by global_avgpool over all of H and W",
     "GlobalMaxPool": "archc has no global max pooling",
     "Squeeze": "archc has no reshaping op but flatten",
     "Unsqueeze": "archc has no reshaping op but flatten",
@@ -254,6 +254,10 @@ class Reader:
         weight = node.input[1] if len(node.input) > 1 else ""
         if weight in self.consts and weight.endswith(".weight"):
             return weight.removesuffix(".weight")
+        meta = {p.key: p.value for p in node.metadata_props}
+        if "pkg.torch.onnx.name_scopes" in meta:  # the dynamo exporter: ['', 'layer1', 'layer1.0', 'layer1.0.relu', 'relu_1']
+            scopes = ast.literal_eval(meta["pkg.torch.onnx.name_scopes"])
+            return scopes[-2] if len(scopes) > 1 else ""
         return node.name
 
     def alias(self, node: Any, name: str) -> None:
@@ -497,6 +501,13 @@ class Reader:
     def op_GlobalAveragePool(self, node: Any, a: dict[str, Any]) -> None:
         c, _, _ = self.spatial(node)
         self.add(node, "global_avgpool", [self.src(node.input[0])], (c,))
+
+    def op_ReduceMean(self, node: Any, a: dict[str, Any]) -> None:
+        shape = self.spatial(node)
+        axes = [int(v) for v in self.const(node.input[1]).reshape(-1)] if len(node.input) > 1 and node.input[1] else a.get("axes")
+        if sorted(v % 4 for v in axes or ()) != [2, 3]:
+            raise _Refused(f"a mean over axes {axes}: archc averages over H and W only (global_avgpool)")
+        self.add(node, "global_avgpool", [self.src(node.input[0])], (shape[0],))
 
     def op_Flatten(self, node: Any, a: dict[str, Any]) -> None:
         if a.get("axis", 1) != 1:
@@ -935,6 +946,8 @@ def from_onnx(model_or_path: Any, name: str | None = None) -> tuple[str, dict[st
     from ..backends.arch_layout import reformat
     from ..backends.pytorch import torch_paths
     from ..compiler import compile_source
+    from ..diagnostics import Diagnostics
+    from ..parse import parse
     from ..weights import TENSORS
 
     if isinstance(model_or_path, (str, Path)):
@@ -951,7 +964,8 @@ def from_onnx(model_or_path: Any, name: str | None = None) -> tuple[str, dict[st
     text = reformat(text)
     comp = compile_source(text, f"{stem}.arch")
     comp.raise_for_errors()
-    assert format_program(comp.program, text) == text if hasattr(comp, "program") else True
+    if format_program(parse(text, "<import>", Diagnostics()), text) != text:
+        raise AssertionError("archc bug: the imported spec is not as archc fmt prints it")
     net = comp.networks[0]
     want = _declared_output(model)
     if want is not None and want != net.nodes[net.output].shape:
