@@ -262,7 +262,8 @@ def test_matmul_and_add_become_one_dense_layer_with_its_bias() -> None:
         [4],
     )
     text, tensors = from_onnx(model)
-    assert "dense 4\n" in text and "bias=false" not in text
+    assert "    fc: dense 4\n" in text and "bias=false" not in text
+    assert sorted(tensors) == ["fc.bias", "fc.weight"] and tensors["fc.weight"].shape == (4, 6)  # torch's (out, in)
     want, got = run_graph(model, (6,))
     assert relative(got, want) <= TOLERANCE
 

@@ -258,7 +258,9 @@ class Reader:
         if "pkg.torch.onnx.name_scopes" in meta:  # the dynamo exporter: ['', 'layer1', 'layer1.0', 'layer1.0.relu', 'relu_1']
             scopes = ast.literal_eval(meta["pkg.torch.onnx.name_scopes"])
             return scopes[-2] if len(scopes) > 1 else ""
-        return node.name
+        if "/" in node.name:  # `fc/MatMul`: the op under its layer's scope
+            return str(node.name).rpartition("/")[0].replace("/", ".")
+        return str(node.name)
 
     def alias(self, node: Any, name: str) -> None:
         if name in self.consts:
@@ -286,13 +288,14 @@ class Reader:
     def fold(self, node: Any, a: dict[str, Any]) -> Any:
         np = self.np
         x = self.consts[node.input[0]]
-        axes = [int(v) for v in self.consts[node.input[1]].reshape(-1)] if len(node.input) > 1 and node.input[1] else a.get("axes")
+        given = len(node.input) > 1 and node.input[1]
+        axes: list[int] = [int(v) for v in self.consts[node.input[1]].reshape(-1)] if given else list(a.get("axes", []))
         if node.op_type == "Unsqueeze":
             for axis in sorted(v % (x.ndim + len(axes)) for v in axes):
                 x = np.expand_dims(x, axis)
             return x
         if node.op_type == "Squeeze":
-            return np.squeeze(x, axis=tuple(axes) if axes is not None else None)
+            return np.squeeze(x, axis=tuple(axes) if axes else None)
         if node.op_type == "Reshape":
             target = [int(v) for v in self.consts[node.input[1]].reshape(-1)]
             return x.reshape([x.shape[i] if v == 0 else v for i, v in enumerate(target)])
@@ -844,7 +847,7 @@ def generate(reader: Reader, name: str, origin: str) -> tuple[str, list[Layer]]:
         params = ["c" if k == 0 else f"c{k + 1}" for k in range(max(classes, default=-1) + 1)]
         last = units[0].items[-1]
         mname = names.name("residual" if isinstance(last, Block) and last.merge.op == "add" else "block")
-        body = re.sub("\0(\\d+)\0", lambda m, c=classes, p=params: p[c[int(m.group(1))]], text)
+        body = re.sub("\0(\\d+)\0", lambda m, c=classes, p=params: p[c[int(m.group(1))]], text)  # type: ignore[misc]
         modules[text] = Module(mname, params, [classes.index(k) for k in range(len(params))], body)
 
     def call(unit: Unit) -> str:
@@ -881,8 +884,7 @@ def generate(reader: Reader, name: str, origin: str) -> tuple[str, list[Layer]]:
                     if not (isinstance(nxt, Unit) and call(nxt) == text and nxt.prefix == f"{parent}.{len(run)}"):
                         break
                     run.append(nxt)
-            source = [] if _inputs(item) == [previous] else [ref[_inputs(item)[0]]]
-            tail = f" from {source[0]}" if source else ""
+            tail = "" if _inputs(item) == [previous] else f" from {ref[_inputs(item)[0]]}"
             if len(run) > 1:
                 rname = scope.name(_legal(parent, "repeat") or "stack")
                 lines.append(f"    {rname}: repeat {len(run)} {{ {text} }}{tail}")
@@ -904,7 +906,7 @@ def generate(reader: Reader, name: str, origin: str) -> tuple[str, list[Layer]]:
             inputs = _inputs(sub)
             if isinstance(sub, Layer):
                 merge = sub.op in ("add", "concat")
-                source = [ref[k] for k in inputs] if merge or inputs != [previous] else None
+                source: list[str] | None = [ref[k] for k in inputs] if merge or inputs != [previous] else None
                 name = scope.name(wanted)
                 lines.append("    " + writer.layer(sub, name, source))
             else:
@@ -964,7 +966,8 @@ def from_onnx(model_or_path: Any, name: str | None = None) -> tuple[str, dict[st
     text = reformat(text)
     comp = compile_source(text, f"{stem}.arch")
     comp.raise_for_errors()
-    if format_program(parse(text, "<import>", Diagnostics()), text) != text:
+    program = parse(text, "<import>", Diagnostics())
+    if program is None or format_program(program, text) != text:
         raise AssertionError("archc bug: the imported spec is not as archc fmt prints it")
     net = comp.networks[0]
     want = _declared_output(model)
