@@ -125,7 +125,7 @@ def test_densenet_concatenations_read_their_inputs_by_name(tmp_path: Path) -> No
     tv = zoo.torchvision().models.densenet121(weights=None)
     text, _ = from_onnx(export_bytes(tv))
     assert "features_denseblock1_denselayer2: concat from features_pool0, features_denseblock1_denselayer1_conv2\n" in text
-    assert "features_transition1_pool: avgpool 2x2\n" in text
+    assert "features_transition1_pool: avgpool 2x2 -> 128x8x8\n" in text
 
 
 @pytest.mark.slow
@@ -262,7 +262,7 @@ def test_matmul_and_add_become_one_dense_layer_with_its_bias() -> None:
         [4],
     )
     text, tensors = from_onnx(model)
-    assert "    fc: dense 4\n" in text and "bias=false" not in text
+    assert "    fc: dense 4 -> 4\n" in text and "bias=false" not in text
     assert sorted(tensors) == ["fc.bias", "fc.weight"] and tensors["fc.weight"].shape == (4, 6)  # torch's (out, in)
     want, got = run_graph(model, (6,))
     assert relative(got, want) <= TOLERANCE
@@ -277,7 +277,7 @@ def test_lrn_keeps_its_options() -> None:
         [4, 6, 6],
     )
     text, _ = from_onnx(model)
-    assert "lrn 3 alpha=0.0002 beta=0.7 k=2\n" in text
+    assert "lrn 3 alpha=0.0002 beta=0.7 k=2 -> 4x6x6\n" in text
     want, got = run_graph(model, (3, 8, 8))
     assert relative(got, want) <= TOLERANCE
 
@@ -296,7 +296,7 @@ def test_clip_to_0_6_is_relu6_and_x_times_its_sigmoid_is_silu() -> None:
         [4, 6, 6],
     )
     text, _ = from_onnx(model)
-    assert "conv 4 3x3 bias=false relu6\n" in text and "silu\n" in text and "sigmoid" not in text
+    assert "conv 4 3x3 bias=false relu6\n" in text and "silu -> 4x6x6\n" in text and "sigmoid" not in text
     want, got = run_graph(model, (3, 8, 8))
     assert relative(got, want) <= TOLERANCE
 
@@ -368,7 +368,7 @@ def test_import_writes_the_spec_and_weights_and_archc_stays_light(tmp_path: Path
     model = graph([conv("stem", "x", "y", pads=[1, 1, 1, 1])], {"w": W}, "y", [3, 8, 8], [4, 8, 8])
     onnx.save(model, str(tmp_path / "m.onnx"))
     import_onnx_file(tmp_path / "m.onnx", tmp_path / "m.arch", tmp_path / "m.safetensors")
-    assert "stem: conv 4 3x3 pad=1 bias=false\n" in (tmp_path / "m.arch").read_text()
+    assert "stem: conv 4 3x3 pad=1 bias=false -> 4x8x8\n" in (tmp_path / "m.arch").read_text()
     assert set(safetensors_torch.load_file(str(tmp_path / "m.safetensors"))) == {"stem.weight"}
     code = "import sys, archc, archc.imports.from_onnx; print(sorted({'onnx', 'torch', 'numpy', 'safetensors'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
@@ -402,3 +402,32 @@ def test_average_pools_match_onnxruntime(attrs: dict[str, object], size: int) ->
     model = graph([conv("c", "x", "h"), pool], {"w": W}, "y", [3, 9, 9], [4, size, size])
     want, got = run_graph(model, (3, 9, 9))
     assert got.shape == want.shape and relative(got, want) <= TOLERANCE
+
+
+def test_dropout_is_left_out_and_said_so() -> None:
+    model = graph(
+        [
+            conv("stem", "x", "h"),
+            helper.make_node("Dropout", ["h"], ["d"], name="drop"),
+            helper.make_node("Relu", ["d"], ["y"], name="act"),
+        ],
+        {"w": W},
+        "y",
+        [3, 8, 8],
+        [4, 6, 6],
+    )
+    text, _ = from_onnx(model)
+    assert "# drop: Dropout is the identity in inference and was left out\n" in text
+    assert "    stem: conv 4 3x3 bias=false relu -> 4x6x6\n" in text and "dropout" not in text
+
+
+def test_an_output_that_is_not_the_last_layer_is_refused() -> None:
+    model = graph(
+        [conv("stem", "x", "y"), helper.make_node("Relu", ["y"], ["dead"], name="unused")],
+        {"w": W},
+        "y",
+        [3, 8, 8],
+        [4, 6, 6],
+    )
+    with pytest.raises(OnnxImportError, match="not its last layer"):
+        from_onnx(model)

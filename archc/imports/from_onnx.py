@@ -609,7 +609,7 @@ class _Refused(Exception):
 # Shaping the layers into a spec
 
 
-def _fuse(layers: list[Layer], output: int) -> list[Layer]:
+def _fuse(layers: list[Layer], output: int) -> tuple[list[Layer], int]:
     """An activation with default options, alone in reading a conv, batchnorm, dense or add, becomes its fused activation."""
     consumers: dict[int, list[int]] = {}
     for layer in layers:
@@ -627,7 +627,7 @@ def _fuse(layers: list[Layer], output: int) -> list[Layer]:
             replaced[layer.id] = src.id
             continue
         kept.append(layer)
-    return kept
+    return kept, replaced.get(output, output)
 
 
 def _consumers(items: list[Item]) -> dict[int, list[int]]:
@@ -806,6 +806,13 @@ class Writer:
         return [*lines, pad + "}"]
 
 
+def _shape(item: Item) -> str:
+    """An item's output shape as a `-> SHAPE` assertion writes it."""
+    while not isinstance(item, Layer):
+        item = item.merge if isinstance(item, Block) else item.items[-1]
+    return "x".join(map(str, item.shape))
+
+
 def _op(item: Item) -> str:
     return item.op if isinstance(item, Layer) else "block"
 
@@ -826,8 +833,11 @@ def _network_name(text: str) -> str:
 
 def generate(reader: Reader, name: str, origin: str) -> tuple[str, list[Layer]]:
     output = reader.value.get(reader.output_name, NETWORK_INPUT)
-    layers = _fuse(reader.layers, output)
+    layers, output = _fuse(reader.layers, output)
     items = _units(_blocks(list(layers), output))
+    if not items or items[-1].id != output:
+        why = "the graph's output is its input" if output == NETWORK_INPUT else "the graph's output is not its last layer (archc's is)"
+        raise OnnxImportError([(reader.output_name, "output", why)])
 
     # module instances: units that print alike but for their widths
     templates: dict[str, list[Unit]] = {}
@@ -881,22 +891,22 @@ def generate(reader: Reader, name: str, origin: str) -> tuple[str, list[Layer]]:
             if index == "0" and parent:
                 while i + len(run) < len(items):
                     nxt = items[i + len(run)]
-                    if not (isinstance(nxt, Unit) and call(nxt) == text and nxt.prefix == f"{parent}.{len(run)}"):
+                    same = isinstance(nxt, Unit) and call(nxt) == text and nxt.prefix == f"{parent}.{len(run)}"
+                    if not same or run[-1].id in named:  # a later layer reads inside the repeat: not one
                         break
                     run.append(nxt)
             tail = "" if _inputs(item) == [previous] else f" from {ref[_inputs(item)[0]]}"
             if len(run) > 1:
                 rname = scope.name(_legal(parent, "repeat") or "stack")
-                lines.append(f"    {rname}: repeat {len(run)} {{ {text} }}{tail}")
+                lines.append(f"    {rname}: repeat {len(run)} {{ {text} }}{tail} -> {_shape(run[-1])}")
             else:
                 rname = scope.name(_legal(item.prefix, "block") or "block")
-                lines.append(f"    {rname}: {text}{tail}")
+                lines.append(f"    {rname}: {text}{tail} -> {_shape(item)}")
             for unit in run:
                 w = Writer(str)
                 w.body(unit.items, unit.prefix, 1)
                 writer.order += w.order
-            for unit in run:
-                ref[unit.id] = rname
+            ref[run[-1].id] = rname
             previous = run[-1].id
             i += len(run)
             continue
@@ -908,13 +918,15 @@ def generate(reader: Reader, name: str, origin: str) -> tuple[str, list[Layer]]:
                 merge = sub.op in ("add", "concat")
                 source: list[str] | None = [ref[k] for k in inputs] if merge or inputs != [previous] else None
                 name = scope.name(wanted)
-                lines.append("    " + writer.layer(sub, name, source))
+                shown = sub.op in ("maxpool", "avgpool", "global_avgpool", "flatten") or sub.id == output
+                lines.append("    " + writer.layer(sub, name, source) + (f" -> {_shape(sub)}" if shown else ""))
             else:
                 name = scope.name(wanted)
                 block_lines = writer.item(sub, "", "", 1, Scope())
                 head = f"    {name}: " + block_lines[0].strip()
                 if inputs != [previous]:
                     block_lines[-1] += f" from {ref[inputs[0]]}"
+                block_lines[-1] += f" -> {_shape(sub)}"
                 lines += [head, *block_lines[1:]]
             ref[sub.id] = name
             previous = sub.id
