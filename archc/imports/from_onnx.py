@@ -891,8 +891,9 @@ def generate(reader: Reader, name: str, origin: str) -> tuple[str, list[Layer]]:
             if index == "0" and parent:
                 while i + len(run) < len(items):
                     nxt = items[i + len(run)]
-                    same = isinstance(nxt, Unit) and call(nxt) == text and nxt.prefix == f"{parent}.{len(run)}"
-                    if not same or run[-1].id in named:  # a later layer reads inside the repeat: not one
+                    if not isinstance(nxt, Unit) or call(nxt) != text or nxt.prefix != f"{parent}.{len(run)}":
+                        break
+                    if run[-1].id in named:  # a later layer reads inside the repeat: not one
                         break
                     run.append(nxt)
             tail = "" if _inputs(item) == [previous] else f" from {ref[_inputs(item)[0]]}"
