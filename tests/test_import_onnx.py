@@ -431,3 +431,24 @@ def test_an_output_that_is_not_the_last_layer_is_refused() -> None:
     )
     with pytest.raises(OnnxImportError, match="not its last layer"):
         from_onnx(model)
+
+
+def test_layers_without_names_stay_unnamed_and_clashing_names_are_told_apart() -> None:
+    model = graph(
+        [
+            conv("c", "x", "h"),
+            helper.make_node("LeakyRelu", ["h"], ["a"], alpha=0.2),
+            helper.make_node("Elu", ["a"], ["b"], alpha=0.5),
+            helper.make_node("LeakyRelu", ["b"], ["d"], name="c.act", alpha=0.3),
+            helper.make_node("Elu", ["d"], ["y"], name="c-act", alpha=0.7),
+        ],
+        {"w": W},
+        "y",
+        [3, 8, 8],
+        [4, 6, 6],
+    )
+    text, _ = from_onnx(model)
+    assert "\n    leaky_relu 0.2\n    elu 0.5\n" in text
+    assert "    c_act: leaky_relu 0.3\n    c_act_2: elu 0.7 -> 4x6x6\n" in text
+    want, got = run_graph(model, (3, 8, 8))
+    assert relative(got, want) <= TOLERANCE

@@ -743,6 +743,9 @@ class Scope:
         self.taken: set[str] = set()
 
     def name(self, wanted: str) -> str:
+        """`wanted`, or `wanted_2`, ... if taken; "" stays "" (an unnamed layer)."""
+        if not wanted:
+            return ""
         name, k = wanted, 1
         while name in self.taken:
             k += 1
