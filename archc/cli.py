@@ -243,17 +243,22 @@ def _parser() -> argparse.ArgumentParser:
     mode.add_argument("-i", "--in-place", action="store_true", help="rewrite the files that need it (default: print to standard output)")
     f.set_defaults(func=cmd_fmt)
 
-    i = sub.add_parser("import", help="turn a PyTorch model or a Caffe .prototxt into a readable .arch spec (archc docs import)")
+    i = sub.add_parser(
+        "import", help="turn a PyTorch model, an ONNX file or a Caffe .prototxt into a readable .arch spec (archc docs import)"
+    )
     i.add_argument(
         "file",
         metavar="SOURCE",
-        help="PACKAGE.MODULE:CALLABLE (a PyTorch model, e.g. torchvision.models:resnet50), a Caffe .prototxt, or - for standard input",
+        help="PACKAGE.MODULE:CALLABLE (a PyTorch model, e.g. torchvision.models:resnet50), a .onnx file, a Caffe .prototxt, or - for standard input",
     )
     i.add_argument("-o", "--output", metavar="FILE", help="the .arch file to write (default: standard output)")
     i.add_argument(
         "--from", dest="source", choices=IMPORT_SOURCES, default=None, help="the source's framework (default: from its form or extension)"
     )
     i.add_argument("--name", help="the network's name (default: the net's name: field, else the file's name)")
+    i.add_argument(
+        "--weights", metavar="FILE", help="ONNX: also write the initializers as safetensors, keyed by the compiled model's state_dict"
+    )
     i.add_argument("--input", metavar="CxHxW", type=_shape_arg, help="the input shape, replacing the declared one (data layers need it)")
     i.add_argument("--force", action="store_true", help="overwrite an existing output file")
     i.set_defaults(func=cmd_import)
@@ -578,7 +583,7 @@ def _show_or_write(path: str, source: str, text: str, check: bool) -> None:
         print(f"reformatted {path}", file=sys.stderr)
 
 
-IMPORT_SOURCES = ("torch", "caffe")
+IMPORT_SOURCES = ("torch", "onnx", "caffe")
 
 
 def import_source(args: argparse.Namespace) -> str:
@@ -587,7 +592,26 @@ def import_source(args: argparse.Namespace) -> str:
         return str(args.source)
     if re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*", args.file) and not Path(args.file).exists():
         return "torch"
+    if args.file.lower().endswith(".onnx"):
+        return "onnx"
     return "caffe"
+
+
+def cmd_import_onnx(args: argparse.Namespace, out: Path | None) -> int:
+    from .imports.from_onnx import OnnxImportError, import_onnx_file
+
+    require("onnx")
+    if out is None:
+        raise UsageError("archc import of an ONNX model needs -o FILE.arch (and --weights FILE.safetensors for its tensors)")
+    if args.weights and Path(args.weights).exists() and not args.force:
+        raise UsageError(f"{args.weights} exists: add --force to overwrite it")
+    try:
+        import_onnx_file(args.file, out, args.weights)
+    except OnnxImportError as exc:
+        print(f"archc import: {args.file} cannot be expressed exactly:\n{exc}", file=sys.stderr)
+        return EXIT_SPEC
+    print(f"wrote {out}" + (f" and {args.weights}" if args.weights else ""))
+    return EXIT_OK
 
 
 def cmd_import_torch(args: argparse.Namespace, out: Path | None) -> int:
@@ -623,8 +647,11 @@ def cmd_import(args: argparse.Namespace) -> int:
     out = Path(args.output) if args.output else None
     if out is not None and out.exists() and not args.force:
         raise UsageError(f"{out} exists: add --force to overwrite it")
-    if import_source(args) == "torch":
+    source = import_source(args)
+    if source == "torch":
         return cmd_import_torch(args, out)
+    if source == "onnx":
+        return cmd_import_onnx(args, out)
     data = sys.stdin.buffer.read(MAX_SOURCE_BYTES + 1) if args.file == "-" else read_spec_bytes(args.file)
     name = "<stdin>" if args.file == "-" else args.file
     text = decode_spec(data, name)

@@ -452,3 +452,18 @@ def test_layers_without_names_stay_unnamed_and_clashing_names_are_told_apart() -
     assert "    c_act: leaky_relu 0.3\n    c_act_2: elu 0.7 -> 4x6x6\n" in text
     want, got = run_graph(model, (3, 8, 8))
     assert relative(got, want) <= TOLERANCE
+
+
+def test_the_cli_writes_the_spec_and_the_weights(tmp_path: Path) -> None:
+    from archc.cli import main
+
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(4 * 8 * 8, 2))
+    export(model, tmp_path / "tiny.onnx", (3, 8, 8))
+    spec, weights = tmp_path / "tiny.arch", tmp_path / "tiny.safetensors"
+    assert main(["import", str(tmp_path / "tiny.onnx"), "-o", str(spec), "--weights", str(weights)]) == 0
+    compiled = build_model(spec, "torch")
+    compiled.load_state_dict(safetensors_torch.load_file(str(weights)))
+    x = torch.randn(2, 3, 8, 8)
+    assert torch.equal(compiled.eval()(x), model(x))
+    assert main(["import", str(tmp_path / "tiny.onnx"), "-o", str(spec), "--weights", str(weights)]) == 2  # exists: --force
+    assert main(["import", str(tmp_path / "tiny.onnx")]) == 2  # no -o
