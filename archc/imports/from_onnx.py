@@ -5,7 +5,7 @@
 
 The graph is read node by node (archc works out the shapes; the output's is checked against ONNX
 shape inference) and each node becomes an archc op, or is refused: every node the language cannot
-express exactly is listed in one OnnxImportError, with its name, op type and reason. Nothing is approximated. docs/import-onnx.md has the table.
+express exactly is listed in one OnnxImportError, with its name, op type and reason. Nothing is approximated. docs/import.md ("From ONNX") has the table.
 
 Structure: an Add or Concat whose inputs are chains of layers forking from one layer becomes a
 merge with branches (a ResNet block, a SqueezeNet fire), any other merge reads its inputs by
