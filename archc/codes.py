@@ -74,7 +74,7 @@ AUX_SOURCE = _code("aux-source", "error", "an aux head without `from`")
 AUX_PLACEMENT = _code("aux-placement", "error", "an aux head inside a module or a branch")
 AUX_REFERENCE = _code("aux-reference", "error", "a main-path layer reads an aux head (aux heads may read one another)")
 CHANNEL_MISMATCH = _code("channel-mismatch", "error", "a declared filter depth (`3x3x256`) contradicts the input")
-GROUPS = _code("groups", "error", "`groups` does not divide the input maps or the filters")
+GROUPS = _code("groups", "error", "`groups` does not divide the input maps or the filters (conv), or the maps (shuffle)")
 CONNECTION_TABLE = _code(
     "connection-table",
     "error",
@@ -85,6 +85,8 @@ NEEDS_SPATIAL = _code("needs-spatial", "error", "a spatial op (conv, pool, lrn) 
 NEEDS_FLATTEN = _code("needs-flatten", "error", "`dense` or `rbf` on a CxHxW tensor: insert `flatten`")
 CONCAT_SHAPE = _code("concat-shape", "error", "concat of branches with different HxW, or flat with spatial")
 ADD_SHAPE = _code("add-shape", "error", "add of branches with different shapes")
+MULTIPLY_SHAPE = _code("multiply-shape", "error", "multiply of branches whose shapes differ other than by a Cx1x1 scale of CxHxW maps")
+SPLIT_PARTS = _code("split-parts", "error", "`split` into parts that do not divide the maps, or a `part` outside 0 to parts − 1")
 SHAPE_ASSERT = _code("shape-assert", "error", "a `-> SHAPE` assertion that does not hold (declared vs computed, with the arithmetic)")
 DROPPED_ROWS = _code("dropped-rows", "warning", "a stride leaves the last rows and columns of the input unread")
 LIMIT = _code("limit", "error", "one of the [limits](#limits)")

@@ -16,6 +16,7 @@ once, at batch N, the model's own parameters and buffers left out (they are the 
     dropout               its float32 mask                  flatten    nothing (a view)
     relu, sigmoid, tanh, softmax    the output              scaled_tanh  tanh's output
     add, concat, global_avgpool     nothing
+    multiply              every factor                      split, shuffle  nothing (a view; a copy)
 
 A tensor two layers save (a conv's output that a relu saves and the next conv reads) counts once.
 tests/test_summary_features.py measures the generated models with
@@ -63,6 +64,9 @@ SAVES: dict[str, tuple[str, ...]] = {
     "scaled_tanh": ("tanh",),
     "concat": (),
     "add": (),
+    "multiply": ("inputs",),
+    "split": (),
+    "shuffle": (),
 }
 
 
@@ -110,6 +114,9 @@ def saves(net: Network, node: Node) -> Iterator[Saved]:
     if "input" in kinds:
         src = net.nodes[node.inputs[0]]
         yield Saved(_value(net, src.id), elements(src.shape) * FLOAT32)
+    if "inputs" in kinds:  # a product's backward needs every factor
+        for src in (net.nodes[i] for i in node.inputs):
+            yield Saved(_value(net, src.id), elements(src.shape) * FLOAT32)
     if node.op == "conv" and node.attrs.get("table") is not None:  # the dense kernel scattered from the table
         kh, kw = node.attrs["kernel"][:2]
         yield Saved(("table kernel", node.id), 0, node.attrs["filters"] * net.nodes[node.inputs[0]].shape[0] * kh * kw * FLOAT32)

@@ -478,6 +478,11 @@ class Resolver:
             for s in in_syms:
                 total = total + s
             return total
+        if node.op == "split":  # a linear count only when every term divides; else the number itself
+            parts, sym = node.attrs["parts"], in_syms[0]
+            if sym.const % parts == 0 and all(c % parts == 0 for _, c in sym.terms):
+                return Sym(sym.const // parts, tuple((a, c // parts) for a, c in sym.terms))
+            return Sym.of(node.shape[0])
         if node.op == "flatten":
             area = 1
             for d in self.nodes[node.inputs[0]].shape[1:]:

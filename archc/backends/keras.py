@@ -140,7 +140,9 @@ class KerasBackend(Backend):
 
     def emitter(self, node: Node) -> Any:
         method = super().emitter(node)
-        if node.op in SPATIAL and (len(self.in_shape(node)) != 3 or len(node.shape) != (1 if node.op == "global_avgpool" else 3)):
+        if node.op in SPATIAL and (
+            len(self.in_shape(node)) != 3 or len(node.shape) not in (1, 3) if node.op == "global_avgpool" else len(node.shape) != 3
+        ):
             shape = "x".join(str(d) for d in self.in_shape(node)) or "a scalar"
             raise self.unsupported(node, f"it needs a CxHxW input, got {shape}")
 
@@ -328,7 +330,7 @@ class KerasBackend(Backend):
         return [Call("layers.Flatten", [], self.name(node))]
 
     def emit_global_avgpool(self, node: Node) -> list[Call]:
-        return [Call("layers.GlobalAveragePooling2D", [], self.name(node))]
+        return [Call("layers.GlobalAveragePooling2D", ["keepdims=True"] if node.attrs.get("keep") else [], self.name(node))]
 
     def activation_op(self, node: Node) -> list[Call]:
         if node.op == "softmax" and node.id in self.net.final_softmaxes:
@@ -352,6 +354,16 @@ class KerasBackend(Backend):
 
     def emit_add(self, node: Node) -> list[Call]:
         return self.then_activation(node, [Call("layers.Add", [], self.name(node))])
+
+    def emit_multiply(self, node: Node) -> list[Call]:
+        return [Call("layers.Multiply", [], self.name(node))]  # broadcasts a 1x1xC factor over H and W
+
+    def emit_split(self, node: Node) -> list[Call]:
+        args = [literal(node.attrs["parts"]), f"part={literal(node.attrs['part'])}"]
+        return [Call(self.special("ChannelSplit"), args, self.name(node))]
+
+    def emit_shuffle(self, node: Node) -> list[Call]:
+        return [Call(self.special("ChannelShuffle"), [literal(node.attrs["groups"])], self.name(node))]
 
 
 def pair_text(value: tuple[int, ...]) -> str:
