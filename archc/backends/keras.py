@@ -140,9 +140,8 @@ class KerasBackend(Backend):
 
     def emitter(self, node: Node) -> Any:
         method = super().emitter(node)
-        if node.op in SPATIAL and (
-            len(self.in_shape(node)) != 3 or len(node.shape) not in (1, 3) if node.op == "global_avgpool" else len(node.shape) != 3
-        ):
+        ranks = (1, 3) if node.op == "global_avgpool" else (3,)  # global_avgpool: C, or Cx1x1 with `keep`
+        if node.op in SPATIAL and (len(self.in_shape(node)) != 3 or len(node.shape) not in ranks):
             shape = "x".join(str(d) for d in self.in_shape(node)) or "a scalar"
             raise self.unsupported(node, f"it needs a CxHxW input, got {shape}")
 
