@@ -14,6 +14,7 @@ from archc.backends.blocks_svg import to_blocks_svg
 from archc.backends.dot import DotBackend
 from archc.backends.tikz import to_tikz
 from archc.shapes import RULES, ShapeProblem
+from tests.golden import ROOT
 
 SE_SPEC = """
 module se(c, squeeze) {
@@ -198,3 +199,19 @@ def test_multiply_is_drawn_as_a_circled_times() -> None:
     assert len(diagonal) == 2  # the ⊗ of each multiply: two strokes at 45°
     tikz = to_tikz(net)
     assert tikz.count("circle[radius=") == 4
+
+
+@pytest.mark.parametrize(
+    "spec", ["se", "specs/zoo/shufflenet_v2_x1_0.arch", pytest.param("specs/zoo/mobilenet_v3_small.arch", marks=pytest.mark.slow)]
+)
+def test_activation_memory_is_what_torch_saves(spec: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Split halves and order-keeping shuffles are views that keep their input alive; a product saves each factor once."""
+    from archc.summary import to_json
+    from tests.test_summary_features import torch_saved_bytes
+
+    if spec == "se":
+        (tmp_path / "se.arch").write_text(SE_SPEC, encoding="utf-8")
+        spec = str(tmp_path / "se.arch")
+    measured = torch_saved_bytes(spec, 2)
+    figure = to_json(archc.load(ROOT / spec), batch=2)["activation_bytes"]
+    assert 0.99 <= figure / measured <= 1.01, (figure, measured)
