@@ -215,3 +215,32 @@ def test_activation_memory_is_what_torch_saves(spec: str, tmp_path) -> None:  # 
     measured = torch_saved_bytes(spec, 2)
     figure = to_json(archc.load(ROOT / spec), batch=2)["activation_bytes"]
     assert 0.99 <= figure / measured <= 1.01, (figure, measured)
+
+
+@pytest.mark.slow
+def test_the_generated_torch_code_scripts_exports_and_is_mypy_strict(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """channel_shuffle, chunk and the broadcasting product pass the review every shipped spec does
+    (tests/test_generated_review.py): TorchScript exactly, torch.export, mypy --strict."""
+    import subprocess
+    import sys
+    import warnings
+
+    from archc.backends.pytorch import entry_point
+    from archc.build import generate
+    from tests.test_generated_review import _import
+
+    net = archc.load(SE_SPEC)
+    path = tmp_path / "review_merge_ops.py"
+    path.write_text(generate([net], "torch", "se.arch"), encoding="utf-8")
+    model = getattr(_import(path), entry_point(net))().eval()
+    x = torch.randn(2, *net.input_shape)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # TorchScript's deprecation notice
+        scripted = torch.jit.script(model)
+    with torch.no_grad():
+        want = model(x)
+        torch.testing.assert_close(scripted(x), want, rtol=0, atol=0)
+        torch.testing.assert_close(torch.export.export(model, (x,)).module()(x), want, rtol=1e-6, atol=1e-6)
+    mypy = [sys.executable, "-m", "mypy", "--strict", "--ignore-missing-imports", "--no-incremental", str(path)]
+    result = subprocess.run(mypy, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout
