@@ -18,6 +18,10 @@ once, at batch N, the model's own parameters and buffers left out (they are the 
     add, concat, global_avgpool     nothing
     adaptive_avgpool      the input (nothing at 1x1: torch takes the mean)
     adaptive_maxpool      the input + int64 indices
+    multiply              every factor                      split, shuffle  nothing (a view; a copy)
+
+A flatten or a split is a view of its input (a shuffle too, where it keeps the order): a layer
+that saves it keeps its input's whole tensor.
 
 A tensor two layers save (a conv's output that a relu saves and the next conv reads) counts once.
 tests/test_summary_features.py measures the generated models with
@@ -67,6 +71,9 @@ SAVES: dict[str, tuple[str, ...]] = {
     "scaled_tanh": ("tanh",),
     "concat": (),
     "add": (),
+    "multiply": ("inputs",),
+    "split": (),
+    "shuffle": (),
 }
 
 
@@ -99,12 +106,30 @@ def param_bytes(net: Network) -> int:
     return FLOAT32 * sum(n.params + non_trainable(n) for n in net.layers if n.id in net.live)
 
 
-def _value(net: Network, nid: int) -> tuple[object, ...]:
-    """The tensor a node's output is: a flatten is a view of its input, dropout at rate 0 its input."""
+def _source(net: Network, nid: int) -> Node:
+    """The node whose tensor holds a node's output: a flatten or a split is a view of its input,
+    dropout at rate 0 its input, and so is a shuffle that leaves the order as it is (1 group, or
+    one map per group: torch's reshape then copies nothing)."""
     node = net.nodes[nid]
-    while node.op == "flatten" or (node.op == "dropout" and node.attrs.get("rate") == 0):
+    while _view(node):
         node = net.nodes[node.inputs[0]]
-    return ("out", node.id)
+    return node
+
+
+def _view(node: Node) -> bool:
+    if node.op == "shuffle":
+        return node.attrs.get("groups") in (1, node.shape[0] if node.shape else None)
+    return node.op in ("flatten", "split") or (node.op == "dropout" and node.attrs.get("rate") == 0)
+
+
+def _value(net: Network, nid: int) -> tuple[object, ...]:
+    return ("out", _source(net, nid).id)
+
+
+def _input(net: Network, nid: int) -> Saved:
+    """A saved input: the whole tensor it is a view of (a split's half keeps all of its input alive)."""
+    src = _source(net, nid)
+    return Saved(("out", src.id), elements(src.shape) * FLOAT32)
 
 
 def saves(net: Network, node: Node) -> Iterator[Saved]:
@@ -112,8 +137,9 @@ def saves(net: Network, node: Node) -> Iterator[Saved]:
     out = elements(node.shape) * FLOAT32
     kinds = SAVES[node.op]
     if "input" in kinds and not (node.op == "adaptive_avgpool" and node.shape[1:] == (1, 1)):  # torch takes a mean there
-        src = net.nodes[node.inputs[0]]
-        yield Saved(_value(net, src.id), elements(src.shape) * FLOAT32)
+        yield _input(net, node.inputs[0])
+    if "inputs" in kinds:  # a product's backward needs every factor
+        yield from (_input(net, i) for i in node.inputs)
     if node.op == "conv" and node.attrs.get("table") is not None:  # the dense kernel scattered from the table
         kh, kw = node.attrs["kernel"][:2]
         yield Saved(("table kernel", node.id), 0, node.attrs["filters"] * net.nodes[node.inputs[0]].shape[0] * kh * kw * FLOAT32)
@@ -153,9 +179,9 @@ def saved_bytes(net: Network, batch: int = 1) -> dict[int, int]:
     for node in net.layers:
         if node.id not in net.live:
             continue
-        fresh = [s for s in saves(net, node) if s.key not in seen]
-        seen.update(s.key for s in fresh)
-        out[node.id] = sum(s.bytes(batch) for s in fresh)
+        fresh = {s.key: s for s in saves(net, node) if s.key not in seen}  # `x * x` saves x once
+        seen.update(fresh)
+        out[node.id] = sum(s.bytes(batch) for s in fresh.values())
     return out
 
 

@@ -244,8 +244,10 @@ CATALOGUE: dict[str, OpDef] = {
         OpDef(
             "global_avgpool",
             "pool",
-            "Averages each map to one value: CxHxW → C.",
+            "Averages each map to one value: CxHxW → C, or Cx1x1 with `keep` (a squeeze-and-excitation gate's input).",
             "gap: global_avgpool",
+            options=(Option("keep", BOOL, False, doc="keep the 1x1 map: CxHxW → Cx1x1"),),
+            flags={"keep": ("keep", True)},
             spatial=True,
             label="global avgpool",
         ),
@@ -301,6 +303,36 @@ CATALOGUE: dict[str, OpDef] = {
             block="branches",
             merge=True,
             activation=True,
+        ),
+        OpDef(
+            "multiply",
+            "merge",
+            "Multiplies its branches' outputs element-wise; a Cx1x1 branch scales each map of a CxHxW one "
+            "(squeeze-and-excitation), and `branch` with no body is the identity.",
+            "multiply { branch { global_avgpool keep; conv 16 1x1 relu; conv 64 1x1 sigmoid }  branch }",
+            block="branches",
+            merge=True,
+        ),
+        OpDef(
+            "split",
+            "shape",
+            "Keeps one of `parts` equal groups of consecutive maps (ShuffleNetV2's channel split, torch's `x.chunk(parts, 1)[part]`).",
+            "split 2 part=1",
+            options=(
+                Option("parts", INT, required=True, doc="number of equal groups of maps"),
+                Option("part", INT, 0, doc="the group kept, counted from 0"),
+            ),
+            positional=("parts",),
+        ),
+        OpDef(
+            "shuffle",
+            "shape",
+            "Channel shuffle (ShuffleNet): the maps as `groups` rows of C/groups, read column by column.",
+            "shuffle 2",
+            options=(Option("groups", INT, required=True, doc="number of groups; must divide the maps"),),
+            positional=("groups",),
+            spatial=True,
+            label="channel shuffle",
         ),
     )
 }

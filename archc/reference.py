@@ -208,7 +208,7 @@ def _flatten(node: Node, ins: list[Tensor], p: _ParamView, train: bool) -> Tenso
 
 
 def _global_avgpool(node: Node, ins: list[Tensor], p: _ParamView, train: bool) -> Tensor:
-    return ins[0].mean((2, 3))
+    return ins[0].mean((2, 3), keepdim=bool(node.attrs.get("keep")))
 
 
 def _adaptive_avgpool(node: Node, ins: list[Tensor], p: _ParamView, train: bool) -> Tensor:
@@ -247,6 +247,31 @@ def _add(node: Node, ins: list[Tensor], p: _ParamView, train: bool) -> Tensor:
     for other in ins[1:]:
         total = total + other
     return total
+
+
+def _multiply(node: Node, ins: list[Tensor], p: _ParamView, train: bool) -> Tensor:
+    """The product in branch order; a Cx1x1 factor broadcasts over H and W."""
+    total = ins[0]
+    for other in ins[1:]:
+        total = total * other
+    return total
+
+
+def _split(node: Node, ins: list[Tensor], p: _ParamView, train: bool) -> Tensor:
+    """Maps part·C/parts … (part + 1)·C/parts − 1."""
+    x, parts, part = ins[0], node.attrs["parts"], node.attrs["part"]
+    size = x.shape[1] // parts
+    return x.narrow(1, part * size, size)
+
+
+def _shuffle(node: Node, ins: list[Tensor], p: _ParamView, train: bool) -> Tensor:
+    """Output map j·G + g is input map g·(C/G) + j: the maps as G rows of C/G, read by columns."""
+    import torch
+
+    x, groups = ins[0], node.attrs["groups"]
+    c = x.shape[1]
+    order = [g * (c // groups) + j for j in range(c // groups) for g in range(groups)]
+    return x.index_select(1, torch.tensor(order, device=x.device))
 
 
 def _torch_activation(name: str, **options: str) -> Callable[[Tensor, Attrs], Tensor]:
@@ -297,6 +322,9 @@ OPS: dict[str, Callable[[Node, list[Tensor], _ParamView, bool], Tensor]] = {
     "adaptive_maxpool": _adaptive_maxpool,
     "concat": _concat,
     "add": _add,
+    "multiply": _multiply,
+    "split": _split,
+    "shuffle": _shuffle,
     "prelu": _prelu,
     **{name: _activation(name) for name in ACTIVATIONS},
 }

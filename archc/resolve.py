@@ -330,7 +330,7 @@ class Resolver:
                 return None
         body = stmt.body
         if len(src) > 1 and not (isinstance(body, ir.Op) and body.op.text in ops.MERGES):
-            self.diags.error("too-many-sources", "only concat and add read several layers", stmt.sources[1].span)
+            self.diags.error("too-many-sources", f"only the merges ({', '.join(ops.MERGES)}) read several layers", stmt.sources[1].span)
             return None
         start = src[0] if src else cur
         item: Item | None
@@ -479,7 +479,12 @@ class Resolver:
         if op.table is not None and opdef.block != "table":
             self.diags.error("unexpected-block", f"{opdef.name} takes no connection table", op.table.span)
         if op.branches is not None and opdef.block != "branches":
-            self.diags.error("unexpected-block", f"{opdef.name} takes no branches", op.span, hint="branches belong to concat and add")
+            self.diags.error(
+                "unexpected-block",
+                f"{opdef.name} takes no branches",
+                op.span,
+                hint=f"branches belong to the merges ({', '.join(ops.MERGES)})",
+            )
 
     def _branches(self, op: ir.Op, name: str, named: bool, scope: Scope, ctx: Ctx, cur: int) -> tuple[BranchSeq, ...]:
         out = []
@@ -568,6 +573,11 @@ class Resolver:
             for s in in_syms:
                 total = total + s
             return total
+        if node.op == "split":  # a linear count only when every term divides; else the number itself
+            parts, sym = node.attrs["parts"], in_syms[0]
+            if sym.const % parts == 0 and all(c % parts == 0 for _, c in sym.terms):
+                return Sym(sym.const // parts, tuple((a, c // parts) for a, c in sym.terms))
+            return Sym.of(node.shape[0])
         if node.op == "flatten":
             area = 1
             for d in self.nodes[node.inputs[0]].shape[1:]:

@@ -388,7 +388,7 @@ def flatten(name: str, attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
 
 def global_avgpool(name: str, attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
     c, _, _ = _spatial(shapes[0], name)
-    return Outcome((c,))
+    return Outcome((c, 1, 1) if attrs.get("keep") else (c,))
 
 
 def adaptive_windows(size: int, out: int) -> list[tuple[int, int]]:
@@ -441,6 +441,66 @@ def add(name: str, attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
     return Outcome(shapes[0])
 
 
+def multiply(name: str, attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
+    """Equal shapes, or CxHxW maps scaled by Cx1x1 (one factor per map, broadcast over H and W)."""
+    if not shapes:
+        raise ShapeProblem("empty-merge", "multiply needs at least one branch")
+    full = max(shapes, key=lambda s: (len(s), *s))
+    scale = (full[0], 1, 1) if len(full) == 3 else full
+    if any(s not in (full, scale) for s in shapes):
+        raise ShapeProblem(
+            "multiply-shape",
+            "multiply of shapes that do not broadcast: " + ", ".join(fmt_shape(s) for s in shapes),
+            f"each branch must be {fmt_shape(full)}" + (f" or a scale per map, {fmt_shape(scale)}" if scale != full else ""),
+        )
+    out = Outcome(full)
+    if len(set(shapes)) > 1:
+        out.explain.append(" · ".join(fmt_shape(s) for s in shapes) + f" → {fmt_shape(full)}: one factor per map")
+    return out
+
+
+def split(name: str, attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
+    (shape,) = shapes
+    if not shape:
+        raise ShapeProblem("needs-spatial", f"{name} needs maps or features to split, got a scalar")
+    c, parts, part = shape[0], attrs["parts"], attrs["part"]
+    if parts < 1:
+        raise ShapeProblem("option-value", f"split needs at least 1 part, got {parts}", option="parts")
+    what = "maps" if len(shape) == 3 else "features"
+    if c % parts:
+        raise ShapeProblem(
+            "split-parts",
+            f"split {parts} does not divide the {c} {what}",
+            f"the parts must be equal: {parts} must divide {c}",
+            option="parts",
+        )
+    if not 0 <= part < parts:
+        raise ShapeProblem(
+            "split-parts", f"part={part} is not one of the {parts} parts", f"parts count from 0 to {parts - 1}", option="part"
+        )
+    size = c // parts
+    out = Outcome((size, *shape[1:]))
+    out.explain.append(f"{what} {c}/{parts} = {size}: {what} {part * size} to {(part + 1) * size - 1}")
+    return out
+
+
+def shuffle(name: str, attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
+    c, _, _ = _spatial(shapes[0], name)
+    groups = attrs["groups"]
+    if groups < 1:
+        raise ShapeProblem("option-value", f"shuffle needs at least 1 group, got {groups}", option="groups")
+    if c % groups:
+        raise ShapeProblem(
+            "groups",
+            f"shuffle {groups} does not divide the {c} maps",
+            f"the groups must be equal: {groups} must divide {c}",
+            option="groups",
+        )
+    out = Outcome(shapes[0])
+    out.explain.append(f"{groups} groups of {c // groups} maps, interleaved: map j·{groups} + g ← map g·{c // groups} + j")
+    return out
+
+
 RULES: dict[str, Callable[[str, dict[str, Any], list[Shape]], Outcome]] = {
     "conv": conv,
     "maxpool": pool("maxpool"),
@@ -459,4 +519,7 @@ RULES: dict[str, Callable[[str, dict[str, Any], list[Shape]], Outcome]] = {
     "prelu": prelu,
     "concat": concat,
     "add": add,
+    "multiply": multiply,
+    "split": split,
+    "shuffle": shuffle,
 }

@@ -154,6 +154,10 @@ OP_ALIASES = {
     "localresponsenorm": "lrn",
     "cat": "concat",
     "concatenate": "concat",
+    "mul": "multiply",
+    "chunk": "split",
+    "channel_shuffle": "shuffle",
+    "channelshuffle": "shuffle",
 }
 OPTION_ALIASES = {
     "p": "rate",
@@ -166,6 +170,8 @@ OPTION_ALIASES = {
     "dilation_rate": "dilation",
     "use_bias": "bias",
     "epsilon": "eps",
+    "keepdim": "keep",
+    "keepdims": "keep",
 }
 
 

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 import archc
-from archc import reference
+from archc import ops, reference
 from archc.backends import keras as keras_backend
 from archc.backends import pytorch as torch_backend
 from archc.backends.keras_scope import channels_last
@@ -217,7 +217,7 @@ def _shape_hooks(model: Any, net: Network, paths: dict[tuple[str, ...], str]) ->
     for node in net.layers:
         key = paths.get(node.path)
         sub = modules.get(key) if key else None
-        if sub is None or node.activation or node.op in ("add", "concat"):
+        if sub is None or node.activation or ops.CATALOGUE[node.op].merge:
             continue  # a function, or a module whose output the fused activation follows
 
         def hook(_m: Any, _i: Any, out: Any, key: str = key) -> None:

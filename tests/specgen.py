@@ -1,8 +1,9 @@
 """A grammar-aware generator of random *valid* specs, for the differential campaign.
 
 It writes specs the way a user would, tracking shapes itself (independently of archc's checker)
-so that nearly every spec it writes is valid: every op and option, concat and add with named,
-unnamed and identity branches, `from` references, modules called with differing arguments (so
+so that nearly every spec it writes is valid: every op and option, concat, add and multiply with
+named, unnamed and identity branches (multiply with squeeze-and-excitation scales), channel split
+and shuffle, `from` references, modules called with differing arguments (so
 that variant classes appear), repeats, aux heads, both connection-table forms, odd and
 non-square inputs, and adversarial names (Python keywords and builtins, `x`, `self`, `main`,
 names differing only in case or underscores, non-ASCII). `spec(seed)` is deterministic.
@@ -180,11 +181,18 @@ class SpecGen:
         r = self.rng
         spatial = len(shape) == 3
         choices = (
-            ["conv", "conv", "pool", "subsample", "lrn", "batchnorm", "dropout", "act", "act_layer", "softmax"]
+            ["conv", "conv", "pool", "subsample", "lrn", "batchnorm", "dropout", "act", "act_layer", "softmax", "split", "shuffle"]
             if spatial
-            else ["dense", "dense", "batchnorm", "dropout", "act", "act_layer", "softmax"]
+            else ["dense", "dense", "batchnorm", "dropout", "act", "act_layer", "softmax", "split"]
         )
         kind = r.choice(choices)
+        divisors = [d for d in range(1, shape[0] + 1) if shape[0] % d == 0]
+        if kind == "split":
+            parts = r.choice(divisors)
+            part = r.randrange(parts)
+            return f"split {parts}" + (f" part={part}" if part or r.random() < 0.3 else ""), (shape[0] // parts, *shape[1:])
+        if kind == "shuffle":
+            return f"shuffle {r.choice(divisors[1:] or divisors)}", shape
         if kind == "conv":
             return self.conv(shape)
         if kind == "pool":
@@ -220,12 +228,14 @@ class SpecGen:
     def merge(self, seq: Seq) -> tuple[list[str], tuple[int, ...]]:
         r = self.rng
         shape = seq.shape
-        kind = "add" if r.random() < 0.5 else "concat"
+        roll = r.random()
+        kind = "add" if roll < 0.4 else "multiply" if roll < 0.55 else "concat"
         name = self.name(seq, 0.5)
         lines = []
         out_c = 0
         n = r.randint(1, 3)
         bnames: set[str] = set()
+        scales = 0  # multiply's Cx1x1 branches: only those, and the product is Cx1x1 too
         for _ in range(n):
             bname = None
             if r.random() < 0.4:
@@ -237,7 +247,13 @@ class SpecGen:
                     if name is None:  # an unnamed merge puts its branches in the enclosing scope
                         seq.names[bname] = (0,)
             head = f"branch {bname}" if bname else "branch"
-            if kind == "add" and r.random() < 0.3:
+            if kind == "multiply" and r.random() < 0.5:  # a squeeze-and-excitation scale, Cx1x1
+                squeeze = f"conv {r.randint(1, 4)} 1x1{self.act(0.8)}"
+                scale = f"conv {shape[0]} 1x1 {r.choice(['sigmoid', 'hardsigmoid'])}"
+                lines.append(f"        {head} {{ global_avgpool {r.choice(['keep', 'keep=true'])}; {squeeze}; {scale} }}")
+                scales += 1
+                continue
+            if kind in ("add", "multiply") and r.random() < 0.3:
                 lines.append(f"        {head}")  # identity
                 out_c = shape[0]
                 continue
@@ -245,7 +261,7 @@ class SpecGen:
             cur = shape
             for j in range(r.randint(1, 2)):
                 last = j == 1 or r.random() < 0.5
-                if kind == "add" and last:
+                if kind in ("add", "multiply") and last:
                     text, cur = self.conv(cur, keep_size=True, filters=shape[0])
                 elif r.random() < 0.3:
                     text, cur = ("maxpool 3x3 stride=1 pad=1", cur) if cur[1] >= 1 else ("relu", cur)
@@ -254,7 +270,7 @@ class SpecGen:
                 body.append(text)
                 if last:
                     break
-            if kind == "add" and cur[0] != shape[0]:
+            if kind in ("add", "multiply") and cur[0] != shape[0]:
                 body.append(f"conv {shape[0]} 1x1")
                 cur = (shape[0], *cur[1:])
             out_c += cur[0] if kind == "concat" else 0
@@ -262,7 +278,7 @@ class SpecGen:
             lines.append(
                 f"        {head} {{ {sep.join(body)} }}" if sep == "; " else f"        {head} {{\n            {sep.join(body)}\n        }}"
             )
-        out = (out_c, *shape[1:]) if kind == "concat" else shape
+        out = (out_c, *shape[1:]) if kind == "concat" else (shape[0], 1, 1) if scales == n else shape
         act = self.act(0.4) if kind == "add" else ""
         label = ""
         if name:
@@ -280,6 +296,8 @@ class SpecGen:
         same = [n for n, s in cands if s == sa]
         same_hw = [n for n, s in cands if s[1:] == sa[1:]]
         roll = r.random()
+        if roll < 0.1 and same:
+            return f"multiply from {a}, {r.choice(same)}", sa
         if roll < 0.35 and same:
             b = r.choice(same)
             return f"add{self.act(0.3)} from {a}, {b}", sa

@@ -2,8 +2,8 @@
 
 One block per drawn layer (conv, pooling, dense, RBF, the input), with the layers that keep
 the shape (activations, dropout, LRN, batch norm, flatten) folded into the block before them;
-a `concat` or `add` with branches becomes a Group: its branches as lanes side by side and a
-merge mark (⊕ for add, ‖ for concat); aux heads become side chains drawn dashed. With a
+a merge with branches becomes a Group: its branches as lanes side by side and a merge mark
+(⊕ for add, ⊗ for multiply, ‖ for concat); aux heads become side chains drawn dashed. With a
 depth, module instances and repeat blocks below it become one block each, and a run of
 convolutions followed by a pool folds into one stage (VGG16 at depth 1: five stages).
 
@@ -48,7 +48,7 @@ class Block:
     slabs: list[Slab]
     nodes: list[int]  # the graph nodes it stands for
     aux: bool = False
-    merge: str = ""  # "add" or "concat" for a merge mark
+    merge: str = ""  # the merge op (add, multiply, concat) for a merge mark
     inputs: tuple[int, ...] = ()  # node ids feeding the block from outside it
     output: int = -1  # the node whose tensor leaves the block
 

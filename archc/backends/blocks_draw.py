@@ -1,7 +1,7 @@
 """The primitives of a block figure, in points with y down, shared by the layout and both emitters.
 
 Boxes (a front face and its depth drawn up and right at 45°), polylines with an arrowhead,
-merge marks (⊕ add, ‖ concat) and text; plus the colours per op family and a text-width
+merge marks (⊕ add, ⊗ multiply, ‖ concat) and text; plus the colours per op family and a text-width
 estimate the layout uses to keep labels apart.
 """
 
@@ -39,7 +39,7 @@ class Mark:
     x: float
     y: float
     r: float
-    kind: str  # "add" or "concat"
+    kind: str  # a merge op: "add", "multiply" or "concat"
     dashed: bool
 
 

@@ -7,6 +7,7 @@ at any dpi, and its text is the font size asked for.
 
 from __future__ import annotations
 
+import math
 from html import escape
 
 from ..graph import Network
@@ -53,6 +54,11 @@ def emit(p: Prim) -> list[str]:
         k = 0.55 * p.r
         if p.kind == "add":
             inner = f"M{num(p.x - k)},{num(p.y)}H{num(p.x + k)}M{num(p.x)},{num(p.y - k)}V{num(p.y + k)}"
+        elif p.kind == "multiply":  # ⊗: the cross of ⊕ turned by 45°
+            j = k * math.sqrt(0.5)
+            inner = (
+                f"M{num(p.x - j)},{num(p.y - j)}L{num(p.x + j)},{num(p.y + j)}M{num(p.x - j)},{num(p.y + j)}L{num(p.x + j)},{num(p.y - j)}"
+            )
         else:
             a, b = p.x - 0.3 * p.r, p.x + 0.3 * p.r
             inner = f"M{num(a)},{num(p.y - k)}V{num(p.y + k)}M{num(b)},{num(p.y - k)}V{num(p.y + k)}"

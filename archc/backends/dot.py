@@ -107,7 +107,6 @@ class DotBackend(Backend):
     SIMPLE: ClassVar[dict[str, str]] = {
         "input": "input",
         "flatten": "flatten",
-        "global_avgpool": CATALOGUE["global_avgpool"].label,
         "concat": "concat",
         **ACTIVATION_TEXT,
     }
@@ -164,6 +163,18 @@ class DotBackend(Backend):
 
     def emit_add(self, node: Node) -> str:
         return "add"
+
+    def emit_multiply(self, node: Node) -> str:
+        return "multiply"
+
+    def emit_split(self, node: Node) -> str:
+        return f"split {node.attrs['part']}/{node.attrs['parts']}"
+
+    def emit_shuffle(self, node: Node) -> str:
+        return f"channel shuffle {node.attrs['groups']}"
+
+    def emit_global_avgpool(self, node: Node) -> str:
+        return str(CATALOGUE["global_avgpool"].label) + (" (keep 1x1)" if node.attrs.get("keep") else "")
 
     def notes(self, node: Node, in_maps: int) -> list[str]:
         """What sets a layer apart from the plain op: towers, partial tables, no bias, dilation."""

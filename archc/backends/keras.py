@@ -168,7 +168,8 @@ class KerasBackend(Backend):
 
     def emitter(self, node: Node) -> Any:
         method = super().emitter(node)
-        if node.op in SPATIAL and (len(self.in_shape(node)) != 3 or len(node.shape) != (1 if node.op == "global_avgpool" else 3)):
+        ranks = (1, 3) if node.op == "global_avgpool" else (3,)  # global_avgpool: C, or Cx1x1 with `keep`
+        if node.op in SPATIAL and (len(self.in_shape(node)) != 3 or len(node.shape) not in ranks):
             shape = "x".join(str(d) for d in self.in_shape(node)) or "a scalar"
             raise self.unsupported(node, f"it needs a CxHxW input, got {shape}")
 
@@ -393,7 +394,7 @@ class KerasBackend(Backend):
         return [Call("layers.Flatten", [], self.name(node))]
 
     def emit_global_avgpool(self, node: Node) -> list[Call]:
-        return [Call("layers.GlobalAveragePooling2D", [], self.name(node))]
+        return [Call("layers.GlobalAveragePooling2D", ["keepdims=True"] if node.attrs.get("keep") else [], self.name(node))]
 
     def adaptive(self, node: Node, kind: str) -> list[Call]:
         """Keras' own pooling where the windows are even (a kernel and a stride), else AdaptivePool2D."""
@@ -437,6 +438,16 @@ class KerasBackend(Backend):
 
     def emit_add(self, node: Node) -> list[Call]:
         return self.then_activation(node, [Call("layers.Add", [], self.name(node))])
+
+    def emit_multiply(self, node: Node) -> list[Call]:
+        return [Call("layers.Multiply", [], self.name(node))]  # broadcasts a 1x1xC factor over H and W
+
+    def emit_split(self, node: Node) -> list[Call]:
+        args = [literal(node.attrs["parts"]), f"part={literal(node.attrs['part'])}"]
+        return [Call(self.special("ChannelSplit"), args, self.name(node))]
+
+    def emit_shuffle(self, node: Node) -> list[Call]:
+        return [Call(self.special("ChannelShuffle"), [literal(node.attrs["groups"])], self.name(node))]
 
 
 def even_windows(size: int, out: int) -> tuple[int, int] | None:

@@ -258,6 +258,42 @@ class RBF(layers.Layer):
         return {{**super().get_config(), "units": self.units}}
 '''
 
+CHANNEL_SPLIT = f'''
+{REGISTER}
+class ChannelSplit(layers.Layer):
+    """Part `part` of `parts` equal groups of consecutive maps (torch's x.chunk(parts, 1)[part])."""
+
+    def __init__(self, parts, part=0, **kwargs):
+        super().__init__(**kwargs)
+        self.parts, self.part = parts, part
+
+    def call(self, x):
+        size = x.shape[-1] // self.parts
+        return x[..., self.part * size : (self.part + 1) * size]
+
+    def get_config(self):
+        return {{**super().get_config(), "parts": self.parts, "part": self.part}}
+'''
+
+CHANNEL_SHUFFLE = f'''
+{REGISTER}
+class ChannelShuffle(layers.Layer):
+    """ShuffleNet's channel shuffle in torch's map order: the maps as `groups` rows, read by columns."""
+
+    def __init__(self, groups, **kwargs):
+        super().__init__(**kwargs)
+        self.groups = groups
+
+    def call(self, x):
+        h, w, c = x.shape[1:]
+        x = ops.reshape(x, (-1, h, w, self.groups, c // self.groups))
+        x = ops.transpose(x, (0, 1, 2, 4, 3))
+        return ops.reshape(x, (-1, h, w, c))
+
+    def get_config(self):
+        return {{**super().get_config(), "groups": self.groups}}
+'''
+
 # Name in the generated file → its source, in the order they are written.
 SOURCES: dict[str, str] = {
     "pair": PAIR,
@@ -270,6 +306,8 @@ SOURCES: dict[str, str] = {
     "Subsampling": SUBSAMPLING,
     "ConnectionTableConv2D": CONNECTION_TABLE_CONV,
     "RBF": RBF,
+    "ChannelSplit": CHANNEL_SPLIT,
+    "ChannelShuffle": CHANNEL_SHUFFLE,
 }
 
 # What each source calls besides keras.

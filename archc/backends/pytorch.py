@@ -239,7 +239,7 @@ class TorchBackend(Backend):
         return self._function("torch.flatten({}, 1)")
 
     def emit_global_avgpool(self, node: Node) -> Emitted:
-        return self._function("{}.mean((2, 3))")
+        return self._function("{}.mean((2, 3), keepdim=True)" if node.attrs.get("keep") else "{}.mean((2, 3))")
 
     def emit_adaptive_avgpool(self, node: Node) -> Emitted:
         return self._module(f"nn.AdaptiveAvgPool2d({self._size(node)})")
@@ -270,6 +270,18 @@ class TorchBackend(Backend):
 
     def emit_add(self, node: Node) -> Emitted:
         return Emitted(None, lambda m, xs: " + ".join(xs))
+
+    def emit_multiply(self, node: Node) -> Emitted:
+        return Emitted(None, lambda m, xs: " * ".join(xs))
+
+    def emit_split(self, node: Node) -> Emitted:
+        parts, part = self.val(node, "parts"), self.val(node, "part")
+        return Emitted(None, lambda m, xs: f"{xs[0]}.chunk({parts}, 1)[{part}]")
+
+    def emit_shuffle(self, node: Node) -> Emitted:
+        self.helpers.add("channel_shuffle")
+        groups = self.val(node, "groups")
+        return Emitted(None, lambda m, xs: f"channel_shuffle({xs[0]}, {groups})")
 
 
 @dataclass

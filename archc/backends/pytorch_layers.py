@@ -132,6 +132,14 @@ class RBF(nn.Module):
         return (x.unsqueeze(1) - self.weight).pow(2).sum(-1)
 '''
 
+CHANNEL_SHUFFLE = '''
+def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
+    """ShuffleNet's channel shuffle: the maps as `groups` rows, read column by column."""
+    n, c, h, w = x.shape
+    x = x.view(n, groups, c // groups, h, w).transpose(1, 2)
+    return x.reshape(n, c, h, w)
+'''
+
 # helper name → (source, what it needs); the generator copies only the helpers a file uses
 HELPERS = {
     "make_divisible": MAKE_DIVISIBLE,
@@ -140,4 +148,5 @@ HELPERS = {
     "TableConv2d": TABLE_CONV,
     "Subsample": SUBSAMPLE,
     "RBF": RBF,
+    "channel_shuffle": CHANNEL_SHUFFLE,
 }

@@ -8,6 +8,8 @@ y down (`y=-1bp`; 1 bp = 1/72 in, as in SVG and PDF), exactly as the SVG emitter
 
 from __future__ import annotations
 
+import math
+
 from ..graph import Network
 from .blocks import build_figure
 from .blocks_draw import Box, Drawing, Line, Mark, Prim, arrow_head, shades
@@ -84,9 +86,12 @@ class TikzEmitter:
         if isinstance(p, Mark):
             style = "draw=archcink, line width=0.5pt" + (", dash pattern=on 1.5pt off 1pt" if p.dashed else "")
             k = 0.55 * p.r
+            j = k * math.sqrt(0.5)  # ⊗: the cross of ⊕ turned by 45°
             inner = (
                 f"{pt(p.x - k, p.y)} -- {pt(p.x + k, p.y)} {pt(p.x, p.y - k)} -- {pt(p.x, p.y + k)}"
                 if p.kind == "add"
+                else f"{pt(p.x - j, p.y - j)} -- {pt(p.x + j, p.y + j)} {pt(p.x - j, p.y + j)} -- {pt(p.x + j, p.y - j)}"
+                if p.kind == "multiply"
                 else f"{pt(p.x - 0.3 * p.r, p.y - k)} -- {pt(p.x - 0.3 * p.r, p.y + k)} {pt(p.x + 0.3 * p.r, p.y - k)} -- {pt(p.x + 0.3 * p.r, p.y + k)}"
             )
             return [

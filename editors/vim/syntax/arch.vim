@@ -10,7 +10,6 @@ syn match archError "\S"
 syn match archIdent "\<[[:alpha:]_][[:alnum:]_]*\>"
 syn match archPunct "[{}(),;:]"
 syn match archAssign "="
-syn match archOperator "[-+*/%]"
 syn match archLabel "\<[[:alpha:]_][[:alnum:]_]*\ze\s*:"
 syn match archOption "\<[[:alpha:]_][[:alnum:]_]*\ze\s*="
 syn match archCall "\<[[:alpha:]_][[:alnum:]_]*\ze\s*("
@@ -20,7 +19,7 @@ syn match archDims "\<\d\+\(x\d\+\)\+\>"
 syn match archArrow "->"
 syn keyword archKeyword input repeat branch from aux
 syn keyword archConstant true false same valid ceil caffe paper
-syn keyword archOp adaptive_avgpool adaptive_maxpool add avgpool batchnorm concat conv dense dropout elu flatten gelu global_avgpool hardsigmoid hardswish leaky_relu lrn maxpool prelu rbf relu relu6 scaled_tanh sigmoid silu softmax subsample tanh
+syn keyword archOp adaptive_avgpool adaptive_maxpool add avgpool batchnorm concat conv dense dropout elu flatten gelu global_avgpool hardsigmoid hardswish leaky_relu lrn maxpool multiply prelu rbf relu relu6 scaled_tanh shuffle sigmoid silu softmax split subsample tanh
 syn keyword archDeclaration network module nextgroup=archDefName skipwhite
 syn match archDefName "[[:alpha:]_][[:alnum:]_]*" contained
 syn region archTable matchgroup=archKeyword start="\<connections\>\s*{" end="}" contains=archComment,archRow,archInteger,archMark,archNoMark,archError
@@ -33,7 +32,6 @@ hi def link archError Error
 hi def link archIdent Identifier
 hi def link archPunct Delimiter
 hi def link archAssign Operator
-hi def link archOperator Operator
 hi def link archLabel Label
 hi def link archOption Type
 hi def link archCall Function
