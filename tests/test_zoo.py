@@ -222,7 +222,7 @@ def test_the_spec_takes_the_input_sizes_torchvision_takes(model: zoo.Model) -> N
     torchvision's model runs (on the meta device: shapes only). A model with an aux head is asked
     in train mode, where torchvision runs the head too: the spec shapes its aux heads at every
     input, so it cannot take the sizes torchvision's eval mode alone takes (Inception-v3: 75 to 298)."""
-    tv = zoo.reference(model, "meta").train(model.aux)
+    tv = zoo.reference(model, "meta").train(bool(model.aux))
     low = zoo.published(model)["min_size"][0]
     sizes = sorted({*range(max(1, low - 2), low + 3), 64, 97, 224, 299, 300})
     accepted = {}

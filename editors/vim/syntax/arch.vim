@@ -10,6 +10,7 @@ syn match archError "\S"
 syn match archIdent "\<[[:alpha:]_][[:alnum:]_]*\>"
 syn match archPunct "[{}(),;:]"
 syn match archAssign "="
+syn match archOperator "[-+*/%]"
 syn match archLabel "\<[[:alpha:]_][[:alnum:]_]*\ze\s*:"
 syn match archOption "\<[[:alpha:]_][[:alnum:]_]*\ze\s*="
 syn match archCall "\<[[:alpha:]_][[:alnum:]_]*\ze\s*("
@@ -32,6 +33,7 @@ hi def link archError Error
 hi def link archIdent Identifier
 hi def link archPunct Delimiter
 hi def link archAssign Operator
+hi def link archOperator Operator
 hi def link archLabel Label
 hi def link archOption Type
 hi def link archCall Function
