@@ -11,6 +11,9 @@ once, at batch N, the model's own parameters and buffers left out (they are the 
     conv, dense           the input (a connection table: also its dense kernel, once per step)
     maxpool               the input + int64 indices
     avgpool               the input                         batchnorm  the input + 2 floats per map (per step)
+    layernorm             the input + 2 floats per position (per sample on a vector)
+    groupnorm             the input + 2 floats per group    layer_scale  the input
+    stochastic_depth      a float32 draw per sample (nothing at rate 0)
     subsample             the input + the window sums       lrn        the input + 3 temporaries
     rbf                   the differences x − w (units × inputs)
     dropout               its float32 mask                  flatten    nothing (a view)
@@ -42,6 +45,10 @@ SAVES: dict[str, tuple[str, ...]] = {
     "avgpool": ("input",),
     "maxpool": ("input", "indices"),
     "batchnorm": ("input", "batch statistics"),
+    "layernorm": ("input", "position statistics"),
+    "groupnorm": ("input", "group statistics"),
+    "layer_scale": ("input",),
+    "stochastic_depth": ("row mask",),
     "subsample": ("input", "window sums"),
     "lrn": ("input", "lrn"),
     "rbf": ("differences",),
@@ -96,9 +103,9 @@ def param_bytes(net: Network) -> int:
 
 
 def _value(net: Network, nid: int) -> tuple[object, ...]:
-    """The tensor a node's output is: a flatten is a view of its input, dropout at rate 0 its input."""
+    """The tensor a node's output is: a flatten is a view of its input, dropout or stochastic depth at rate 0 its input."""
     node = net.nodes[nid]
-    while node.op == "flatten" or (node.op == "dropout" and node.attrs.get("rate") == 0):
+    while node.op == "flatten" or (node.op in ("dropout", "stochastic_depth") and node.attrs.get("rate") == 0):
         node = net.nodes[node.inputs[0]]
     return ("out", node.id)
 
@@ -117,6 +124,12 @@ def saves(net: Network, node: Node) -> Iterator[Saved]:
         yield Saved(("indices", node.id), elements(node.shape) * INT64)
     if "batch statistics" in kinds:
         yield Saved(("batch statistics", node.id), 0, 2 * node.shape[0] * FLOAT32)
+    if "position statistics" in kinds:  # a mean and a 1/std per position (per sample on a vector)
+        yield Saved(("position statistics", node.id), 2 * elements(node.shape[1:]) * FLOAT32)
+    if "group statistics" in kinds:
+        yield Saved(("group statistics", node.id), 2 * node.attrs["groups"] * FLOAT32)
+    if "row mask" in kinds and node.attrs.get("rate") != 0:
+        yield Saved(("row mask", node.id), FLOAT32)
     if "window sums" in kinds:
         yield Saved(("window sums", node.id), out)
     if "lrn" in kinds:

@@ -23,6 +23,8 @@ ADVERSARIAL = [
 ]
 ADVERSARIAL = [n for n in ADVERSARIAL if n not in ("input", "from", "aux", "branch", "network", "module", "repeat", "connections")]
 ACTS = ["relu", "tanh", "sigmoid", "scaled_tanh", "relu6", "leaky_relu", "elu", "gelu", "silu", "hardswish", "hardsigmoid"]
+# normalisations and the residual-branch ops of ConvNeXt
+NORMS = ["layernorm", "groupnorm", "layer_scale", "stochastic_depth"]
 # activations written as layers of their own, with their options
 ACT_LAYERS = ["leaky_relu 0.2", "leaky_relu slope=-0.5", "elu alpha=0.5", "elu 2", "gelu approximate=tanh", "gelu", "prelu", "relu6"]
 
@@ -167,9 +169,9 @@ class SpecGen:
         r = self.rng
         spatial = len(shape) == 3
         choices = (
-            ["conv", "conv", "pool", "subsample", "lrn", "batchnorm", "dropout", "act", "act_layer", "softmax"]
+            ["conv", "conv", "pool", "subsample", "lrn", "batchnorm", *NORMS, "dropout", "act", "act_layer", "softmax"]
             if spatial
-            else ["dense", "dense", "batchnorm", "dropout", "act", "act_layer", "softmax"]
+            else ["dense", "dense", "batchnorm", *NORMS, "dropout", "act", "act_layer", "softmax"]
         )
         kind = r.choice(choices)
         if kind == "conv":
@@ -190,8 +192,19 @@ class SpecGen:
             )
             return f"lrn {size}{conv}{extra}", shape
         if kind == "batchnorm":
-            opts = r.choice(["", " eps=0.001", " momentum=0.3", " eps=1e-3 momentum=0.01"])
+            opts = r.choice(
+                ["", " eps=0.001", " momentum=0.3", " eps=1e-3 momentum=0.01", " scale=false", " center=false", " scale=false center=false"]
+            )
             return "batchnorm" + opts + self.act(), shape
+        if kind == "layernorm":
+            return "layernorm" + r.choice(["", " eps=1e-6", " eps=0.01"]), shape
+        if kind == "groupnorm":
+            groups = r.choice([g for g in range(1, shape[0] + 1) if shape[0] % g == 0])
+            return f"groupnorm {groups}" + r.choice(["", " eps=1e-3"]), shape
+        if kind == "layer_scale":
+            return r.choice(["layer_scale", "layer_scale 0.5", "layer_scale init=2"]), shape
+        if kind == "stochastic_depth":
+            return f"stochastic_depth {r.choice(['0.1', '0', '0.5'])}", shape
         if kind == "dropout":
             return f"dropout {r.choice(['0.5', '0', '0.1'])}", shape
         if kind == "softmax":

@@ -8,7 +8,7 @@ Helper layers a node needs besides its own (explicit padding, an activation afte
 take the node's name plus a suffix that no sibling in the spec uses.
 
 What Keras lacks (LRN, PyTorch-padded and ceil-mode pooling, connection tables, trainable
-subsampling, RBF, LeNet's scaled tanh) is written into the file as small registered layers
+subsampling, RBF, LeNet's scaled tanh, layer scale, stochastic depth) is written into the file as small registered layers
 from keras_layers.py.
 """
 
@@ -53,6 +53,10 @@ PARAM_OPTIONS = {
     "rbf": ("units",),
     "dropout": ("rate",),
     "batchnorm": ("eps",),
+    "layernorm": ("eps",),
+    "groupnorm": ("groups", "eps"),
+    "layer_scale": ("init",),
+    "stochastic_depth": ("rate",),
     "lrn": ("beta", "k"),
 }
 RESERVED = frozenset({"keras", "layers", "ops", "x", "inputs", "name", "aux", "classifier_activation", "i", *SOURCES})
@@ -304,8 +308,24 @@ class KerasBackend(Backend):
 
     def emit_batchnorm(self, node: Node) -> list[Call]:
         momentum = fmt_float(1.0 - node.attrs["momentum"])
-        call = Call("layers.BatchNormalization", [f"epsilon={self.value(node, 'eps')}", f"momentum={momentum}"], self.name(node))
+        args = [f"epsilon={self.value(node, 'eps')}", f"momentum={momentum}"]
+        args += [f"{option}=False" for option in ("scale", "center") if not node.attrs[option]]
+        call = Call("layers.BatchNormalization", args, self.name(node))
         return self.then_activation(node, [call])
+
+    def emit_layernorm(self, node: Node) -> list[Call]:
+        # over the last axis: the maps at each position of a channels-last tensor, or the features
+        return [Call("layers.LayerNormalization", ["axis=-1", f"epsilon={self.value(node, 'eps')}"], self.name(node))]
+
+    def emit_groupnorm(self, node: Node) -> list[Call]:
+        args = [f"groups={self.value(node, 'groups')}", "axis=-1", f"epsilon={self.value(node, 'eps')}"]
+        return [Call("layers.GroupNormalization", args, self.name(node))]
+
+    def emit_layer_scale(self, node: Node) -> list[Call]:
+        return [Call(self.special("LayerScale"), [self.value(node, "init")], self.name(node))]
+
+    def emit_stochastic_depth(self, node: Node) -> list[Call]:
+        return [Call(self.special("StochasticDepth"), [self.value(node, "rate")], self.name(node))]
 
     def emit_dense(self, node: Node) -> list[Call]:
         args = self.activation(node, [self.value(node, "units")])
