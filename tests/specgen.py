@@ -164,6 +164,25 @@ class SpecGen:
             parts.append("ceil")
         return " ".join(parts), (c, size[0], size[1])
 
+    def norm(self, kind: str, shape: tuple[int, ...]) -> str:
+        """A layer or group norm over at least 2 values, after a 1x1 conv (or dense) that mixes the maps.
+
+        Keras' LayerNormalization and GroupNormalization compute x·inv + (β − mean·inv), which
+        loses about |mean|/σ ulps when the values normalised together are nearly equal (one map,
+        a softmax's outputs): float32 round-off that no target can avoid, far above the campaign's
+        1e-5 tolerance. Mixed and at least 2 at a time, the values are spread as in real networks.
+        """
+        r = self.rng
+        c = shape[0]
+        positions = shape[1] * shape[2] if len(shape) == 3 else 1
+        sizes = [g for g in range(1, c + 1) if c % g == 0 and c // g * positions >= 2]
+        if (kind == "layernorm" and c < 2) or not sizes:
+            return r.choice(["layer_scale", "relu"])
+        mix = f"conv {c} 1x1; " if len(shape) == 3 else f"dense {c}; "
+        if kind == "layernorm":
+            return mix + "layernorm" + r.choice(["", " eps=1e-6", " eps=0.01"])
+        return mix + f"groupnorm {r.choice(sizes)}" + r.choice(["", " eps=1e-3"])
+
     def simple(self, shape: tuple[int, ...]) -> tuple[str, tuple[int, ...]]:
         """A random op that reads `shape`, and the shape it gives."""
         r = self.rng
@@ -196,11 +215,8 @@ class SpecGen:
                 ["", " eps=0.001", " momentum=0.3", " eps=1e-3 momentum=0.01", " scale=false", " center=false", " scale=false center=false"]
             )
             return "batchnorm" + opts + self.act(), shape
-        if kind == "layernorm":
-            return "layernorm" + r.choice(["", " eps=1e-6", " eps=0.01"]), shape
-        if kind == "groupnorm":
-            groups = r.choice([g for g in range(1, shape[0] + 1) if shape[0] % g == 0])
-            return f"groupnorm {groups}" + r.choice(["", " eps=1e-3"]), shape
+        if kind in ("layernorm", "groupnorm"):
+            return self.norm(kind, shape), shape
         if kind == "layer_scale":
             return r.choice(["layer_scale", "layer_scale 0.5", "layer_scale init=2"]), shape
         if kind == "stochastic_depth":
