@@ -265,3 +265,39 @@ def test_activation_memory_of_the_new_ops_is_what_torch_saves(tmp_path: Path) ->
     measured = torch_saved_bytes(str(path), 4)
     figure = to_json(archc.load(path), batch=4)["activation_bytes"]
     assert 0.9 <= figure / measured <= 1.1, (figure, measured)
+
+
+@pytest.mark.slow
+def test_generated_helpers_pass_mypy_strict_script_and_export(tmp_path: Path) -> None:
+    """As tests/test_generated_review.py holds the shipped specs' files."""
+    import importlib.util
+    import warnings
+
+    from archc.backends.pytorch import entry_point
+    from archc.build import generate
+
+    net = archc.load(ALL_OPS.replace("RATE", "0.2"))
+    path = tmp_path / "review_norms.py"
+    path.write_text(generate([net], "torch", "norms.arch"), encoding="utf-8")
+    run = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--ignore-missing-imports", "--no-incremental", str(path)],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module
+    spec.loader.exec_module(module)
+    model = getattr(module, entry_point(net))().eval()
+    x = torch.randn(2, *net.input_shape)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # TorchScript's deprecation notice
+        scripted = torch.jit.script(model)
+    with torch.no_grad():
+        want = model(x)
+        torch.testing.assert_close(scripted(x), want, rtol=0, atol=0)
+        torch.testing.assert_close(torch.export.export(model, (x,)).module()(x), want, rtol=1e-6, atol=1e-6)
+    scripted.train()
+    assert scripted(x).shape == want.shape  # stochastic depth's train branch compiles too

@@ -130,8 +130,10 @@ class PartialBatchNorm{rank}(nn.BatchNorm{rank}):
         center: bool = True,
     ) -> None:
         super().__init__(num_features, eps, momentum, affine=False)
-        self.weight = nn.Parameter(torch.ones(num_features)) if scale else None
-        self.bias = nn.Parameter(torch.zeros(num_features)) if center else None
+        if scale:
+            self.weight = nn.Parameter(torch.ones(num_features))
+        if center:
+            self.bias = nn.Parameter(torch.zeros(num_features))
 '''
 
 LAYER_NORM_2D = '''
