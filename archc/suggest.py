@@ -148,6 +148,15 @@ OP_ALIASES = {
     "batchnorm2d": "batchnorm",
     "batch_norm": "batchnorm",
     "batchnormalization": "batchnorm",
+    "layer_norm": "layernorm",
+    "layernorm2d": "layernorm",
+    "layernormalization": "layernorm",
+    "group_norm": "groupnorm",
+    "groupnormalization": "groupnorm",
+    "layerscale": "layer_scale",
+    "drop_path": "stochastic_depth",
+    "droppath": "stochastic_depth",
+    "stochasticdepth": "stochastic_depth",
     "adaptiveavgpool2d": "global_avgpool",
     "globalaveragepooling2d": "global_avgpool",
     "gap": "global_avgpool",
@@ -166,6 +175,7 @@ OPTION_ALIASES = {
     "dilation_rate": "dilation",
     "use_bias": "bias",
     "epsilon": "eps",
+    "num_groups": "groups",
 }
 
 

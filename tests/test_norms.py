@@ -301,3 +301,20 @@ def test_generated_helpers_pass_mypy_strict_script_and_export(tmp_path: Path) ->
         torch.testing.assert_close(torch.export.export(model, (x,)).module()(x), want, rtol=1e-6, atol=1e-6)
     scripted.train()
     assert scripted(x).shape == want.shape  # stochastic depth's train branch compiles too
+
+
+@pytest.mark.parametrize(
+    ("layer", "hint"),
+    [
+        ("LayerNorm2d", "`layernorm`"),
+        ("layer_norm", "`layernorm`"),
+        ("GroupNorm 2", "`groupnorm`"),
+        ("LayerScale", "`layer_scale`"),
+        ("drop_path 0.1", "`stochastic_depth`"),
+        ("StochasticDepth 0.1", "`stochastic_depth`"),
+        ("groupnorm num_groups=2", "`groups`"),
+    ],
+)
+def test_other_frameworks_names_suggest_the_op(layer: str, hint: str) -> None:
+    (d,) = archc.compile_source(SPATIAL.format(layer)).errors
+    assert d.code in ("unknown-op", "unknown-option") and d.hint is not None and hint in d.hint, (d.code, d.hint)
