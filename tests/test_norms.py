@@ -318,3 +318,17 @@ def test_generated_helpers_pass_mypy_strict_script_and_export(tmp_path: Path) ->
 def test_other_frameworks_names_suggest_the_op(layer: str, hint: str) -> None:
     (d,) = archc.compile_source(SPATIAL.format(layer)).errors
     assert d.code in ("unknown-op", "unknown-option") and d.hint is not None and hint in d.hint, (d.code, d.hint)
+
+
+def test_diagram_labels_and_block_figures_name_the_norms() -> None:
+    from archc.backends.blocks import build_figure
+    from archc.backends.dot import DotBackend
+
+    net = archc.load(
+        "network N {\n    input x: 6x5x4\n    conv 6 1x1; layernorm\n    conv 6 1x1; groupnorm 3\n"
+        "    layer_scale\n    stochastic_depth 0.25\n}\n"
+    )
+    labels = [DotBackend().op_text(n) for n in net.layers]
+    assert labels == ["conv 1x1/1, 6", "layer norm", "conv 1x1/1, 6", "group norm 3", "layer scale", "stochastic depth 0.25"]
+    lines = [line for block in build_figure(net).blocks() for line in block.lines]
+    assert any(line.endswith("· LN") for line in lines) and any(line.endswith("· GN") for line in lines)
