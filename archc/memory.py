@@ -11,6 +11,9 @@ once, at batch N, the model's own parameters and buffers left out (they are the 
     conv, dense           the input (a connection table: also its dense kernel, once per step)
     maxpool               the input + int64 indices
     avgpool               the input                         batchnorm  the input + 2 floats per map (per step)
+    layernorm             the input + 2 floats per position (per sample on a vector)
+    groupnorm             the input + 2 floats per group    layer_scale  the input
+    stochastic_depth      a float32 draw per sample (nothing at rate 0)
     subsample             the input + the window sums       lrn        the input + 3 temporaries
     rbf                   the differences x − w (units × inputs)
     dropout               its float32 mask                  flatten    nothing (a view)
@@ -48,6 +51,10 @@ SAVES: dict[str, tuple[str, ...]] = {
     "avgpool": ("input",),
     "maxpool": ("input", "indices"),
     "batchnorm": ("input", "batch statistics"),
+    "layernorm": ("input", "position statistics"),
+    "groupnorm": ("input", "group statistics"),
+    "layer_scale": ("input",),
+    "stochastic_depth": ("row mask",),
     "subsample": ("input", "window sums"),
     "lrn": ("input", "lrn"),
     "rbf": ("differences",),
@@ -119,7 +126,7 @@ def _source(net: Network, nid: int) -> Node:
 def _view(node: Node) -> bool:
     if node.op == "shuffle":
         return node.attrs.get("groups") in (1, node.shape[0] if node.shape else None)
-    return node.op in ("flatten", "split") or (node.op == "dropout" and node.attrs.get("rate") == 0)
+    return node.op in ("flatten", "split") or (node.op in ("dropout", "stochastic_depth") and node.attrs.get("rate") == 0)
 
 
 def _value(net: Network, nid: int) -> tuple[object, ...]:
@@ -147,6 +154,12 @@ def saves(net: Network, node: Node) -> Iterator[Saved]:
         yield Saved(("indices", node.id), elements(node.shape) * INT64)
     if "batch statistics" in kinds:
         yield Saved(("batch statistics", node.id), 0, 2 * node.shape[0] * FLOAT32)
+    if "position statistics" in kinds:  # a mean and a 1/std per position (per sample on a vector)
+        yield Saved(("position statistics", node.id), 2 * elements(node.shape[1:]) * FLOAT32)
+    if "group statistics" in kinds:
+        yield Saved(("group statistics", node.id), 2 * node.attrs["groups"] * FLOAT32)
+    if "row mask" in kinds and node.attrs.get("rate") != 0:
+        yield Saved(("row mask", node.id), FLOAT32)
     if "window sums" in kinds:
         yield Saved(("window sums", node.id), out)
     if "lrn" in kinds:

@@ -44,6 +44,11 @@ def _dense_params(a: dict[str, Any], shape: tuple[int, ...]) -> dict[str, tuple[
     return {"weight": (a["units"], _numel(shape)), **({"bias": (a["units"],)} if a["bias"] else {})}
 
 
+def _batchnorm_params(a: dict[str, Any], shape: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
+    names = [*(["weight"] if a["scale"] else []), *(["bias"] if a["center"] else []), "running_mean", "running_var"]
+    return {name: (shape[0],) for name in names}
+
+
 # trainable op → the tensors a layer owns, by name, with their shapes (torch's layout), from its
 # options and its input's shape
 PARAMS: dict[str, Callable[[dict[str, Any], tuple[int, ...]], dict[str, tuple[int, ...]]]] = {
@@ -51,7 +56,10 @@ PARAMS: dict[str, Callable[[dict[str, Any], tuple[int, ...]], dict[str, tuple[in
     "dense": _dense_params,
     "rbf": lambda a, shape: {"weight": (a["units"], _numel(shape))},
     "subsample": lambda a, shape: {"weight": (shape[0],), "bias": (shape[0],)},
-    "batchnorm": lambda a, shape: {name: (shape[0],) for name in ("weight", "bias", "running_mean", "running_var")},
+    "batchnorm": _batchnorm_params,
+    "layernorm": lambda a, shape: {"weight": (shape[0],), "bias": (shape[0],)},
+    "groupnorm": lambda a, shape: {"weight": (shape[0],), "bias": (shape[0],)},
+    "layer_scale": lambda a, shape: {"weight": (shape[0], *[1] * (len(shape) - 1))},  # (C, 1, 1): broadcast over H and W
     "prelu": lambda a, shape: {"weight": (shape[0],)},
 }
 
@@ -84,7 +92,7 @@ def run(net: Network, params: Params, x: Tensor, train: bool = False, logits: bo
     """Every live node's value on input `x` (batch first, CxHxW), in eval() or train() semantics.
 
     In train(), batch norm normalises with the batch's statistics (without updating the
-    running ones) and dropout is left out, so that the result is deterministic. `logits`
+    running ones) and dropout and stochastic depth are left out, so that the result is deterministic. `logits`
     leaves out the final softmaxes (Network.final_softmaxes), as a PyTorch build does by default.
     """
     values: dict[int, Tensor] = {net.input.id: x}
@@ -186,7 +194,29 @@ def _batchnorm(node: Node, ins: list[Tensor], p: _ParamView, train: bool) -> Ten
     import torch.nn.functional as F
 
     mean, var = (None, None) if train else (p["running_mean"], p["running_var"])
-    return F.batch_norm(ins[0], mean, var, p["weight"], p["bias"], train, 0.0, node.attrs["eps"])
+    return F.batch_norm(ins[0], mean, var, p.get("weight"), p.get("bias"), train, 0.0, node.attrs["eps"])  # scale=false: no weight
+
+
+def _layernorm(node: Node, ins: list[Tensor], p: _ParamView, train: bool) -> Tensor:
+    """(x − mean)/√(var + eps)·γ + β, mean and (biased) var over the maps at each position (or over the features)."""
+    import torch.nn.functional as F
+
+    x = ins[0]
+    if x.dim() == 2:
+        return F.layer_norm(x, (x.shape[1],), p["weight"], p["bias"], node.attrs["eps"])
+    normed = F.layer_norm(x.permute(0, 2, 3, 1), (x.shape[1],), p["weight"], p["bias"], node.attrs["eps"])
+    return normed.permute(0, 3, 1, 2)  # channels-last and back, as torchvision's LayerNorm2d
+
+
+def _groupnorm(node: Node, ins: list[Tensor], p: _ParamView, train: bool) -> Tensor:
+    """Each of `groups` groups of maps normalised over its maps and positions, then γ and β per map."""
+    import torch.nn.functional as F
+
+    return F.group_norm(ins[0], node.attrs["groups"], p["weight"], p["bias"], node.attrs["eps"])
+
+
+def _layer_scale(node: Node, ins: list[Tensor], p: _ParamView, train: bool) -> Tensor:
+    return p["weight"] * ins[0]
 
 
 def _dense(node: Node, ins: list[Tensor], p: _ParamView, train: bool) -> Tensor:
@@ -200,7 +230,7 @@ def _rbf(node: Node, ins: list[Tensor], p: _ParamView, train: bool) -> Tensor:
 
 
 def _identity(node: Node, ins: list[Tensor], p: _ParamView, train: bool) -> Tensor:
-    return ins[0]  # dropout is the identity in eval(), and left out of train() here
+    return ins[0]  # dropout and stochastic depth are the identity in eval(), and left out of train() here
 
 
 def _flatten(node: Node, ins: list[Tensor], p: _ParamView, train: bool) -> Tensor:
@@ -313,6 +343,10 @@ OPS: dict[str, Callable[[Node, list[Tensor], _ParamView, bool], Tensor]] = {
     "subsample": _subsample,
     "lrn": _lrn,
     "batchnorm": _batchnorm,
+    "layernorm": _layernorm,
+    "groupnorm": _groupnorm,
+    "layer_scale": _layer_scale,
+    "stochastic_depth": _identity,
     "dense": _dense,
     "rbf": _rbf,
     "dropout": _identity,

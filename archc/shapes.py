@@ -335,9 +335,65 @@ def batchnorm(name: str, attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
     if not 0 <= attrs["momentum"] <= 1:
         raise ShapeProblem("option-value", f"batchnorm momentum must be in [0, 1], got {attrs['momentum']}", option="momentum")
     c = shapes[0][0]
-    out = Outcome(shapes[0], params=2 * c)
-    out.explain.append(f"2·{c} = {n(out.params)} params")
+    kept = [sym for sym, option in (("γ", "scale"), ("β", "center")) if attrs.get(option, True)]
+    out = Outcome(shapes[0], params=len(kept) * c)
+    if kept:
+        only = "" if len(kept) == 2 else f" ({kept[0]} only)"
+        out.explain.append(f"{len(kept)}·{c} = {n(out.params)} params{only}")
     return out
+
+
+def _eps(op: str, attrs: dict[str, Any]) -> None:
+    if attrs["eps"] <= 0:
+        raise ShapeProblem(
+            "option-value", f"{op} eps must be above 0, got {attrs['eps']}", "it keeps √(var + eps) away from 0", option="eps"
+        )
+
+
+def _per_map(shape: Shape) -> str:
+    return "map" if len(shape) == 3 else "feature"
+
+
+def layernorm(name: str, attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
+    _eps("layernorm", attrs)
+    shape = shapes[0]
+    c = shape[0]
+    out = Outcome(shape, params=2 * c)
+    over = f"over the {c} maps at each of {shape[1]}·{shape[2]} positions" if len(shape) == 3 else f"over the {c} features"
+    out.explain.append(f"normalised {over}")
+    out.explain.append(f"2·{c} = {n(out.params)} params (γ and β per {_per_map(shape)})")
+    return out
+
+
+def groupnorm(name: str, attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
+    _eps("groupnorm", attrs)
+    shape = shapes[0]
+    c, groups = shape[0], attrs["groups"]
+    if groups < 1 or c % groups:
+        raise ShapeProblem(
+            "groups",
+            f"groups={groups} does not divide the {c} {'input maps' if len(shape) == 3 else 'features'}",
+            f"with {c} {_per_map(shape)}s, groups must divide {c}",
+            option="groups",
+        )
+    out = Outcome(shape, params=2 * c)
+    out.explain.append(f"{groups} groups of {c // groups} {_per_map(shape)}s")
+    out.explain.append(f"2·{c} = {n(out.params)} params (γ and β per {_per_map(shape)})")
+    return out
+
+
+def layer_scale(name: str, attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
+    shape = shapes[0]
+    c = shape[0]
+    out = Outcome(shape, params=c)
+    out.explain.append(f"1·{c} = {n(c)} params (a γ per {_per_map(shape)})")
+    return out
+
+
+def stochastic_depth(name: str, attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
+    if not 0 <= attrs["rate"] < 1:
+        raise ShapeProblem("option-value", f"stochastic_depth rate must be in [0, 1), got {attrs['rate']}", option="rate")
+    return Outcome(shapes[0])
 
 
 def dropout(name: str, attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
@@ -508,6 +564,10 @@ RULES: dict[str, Callable[[str, dict[str, Any], list[Shape]], Outcome]] = {
     "subsample": subsample,
     "lrn": lrn,
     "batchnorm": batchnorm,
+    "layernorm": layernorm,
+    "groupnorm": groupnorm,
+    "layer_scale": layer_scale,
+    "stochastic_depth": stochastic_depth,
     "dense": dense,
     "rbf": rbf,
     "dropout": dropout,

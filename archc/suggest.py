@@ -148,6 +148,15 @@ OP_ALIASES = {
     "batchnorm2d": "batchnorm",
     "batch_norm": "batchnorm",
     "batchnormalization": "batchnorm",
+    "layer_norm": "layernorm",
+    "layernorm2d": "layernorm",
+    "layernormalization": "layernorm",
+    "group_norm": "groupnorm",
+    "groupnormalization": "groupnorm",
+    "layerscale": "layer_scale",
+    "drop_path": "stochastic_depth",
+    "droppath": "stochastic_depth",
+    "stochasticdepth": "stochastic_depth",
     "adaptiveavgpool2d": "global_avgpool",
     "globalaveragepooling2d": "global_avgpool",
     "gap": "global_avgpool",
@@ -172,6 +181,7 @@ OPTION_ALIASES = {
     "epsilon": "eps",
     "keepdim": "keep",
     "keepdims": "keep",
+    "num_groups": "groups",
 }
 
 

@@ -334,8 +334,10 @@ def calibrate(model: Any, x: Any, seed: int) -> None:
         return
     with torch.no_grad():
         for m in norms:
-            m.weight.copy_(torch.rand(m.num_features, generator=gen) + 0.5)
-            m.bias.copy_(torch.randn(m.num_features, generator=gen) * 0.3)
+            if m.weight is not None:  # None: batchnorm scale=false
+                m.weight.copy_(torch.rand(m.num_features, generator=gen) + 0.5)
+            if m.bias is not None:
+                m.bias.copy_(torch.randn(m.num_features, generator=gen) * 0.3)
             m.reset_running_stats()
             m.momentum = None  # a cumulative average: one batch gives exactly its statistics
         model.eval()

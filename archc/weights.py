@@ -15,6 +15,9 @@ from `torch_paths`, the Keras layer from `layer_name`) and its tensors are conve
     subsample   weight (C,) ↔ coefficient (C,), bias
     prelu       weight (C,) ↔ alpha (1, 1, C) on a CxHxW input (shared over H and W), (F,) on a vector
     batchnorm   weight, bias, running_mean, running_var ↔ gamma, beta, moving_mean, moving_variance
+                (scale=false or center=false: the missing weight or bias is missing on both sides)
+    layernorm, groupnorm   weight, bias ↔ gamma, beta
+    layer_scale weight (C, 1, 1) on a CxHxW input, (F,) on a vector ↔ gamma (C,)
 
 Aux-head layers missing from a Keras model built with aux=False are skipped. torch, keras and
 numpy are imported only here, and only when called.
@@ -34,6 +37,7 @@ from typing import Any
 from .backends.keras import depthwise, flatten_source, layer_name
 from .backends.pytorch import torch_paths
 from .graph import Network, Node
+from .memory import non_trainable
 
 # op → (torch name, keras name) of each tensor, in order
 TENSORS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -42,6 +46,9 @@ TENSORS: dict[str, tuple[tuple[str, str], ...]] = {
     "rbf": (("weight", "centres"),),
     "subsample": (("weight", "coefficient"), ("bias", "bias")),
     "batchnorm": (("weight", "gamma"), ("bias", "beta"), ("running_mean", "moving_mean"), ("running_var", "moving_variance")),
+    "layernorm": (("weight", "gamma"), ("bias", "beta")),
+    "groupnorm": (("weight", "gamma"), ("bias", "beta")),
+    "layer_scale": (("weight", "gamma"),),
     "prelu": (("weight", "alpha"),),
 }
 
@@ -73,8 +80,8 @@ def transfer(src: Any, dst: Any, net: Network | None = None) -> list[str]:
     paths = torch_paths(net)
     done = []
     for node in net.layers:
-        if node.op not in TENSORS or node.params == 0 or node.id not in net.live:
-            continue  # nothing to copy, or a dead layer that neither model contains
+        if node.op not in TENSORS or node.params + non_trainable(node) == 0 or node.id not in net.live:
+            continue  # nothing to copy (batchnorm scale=false center=false still has its statistics), or a dead layer
         try:
             layer = keras_model.get_layer(layer_name(node))
         except ValueError:
@@ -116,6 +123,8 @@ def converters(net: Network, node: Node, torch_name: str) -> tuple[Convert, Conv
         return (lambda w: w.transpose(2, 3, 1, 0)), (lambda k: k.transpose(3, 2, 0, 1))
     if node.op == "prelu" and len(node.shape) == 3:  # (C,) ↔ (1, 1, C): shared over H and W
         return (lambda w: w.reshape(1, 1, -1)), (lambda k: k.reshape(-1))
+    if node.op == "layer_scale" and len(node.shape) == 3:  # (C, 1, 1) ↔ (C,): broadcast over H and W
+        return (lambda w: w.reshape(-1)), (lambda k: k.reshape(-1, 1, 1))
     if node.op in ("dense", "rbf"):
         order = input_order(net, node)
         if node.op == "dense":

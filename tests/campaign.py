@@ -6,7 +6,7 @@ shift) and a fresh copy of the input for each framework:
 - the summary's parameter count == the torch model's numel == the Keras model's trainable weights;
 - every layer's torch and Keras activation shape == the summary's (torch in eval and train);
 - the generated torch model == the reference executor (archc/reference.py) exactly, on every
-  output, aux heads included, in eval and (without dropout) in train;
+  output, aux heads included, in eval and (without dropout or stochastic depth) in train;
 - the caller's input is unchanged after the forward pass;
 - Keras ≈ torch after archc.weights.transfer (≤ KERAS_RTOL of each output's scale + KERAS_ATOL);
 - two builds of the spec are byte-identical;
@@ -40,6 +40,9 @@ KERAS_RTOL = 1e-5
 # layer of one unit, say) has a tiny scale, but its inputs' round-off stays about 1e-7 of O(1).
 KERAS_ATOL = 1e-6
 BATCH = 2
+# Ops that draw random numbers in train(): the reference leaves them out, so a train-mode
+# comparison is skipped when one has a rate above 0 (eval is compared all the same).
+RANDOM_IN_TRAINING = ("dropout", "stochastic_depth")
 
 
 def check_spec(text: str, seed: int = 0, keras: bool = True) -> list[str]:
@@ -81,8 +84,8 @@ def check_network(net: Network, seed: int, keras: bool) -> list[str]:
     shapes = _shape_hooks(model, net, paths)
 
     for train in (False, True):
-        if train and any(n.op == "dropout" and n.attrs["rate"] > 0 for n in net.layers):
-            train_values = None  # dropout draws differ; shapes are still checked
+        if train and any(n.op in RANDOM_IN_TRAINING and n.attrs["rate"] > 0 for n in net.layers):
+            train_values = None  # dropout's and stochastic depth's draws differ; shapes are still checked
         else:
             train_values = reference.run(net, params, x.clone(), train=train)
         model.train(train)
@@ -184,18 +187,23 @@ def check_keras(net: Network, torch_model: Any, x: Any, expected: list[Any]) -> 
 
 
 def calibrate_torch(model: Any, seed: int) -> None:
-    """Random batch-norm statistics, scale and shift, so that no normalisation is an identity."""
+    """Random batch-norm statistics, and random scales and shifts of every normalisation and layer
+    scale, so that none is an identity (a batch norm with scale=false has no weight to randomise)."""
     import torch
 
     gen = torch.Generator().manual_seed(seed + 1)
+    norms = (torch.nn.modules.batchnorm._BatchNorm, torch.nn.LayerNorm, torch.nn.GroupNorm)
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
                 c = m.num_features
                 m.running_mean.copy_(torch.randn(c, generator=gen) * 0.3)
                 m.running_var.copy_(torch.rand(c, generator=gen) + 0.5)
-                m.weight.copy_(torch.rand(c, generator=gen) + 0.5)
-                m.bias.copy_(torch.randn(c, generator=gen) * 0.3)
+            if isinstance(m, norms) or type(m).__name__ == "LayerScale":
+                if getattr(m, "weight", None) is not None:
+                    m.weight.copy_(torch.rand(m.weight.shape, generator=gen) + 0.5)
+                if getattr(m, "bias", None) is not None:
+                    m.bias.copy_(torch.randn(m.bias.shape, generator=gen) * 0.3)
 
 
 class _ShapeHooks:

@@ -24,6 +24,8 @@ ADVERSARIAL = [
 ]
 ADVERSARIAL = [n for n in ADVERSARIAL if n not in ("input", "from", "aux", "branch", "network", "module", "repeat", "connections")]
 ACTS = ["relu", "tanh", "sigmoid", "scaled_tanh", "relu6", "leaky_relu", "elu", "gelu", "silu", "hardswish", "hardsigmoid"]
+# normalisations and the residual-branch ops of ConvNeXt
+NORMS = ["layernorm", "groupnorm", "layer_scale", "stochastic_depth"]
 # activations written as layers of their own, with their options
 ACT_LAYERS = ["leaky_relu 0.2", "leaky_relu slope=-0.5", "elu alpha=0.5", "elu 2", "gelu approximate=tanh", "gelu", "prelu", "relu6"]
 
@@ -176,14 +178,33 @@ class SpecGen:
             parts.append("count_pad=false")
         return " ".join(parts), (c, size[0], size[1])
 
+    def norm(self, kind: str, shape: tuple[int, ...]) -> str:
+        """A layer or group norm over at least 2 values, after a 1x1 conv (or dense) that mixes the maps.
+
+        Keras' LayerNormalization and GroupNormalization compute x·inv + (β − mean·inv), which
+        loses about |mean|/σ ulps when the values normalised together are nearly equal (one map,
+        a softmax's outputs): float32 round-off that no target can avoid, far above the campaign's
+        1e-5 tolerance. Mixed and at least 2 at a time, the values are spread as in real networks.
+        """
+        r = self.rng
+        c = shape[0]
+        positions = shape[1] * shape[2] if len(shape) == 3 else 1
+        sizes = [g for g in range(1, c + 1) if c % g == 0 and c // g * positions >= 2]
+        if (kind == "layernorm" and c < 2) or not sizes:
+            return r.choice(["layer_scale", "relu"])
+        mix = f"conv {c} 1x1; " if len(shape) == 3 else f"dense {c}; "
+        if kind == "layernorm":
+            return mix + "layernorm" + r.choice(["", " eps=1e-6", " eps=0.01"])
+        return mix + f"groupnorm {r.choice(sizes)}" + r.choice(["", " eps=1e-3"])
+
     def simple(self, shape: tuple[int, ...]) -> tuple[str, tuple[int, ...]]:
         """A random op that reads `shape`, and the shape it gives."""
         r = self.rng
         spatial = len(shape) == 3
         choices = (
-            ["conv", "conv", "pool", "subsample", "lrn", "batchnorm", "dropout", "act", "act_layer", "softmax", "split", "shuffle"]
+            ["conv", "conv", "pool", "subsample", "lrn", "batchnorm", *NORMS, "dropout", "act", "act_layer", "softmax", "split", "shuffle"]
             if spatial
-            else ["dense", "dense", "batchnorm", "dropout", "act", "act_layer", "softmax", "split"]
+            else ["dense", "dense", "batchnorm", *NORMS, "dropout", "act", "act_layer", "softmax", "split"]
         )
         kind = r.choice(choices)
         divisors = [d for d in range(1, shape[0] + 1) if shape[0] % d == 0]
@@ -211,8 +232,16 @@ class SpecGen:
             )
             return f"lrn {size}{conv}{extra}", shape
         if kind == "batchnorm":
-            opts = r.choice(["", " eps=0.001", " momentum=0.3", " eps=1e-3 momentum=0.01"])
+            opts = r.choice(
+                ["", " eps=0.001", " momentum=0.3", " eps=1e-3 momentum=0.01", " scale=false", " center=false", " scale=false center=false"]
+            )
             return "batchnorm" + opts + self.act(), shape
+        if kind in ("layernorm", "groupnorm"):
+            return self.norm(kind, shape), shape
+        if kind == "layer_scale":
+            return r.choice(["layer_scale", "layer_scale 0.5", "layer_scale init=2"]), shape
+        if kind == "stochastic_depth":
+            return f"stochastic_depth {r.choice(['0.1', '0', '0.5'])}", shape
         if kind == "dropout":
             return f"dropout {r.choice(['0.5', '0', '0.1'])}", shape
         if kind == "softmax":

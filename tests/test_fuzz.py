@@ -62,6 +62,10 @@ def op(draw: st.DrawFn, params: tuple[str, ...]) -> str:
                 "subsample",
                 "lrn",
                 "batchnorm",
+                "layernorm",
+                "groupnorm",
+                "layer_scale",
+                "stochastic_depth",
                 "dense",
                 "rbf",
                 "dropout",
@@ -85,8 +89,12 @@ def op(draw: st.DrawFn, params: tuple[str, ...]) -> str:
         return f"{kind} {value}{draw(activation)}"
     if kind == "lrn":
         return f"lrn {value} alpha=1e-4 beta=0.75"
-    if kind == "dropout":
-        return f"dropout {draw(st.sampled_from(['0.5', '0', '1.5', 'x']))}"
+    if kind in ("dropout", "stochastic_depth"):
+        return f"{kind} {draw(st.sampled_from(['0.5', '0', '1.5', 'x']))}"
+    if kind == "groupnorm":
+        return f"groupnorm {value}{draw(st.sampled_from(['', ' eps=0', ' eps=1e-6']))}"
+    if kind == "batchnorm":
+        return f"batchnorm{draw(st.sampled_from(['', ' scale=false', ' center=false scale=false', ' scale=1']))}{draw(activation)}"
     return kind
 
 

@@ -56,6 +56,20 @@ ORACLES = {
             f: lrn 3 alpha=1e-1 beta=0.5 k=1
             g: batchnorm eps=1e-3 momentum=0.01 sigmoid
         }
+        network LayerNorms {
+            input image: 4x6x5
+            a: conv 4 3x3 pad=1
+            h: layernorm eps=1e-6
+            i: groupnorm 2
+            j: batchnorm scale=false relu
+            k: batchnorm center=false
+            l: layer_scale 0.5
+            m: stochastic_depth 0.1
+            gap: global_avgpool
+            n: layernorm
+            o: batchnorm scale=false center=false
+            fc: dense 3
+        }
     """,
     "convs": """
         module block(c, k) {

@@ -25,7 +25,7 @@ from ..shapes import Shape
 
 # layers that keep the drawing's shape: folded into the block before them (norms are named there)
 FOLDED = {name for name, op in CATALOGUE.items() if op.family in ("activation", "regularizer", "norm")} | {"flatten"}
-NORM_TEXT = {"lrn": "LRN", "batchnorm": "BN"}
+NORM_TEXT = {"lrn": "LRN", "batchnorm": "BN", "layernorm": "LN", "groupnorm": "GN"}
 POOLS = {"maxpool", "avgpool", "subsample"}
 POOL_TEXT = {"maxpool": "max", "avgpool": "avg", "subsample": "subsample"}
 

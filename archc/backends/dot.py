@@ -152,6 +152,18 @@ class DotBackend(Backend):
     def emit_batchnorm(self, node: Node) -> str:
         return "batchnorm"
 
+    def emit_layernorm(self, node: Node) -> str:
+        return "layer norm"
+
+    def emit_groupnorm(self, node: Node) -> str:
+        return f"group norm {node.attrs['groups']}"
+
+    def emit_layer_scale(self, node: Node) -> str:
+        return "layer scale"
+
+    def emit_stochastic_depth(self, node: Node) -> str:
+        return f"stochastic depth {node.attrs['rate']:g}"
+
     def emit_dense(self, node: Node) -> str:
         return f"dense {node.attrs['units']}"
 

@@ -8,7 +8,7 @@ Helper layers a node needs besides its own (explicit padding, an activation afte
 take the node's name plus a suffix that no sibling in the spec uses.
 
 What Keras lacks (LRN, PyTorch-padded and ceil-mode pooling, connection tables, trainable
-subsampling, RBF, LeNet's scaled tanh) is written into the file as small registered layers
+subsampling, RBF, LeNet's scaled tanh, layer scale, stochastic depth) is written into the file as small registered layers
 from keras_layers.py.
 """
 
@@ -53,7 +53,13 @@ ELEMENTWISE = frozenset(name for name, op in ops.CATALOGUE.items() if op.pointwi
 # instance, and instances that then differ get builders of their own (inception, inception_2).
 # The options a builder writes as the parameter's expression (a module's or the network's); the
 # others are written as numbers, which the module builders' bodies (keyed by their text) keep apart.
-PARAM_OPTIONS = SYMBOLIC_OPTIONS
+PARAM_OPTIONS: dict[str, tuple[str, ...]] = {
+    **SYMBOLIC_OPTIONS,
+    "layernorm": ("eps",),
+    "groupnorm": ("groups", "eps"),
+    "layer_scale": ("init",),
+    "stochastic_depth": ("rate",),
+}
 RESERVED = frozenset(
     {"keras", "layers", "ops", "x", "inputs", "name", "aux", "classifier_activation", "i", "math", "make_divisible", "whole", *SOURCES}
 )
@@ -370,8 +376,24 @@ class KerasBackend(Backend):
 
     def emit_batchnorm(self, node: Node) -> list[Call]:
         momentum = fmt_float(1.0 - node.attrs["momentum"])
-        call = Call("layers.BatchNormalization", [f"epsilon={self.value(node, 'eps')}", f"momentum={momentum}"], self.name(node))
+        args = [f"epsilon={self.value(node, 'eps')}", f"momentum={momentum}"]
+        args += [f"{option}=False" for option in ("scale", "center") if not node.attrs[option]]
+        call = Call("layers.BatchNormalization", args, self.name(node))
         return self.then_activation(node, [call])
+
+    def emit_layernorm(self, node: Node) -> list[Call]:
+        # over the last axis: the maps at each position of a channels-last tensor, or the features
+        return [Call("layers.LayerNormalization", ["axis=-1", f"epsilon={self.value(node, 'eps')}"], self.name(node))]
+
+    def emit_groupnorm(self, node: Node) -> list[Call]:
+        args = [f"groups={self.value(node, 'groups')}", "axis=-1", f"epsilon={self.value(node, 'eps')}"]
+        return [Call("layers.GroupNormalization", args, self.name(node))]
+
+    def emit_layer_scale(self, node: Node) -> list[Call]:
+        return [Call(self.special("LayerScale"), [self.value(node, "init")], self.name(node))]
+
+    def emit_stochastic_depth(self, node: Node) -> list[Call]:
+        return [Call(self.special("StochasticDepth"), [self.value(node, "rate")], self.name(node))]
 
     def emit_dense(self, node: Node) -> list[Call]:
         args = self.activation(node, [self.value(node, "units")])

@@ -1,7 +1,7 @@
 """The special Keras layers a generated file may need, as source text copied into that file.
 
 Keras 3 has no LRN, no ceil-mode, PyTorch-padded or adaptive pooling, no connection-table convolution,
-no trainable subsampling and no RBF units. Each is a small `keras.layers.Layer` written with
+no trainable subsampling, no RBF units, no layer scale and no stochastic depth. Each is a small `keras.layers.Layer` written with
 `keras.ops` only (so it runs under the TensorFlow, JAX and torch backends), registered for
 serialisation so that `model.save("x.keras")` and `keras.models.load_model` round-trip.
 Every one computes exactly what the PyTorch backend's counterpart computes (see numbers.md,
@@ -294,6 +294,53 @@ class ChannelShuffle(layers.Layer):
         return {{**super().get_config(), "groups": self.groups}}
 '''
 
+LAYER_SCALE = f'''
+{REGISTER}
+class LayerScale(layers.Layer):
+    """A learnable scale per map (the last axis): y = gamma · x, gamma initially `init`."""
+
+    def __init__(self, init=1e-6, **kwargs):
+        super().__init__(**kwargs)
+        self.init = init
+
+    def build(self, input_shape):
+        constant = keras.initializers.Constant(self.init)
+        self.gamma = self.add_weight(
+            shape=(input_shape[-1],), initializer=constant, name="gamma"
+        )
+
+    def call(self, x):
+        return self.gamma * x
+
+    def get_config(self):
+        return {{**super().get_config(), "init": self.init}}
+'''
+
+STOCHASTIC_DEPTH = f'''
+{REGISTER}
+class StochasticDepth(layers.Layer):
+    """While training, zeroes each sample's whole input with probability `rate` and scales
+    the kept ones by 1 / (1 - rate) (torchvision's StochasticDepth, mode "row"); the
+    identity in inference.
+    """
+
+    def __init__(self, rate, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.rate, self.seed = rate, seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, x, training=False):
+        if not training or self.rate == 0:
+            return x
+        survival = 1.0 - self.rate
+        size = (ops.shape(x)[0],) + (1,) * (len(x.shape) - 1)  # one draw per sample
+        draw = keras.random.uniform(size, seed=self.seed_generator, dtype=x.dtype)
+        return x * (ops.floor(survival + draw) / survival)
+
+    def get_config(self):
+        return {{**super().get_config(), "rate": self.rate, "seed": self.seed}}
+'''
+
 # Name in the generated file → its source, in the order they are written.
 SOURCES: dict[str, str] = {
     "pair": PAIR,
@@ -308,6 +355,8 @@ SOURCES: dict[str, str] = {
     "RBF": RBF,
     "ChannelSplit": CHANNEL_SPLIT,
     "ChannelShuffle": CHANNEL_SHUFFLE,
+    "LayerScale": LAYER_SCALE,
+    "StochasticDepth": STOCHASTIC_DEPTH,
 }
 
 # What each source calls besides keras.

@@ -216,13 +216,41 @@ class TorchBackend(Backend):
         return self._module(f"nn.LocalResponseNorm({', '.join(args)})")
 
     def emit_batchnorm(self, node: Node) -> Emitted:
-        cls = "nn.BatchNorm2d" if len(node.shape) == 3 else "nn.BatchNorm1d"
+        a = node.attrs
+        rank = "2d" if len(node.shape) == 3 else "1d"
+        cls = f"nn.BatchNorm{rank}"
         args = [self.in_ch(node)]
-        if node.attrs["eps"] != 1e-5:
+        if a["eps"] != 1e-5:
             args.append(f"eps={self.val(node, 'eps')}")
-        if node.attrs["momentum"] != 0.1:
+        if a["momentum"] != 0.1:
             args.append(f"momentum={self.val(node, 'momentum')}")
+        if not a["scale"] and not a["center"]:
+            args.append("affine=False")
+        elif not a["scale"] or not a["center"]:  # nn.BatchNorm has one `affine` for both
+            cls = f"PartialBatchNorm{rank}"
+            self.helpers.add(cls)
+            args.append("scale=False" if not a["scale"] else "center=False")
         return self._module(f"{cls}({', '.join(args)})")
+
+    def emit_layernorm(self, node: Node) -> Emitted:
+        args = [self.in_ch(node)] + ([f"eps={self.val(node, 'eps')}"] if node.attrs["eps"] != 1e-5 else [])
+        if len(node.shape) == 1:
+            return self._module(f"nn.LayerNorm({', '.join(args)})")
+        self.helpers.add("LayerNorm2d")
+        return self._module(f"LayerNorm2d({', '.join(args)})")
+
+    def emit_groupnorm(self, node: Node) -> Emitted:
+        args = [self.val(node, "groups"), self.in_ch(node)] + ([f"eps={self.val(node, 'eps')}"] if node.attrs["eps"] != 1e-5 else [])
+        return self._module(f"nn.GroupNorm({', '.join(args)})")
+
+    def emit_layer_scale(self, node: Node) -> Emitted:
+        self.helpers.add("LayerScale")
+        shape = f"({self.in_ch(node)}, 1, 1)" if len(node.shape) == 3 else f"({self.in_ch(node)},)"
+        return self._module(f"LayerScale({shape}, {self.val(node, 'init')})")
+
+    def emit_stochastic_depth(self, node: Node) -> Emitted:
+        self.helpers.add("StochasticDepth")
+        return self._module(f"StochasticDepth({self.val(node, 'rate')})")
 
     def emit_dense(self, node: Node) -> Emitted:
         args = [self.in_ch(node), self.val(node, "units")] + ([] if node.attrs["bias"] else ["bias=False"])

@@ -140,6 +140,71 @@ def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
     return x.reshape(n, c, h, w)
 '''
 
+PARTIAL_BATCH_NORM = '''
+class PartialBatchNorm{rank}(nn.BatchNorm{rank}):
+    """nn.BatchNorm{rank} with only some of its trainable tensors, as Keras' BatchNormalization:
+    scale=False leaves out the scale (weight, fixed at 1), center=False the shift (bias, fixed at 0).
+    """
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float = 0.1,
+        scale: bool = True,
+        center: bool = True,
+    ) -> None:
+        super().__init__(num_features, eps, momentum, affine=False)
+        if scale:
+            self.weight = nn.Parameter(torch.ones(num_features))
+        if center:
+            self.bias = nn.Parameter(torch.zeros(num_features))
+'''
+
+LAYER_NORM_2D = '''
+class LayerNorm2d(nn.LayerNorm):
+    """Layer norm over the maps at each position of an (N, C, H, W) tensor (torchvision's ConvNeXt)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.permute(0, 2, 3, 1)
+        x = F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        return x.permute(0, 3, 1, 2)
+'''
+
+LAYER_SCALE = '''
+class LayerScale(nn.Module):
+    """A learnable scale per map: y = weight * x, weight of `shape` ((C, 1, 1) for maps), initially `init`."""
+
+    def __init__(self, shape: tuple[int, ...], init: float = 1e-6) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.full(shape, init))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.weight * x
+'''
+
+STOCHASTIC_DEPTH = '''
+class StochasticDepth(nn.Module):
+    """While training, zeroes each sample's whole input with probability p and scales the kept ones
+    by 1 / (1 - p), as torchvision.ops.StochasticDepth(p, "row"); the identity in eval().
+    """
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        survival = 1.0 - self.p
+        size = [x.shape[0]] + [1] * (x.dim() - 1)  # one draw per sample
+        noise = torch.empty(size, dtype=x.dtype, device=x.device).bernoulli_(survival)
+        return x * noise.div_(survival)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+'''
+
 # helper name → (source, what it needs); the generator copies only the helpers a file uses
 HELPERS = {
     "make_divisible": MAKE_DIVISIBLE,
@@ -149,4 +214,9 @@ HELPERS = {
     "Subsample": SUBSAMPLE,
     "RBF": RBF,
     "channel_shuffle": CHANNEL_SHUFFLE,
+    "PartialBatchNorm2d": PARTIAL_BATCH_NORM.replace("{rank}", "2d"),
+    "PartialBatchNorm1d": PARTIAL_BATCH_NORM.replace("{rank}", "1d"),
+    "LayerNorm2d": LAYER_NORM_2D,
+    "LayerScale": LAYER_SCALE,
+    "StochasticDepth": STOCHASTIC_DEPTH,
 }
