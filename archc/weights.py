@@ -201,13 +201,30 @@ Tensor = tuple[str, str, tuple[int, ...]]  # (tensor name within its layer, full
 
 
 def layers_of(state: Any) -> list[tuple[str, list[Tensor]]]:
-    """A state_dict's tensors grouped by layer (the key up to its last dot), in the dict's order, without bookkeeping."""
+    """A state_dict's tensors grouped by layer (the key up to its last dot), in the order the
+    network runs them, without bookkeeping.
+
+    That is the dict's order, but for a tensor registered on a module that also holds layers
+    (torchvision's ConvNeXt block keeps its `layer_scale` beside its `block`): torch lists it before
+    the module's layers, and it is moved after them, where such a tensor acts.
+    """
     groups: dict[str, list[Tensor]] = {}
     for key, value in state.items():
         prefix, _, name = key.rpartition(".")
         if name != BOOKKEEPING:
             groups.setdefault(prefix, []).append((name, key, tuple(value.shape)))
-    return list(groups.items())
+    ordered = list(groups.items())
+    for prefix, tensors in list(ordered):
+        inner = [i for i, (p, _) in enumerate(ordered) if p.startswith(prefix + ".")] if prefix else []
+        if inner:
+            ordered.remove((prefix, tensors))
+            ordered.insert(max(i for i, (p, _) in enumerate(ordered) if p.startswith(prefix + ".")) + 1, (prefix, tensors))
+    return ordered
+
+
+def _owned(prefix: str, layers: list[tuple[str, list[Tensor]]]) -> bool:
+    """Whether a layer's tensors are registered on a module that holds other layers (unnamed by convention)."""
+    return bool(prefix) and any(p.startswith(prefix + ".") for p, _ in layers)
 
 
 def match_state_dicts(source: Any, target: Any) -> dict[str, str]:
@@ -215,7 +232,9 @@ def match_state_dicts(source: Any, target: Any) -> dict[str, str]:
 
     The n-th layer with tensors of `source` goes to the n-th of `target`, and within a layer the
     tensors go in order; each pair must have the same tensor name (weight, bias, running_mean, ...)
-    and the same shape. That holds when both implementations register their layers in the order
+    and the same shape, but for a Linear's (out, in) weight going to a 1x1 conv's (out, in, 1, 1)
+    (`pointwise_linear`), and a tensor registered on a module beside its layers (`layers_of`), which
+    is matched by shape alone. That holds when both implementations register their layers in the order
     the network runs them, branches in the same order, as torchvision and archc's PyTorch models do.
     Two neighbouring layers of equal shapes given in the other order would pass unnoticed: compare
     outputs to be sure. Every source tensor is used once; the first one that does not fit raises
@@ -224,10 +243,13 @@ def match_state_dicts(source: Any, target: Any) -> dict[str, str]:
     src, dst = layers_of(source), layers_of(target)
     pairs: dict[str, str] = {}
     for (s_prefix, s_tensors), (t_prefix, t_tensors) in zip(src, dst, strict=False):  # the longer one is reported below
+        # a tensor registered on a module beside its layers has no conventional name: shapes decide
+        any_name = _owned(s_prefix, src) or _owned(t_prefix, dst)
         for i in range(max(len(s_tensors), len(t_tensors))):
             s = s_tensors[i] if i < len(s_tensors) else None
             t = t_tensors[i] if i < len(t_tensors) else None
-            if s is None or t is None or s[0] != t[0] or s[2] != t[2]:
+            named_alike = s is not None and t is not None and (s[0] == t[0] or any_name)
+            if s is None or t is None or not named_alike or not (s[2] == t[2] or pointwise_linear(s[2], t[2])):
                 raise _mismatch(s, t, f"layer {s_prefix or '(top)'} → {t_prefix or '(top)'}")
             pairs[t[1]] = s[1]
     if len(src) > len(dst):
@@ -235,6 +257,12 @@ def match_state_dicts(source: Any, target: Any) -> dict[str, str]:
     if len(dst) > len(src):
         raise _mismatch(None, dst[len(src)][1][0], f"the checkpoint's {len(src)} layers with tensors are all used")
     return pairs
+
+
+def pointwise_linear(source: tuple[int, ...], target: tuple[int, ...]) -> bool:
+    """A Linear's (out, in) weight for a 1x1 conv's (out, in, 1, 1): the same function on a
+    channels-last tensor (ConvNeXt's pointwise layers), the one layout difference matched."""
+    return len(source) == 2 and target == (*source, 1, 1)
 
 
 def _mismatch(s: Tensor | None, t: Tensor | None, where: str) -> StateDictMismatch:
@@ -261,7 +289,7 @@ def load_state_dict(model: Any, state_dict: Any) -> dict[str, str]:
     """
     target = model.state_dict()
     pairs = match_state_dicts(state_dict, target)
-    loaded = {key: state_dict[pairs[key]] if key in pairs else value for key, value in target.items()}
+    loaded = {key: state_dict[pairs[key]].reshape(value.shape) if key in pairs else value for key, value in target.items()}
     layer = {t.rpartition(".")[0]: s.rpartition(".")[0] for t, s in pairs.items()}
     for key in target:
         prefix, _, name = key.rpartition(".")

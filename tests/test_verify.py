@@ -103,6 +103,23 @@ ORACLES = {
             fc: dense 3
         }
     """,
+    "gates": """
+        network Gates {
+            input image: 8x6x5
+            a: conv 8 3x3 pad=1 relu
+            se: multiply {
+                branch { global_avgpool keep; conv 2 1x1 relu; conv 8 1x1 sigmoid }
+                branch
+            }
+            left: split 2 from se
+            right: split 2 part=1 from se
+            both: concat from left, right
+            shuffle 4
+            gated: multiply from both, a
+            flatten
+            dense 3
+        }
+    """,
     "activations": """
         network Activations {
             input image: 3x6x5
