@@ -63,8 +63,22 @@ class Func:
     args: tuple[Value, ...]
 
 
+@dataclass(frozen=True)
+class Values:
+    """A keyword's comma-separated values, one per channel: `mean=0.485, 0.456, 0.406`."""
+
+    items: tuple[Value, ...]
+
+
+class Numbers(tuple):  # type: ignore[type-arg]
+    """The numbers a `Values` list evaluates to, written back as the spec writes them."""
+
+    def __str__(self) -> str:
+        return ", ".join(str(v) for v in self)
+
+
 Expr = Union[BinOp, Neg, Func]
-Term = Union[Scalar, Expr]  # what a value is written as; an Expr is evaluated when the network is shaped
+Term = Union[Scalar, Expr, Values]  # what a value is written as; an Expr is evaluated when the network is shaped
 
 
 @dataclass(frozen=True)

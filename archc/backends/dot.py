@@ -107,6 +107,8 @@ class DotBackend(Backend):
     SIMPLE: ClassVar[dict[str, str]] = {
         "input": "input",
         "flatten": "flatten",
+        "rescale": "rescale",
+        "normalize": "normalize",
         "global_avgpool": CATALOGUE["global_avgpool"].label,
         "concat": "concat",
         **ACTIVATION_TEXT,
