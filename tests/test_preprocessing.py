@@ -4,6 +4,9 @@ Normalization layers, the per-channel list in the language and its diagnostics."
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -171,3 +174,15 @@ def test_fmt_round_trip() -> None:
 
 def test_catalogue_kind() -> None:
     assert ops.CATALOGUE["normalize"].option("mean").kind == ops.FLOATS and ops.FLOATS in ops.KIND_TEXT
+
+
+def test_memory_figure_is_what_torch_saves() -> None:
+    """SAVES: neither op keeps anything for backward (a constant factor, a constant std buffer)."""
+    from archc.summary import to_json
+    from tests.test_summary_features import torch_saved_bytes
+
+    text = f"network P {{\n    input 3x6x6\n    conv 3 3x3\n    rescale 2 offset=1\n    normalize {IMAGENET}\n    conv 2 3x3\n}}\n"
+    path = Path(tempfile.mkdtemp()) / "p.arch"
+    path.write_text(text, encoding="utf-8")
+    measured = torch_saved_bytes(str(path), 4)
+    assert to_json(archc.load(path), batch=4)["activation_bytes"] == measured
