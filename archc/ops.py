@@ -236,7 +236,14 @@ CATALOGUE: dict[str, OpDef] = {
             options=(
                 Option("mean", FLOATS, required=True, doc="subtracted, one per channel or one for all"),
                 Option("std", FLOATS, required=True, doc="divided by, one per channel or one for all, each above 0"),
+                Option(
+                    "stored",
+                    BOOL,
+                    False,
+                    doc="Keras keeps mean, variance and count as non-trainable weights (EfficientNet's stem), not constants (ConvNeXt's)",
+                ),
             ),
+            flags={"stored": ("stored", True)},
         ),
         OpDef(
             "global_avgpool",

@@ -200,7 +200,7 @@ class SpecGen:
             per = shape[0] if r.random() < 0.7 else 1  # one value per channel, or one for all
             mean = ", ".join(str(round(r.uniform(-1, 1), 3)) for _ in range(per))
             std = ", ".join(str(round(r.uniform(0.1, 2), 3)) for _ in range(shape[0] if r.random() < 0.7 else 1))
-            return f"normalize mean={mean} std={std}", shape
+            return f"normalize mean={mean} std={std}" + (" stored" if r.random() < 0.3 else ""), shape
         if kind == "softmax":
             return "softmax", shape
         if kind == "act_layer":

@@ -51,7 +51,7 @@ def test_reference_normalize_is_its_definition_per_map_and_per_feature() -> None
 def test_a_single_number_broadcasts_to_every_channel() -> None:
     one = node(net_of("    normalize mean=0.5 std=0.25"), "normalize")
     three = node(net_of("    normalize mean=0.5, 0.5, 0.5 std=0.25, 0.25, 0.25"), "normalize")
-    assert one.attrs == {"mean": (0.5,), "std": (0.25,)}
+    assert one.attrs == {"mean": (0.5,), "std": (0.25,), "stored": False}
     x = torch.randn(2, 3, 5, 4)
     assert torch.equal(reference.OPS["normalize"](one, [x], None, False), reference.OPS["normalize"](three, [x], None, False))
 
@@ -60,6 +60,7 @@ SPECS = {
     "imagenet": f"    rescale scale=1/255\n    normalize {IMAGENET}\n    conv 4 3x3 relu\n    flatten\n    dense 3",
     "mobilenetv3": "    rescale 1/127.5 offset=-1\n    conv 2 1x1\n    global_avgpool",
     "broadcast": "    normalize mean=0.5 std=0.5\n    rescale scale=-2 offset=0.25",
+    "mixed": "    normalize mean=0.1, 0.2, 0.3 std=2\n    normalize mean=1 std=0.5, 1, 2 stored",
     "flat": "    conv 2 3x3\n    flatten\n    normalize mean=0.1 std=2\n    rescale 3\n    dense 2",
     "per_feature": "    conv 2 3x3\n    flatten\n    normalize mean="
     + ", ".join(str(i / 10) for i in range(12))
@@ -186,3 +187,42 @@ def test_memory_figure_is_what_torch_saves() -> None:
     path.write_text(text, encoding="utf-8")
     measured = torch_saved_bytes(str(path), 4)
     assert to_json(archc.load(path), batch=4)["activation_bytes"] == measured
+
+
+def test_stored_statistics_match_efficientnets_weight_list() -> None:
+    """`stored`: the Keras layer's weights are EfficientNet's stem Normalization's (mean, variance,
+    count, non-trainable), so set_weights(app.get_weights()) loads an application's statistics."""
+    keras = pytest.importorskip("keras")
+    net = net_of(f"    rescale scale=1/255\n    stem: normalize {IMAGENET} stored", shape="3x8x8")
+    model = keras_model(net)
+    app = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Rescaling(1 / 255), keras.layers.Normalization(axis=-1)])
+    assert [(w.shape, w.trainable) for w in model.weights] == [(w.shape, w.trainable) for w in app.weights]
+    assert [w.path.split("/")[-1] for w in model.weights] == ["mean", "variance", "count"]
+    x = np.random.default_rng(1).uniform(0, 255, (2, 8, 8, 3)).astype("float32")
+    mean, std = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+    direct = keras.layers.Normalization(mean=mean, variance=[s * s for s in std])(x / np.float32(255))
+    np.testing.assert_allclose(np.asarray(model(x)), np.asarray(direct), rtol=0, atol=1e-6)  # starts at the spec's values
+    other = [np.array([0.1, 0.2, 0.3], "float32"), np.array([4.0, 9.0, 16.0], "float32"), np.array(5)]
+    app.set_weights(other)
+    model.set_weights(app.get_weights())
+    # Keras' own Normalization reads mean and variance copied when it was built (finalize_state), so
+    # set_weights leaves the application computing with the old ones; StoredNormalization reads its weights.
+    want = (x / np.float32(255) - other[0]) / np.sqrt(other[1])
+    np.testing.assert_allclose(np.asarray(model(x)), want, rtol=0, atol=1e-6)
+    torch_model = archc.build_model(net, target="torch")
+    assert dict(torch_model.state_dict()) == {}  # PyTorch: constants either way
+    assert net.total_params == 0
+    line = next(t for t in net.summary().splitlines() if t.startswith("stored statistics"))
+    assert line.split()[2] == "7" and line.endswith("(Keras non-trainable weights mean, variance, count of stem; in no total)")
+    assert not any(t.startswith("stored statistics") for t in net_of(f"    normalize {IMAGENET}").summary().splitlines())
+
+
+def test_stored_keras_model_round_trips_through_a_keras_file(tmp_path: Path) -> None:
+    keras = pytest.importorskip("keras")
+    net = net_of("    normalize mean=0.5, 1, 2 std=2 stored")
+    model = keras_model(net)
+    x = np.random.default_rng(2).normal(size=(2, 5, 4, 3)).astype("float32")
+    path = tmp_path / "m.keras"
+    model.save(path)
+    again = keras.models.load_model(path)
+    np.testing.assert_array_equal(np.asarray(again(x)), np.asarray(model(x)))

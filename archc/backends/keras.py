@@ -372,8 +372,14 @@ class KerasBackend(Backend):
         def listed(values: tuple[float, ...]) -> str:
             return fmt_float(values[0]) if len(values) == 1 else f"[{', '.join(fmt_float(v) for v in values)}]"
 
-        variance = tuple(v * v for v in a["std"])
-        return [Call("layers.Normalization", [f"mean={listed(a['mean'])}", f"variance={listed(variance)}"], self.name(node))]
+        mean, variance = a["mean"], tuple(v * v for v in a["std"])
+        if len(mean) != len(variance):  # Keras wants both of one shape: the single number goes to every channel
+            c = max(len(mean), len(variance))
+            mean, variance = (v * c if len(v) == 1 else v for v in (mean, variance))
+        args = [f"mean={listed(mean)}", f"variance={listed(variance)}"]
+        if a["stored"]:  # the statistics as weights, as EfficientNet's stem keeps them
+            return [Call(self.special("StoredNormalization"), args, self.name(node))]
+        return [Call("layers.Normalization", args, self.name(node))]
 
     def emit_global_avgpool(self, node: Node) -> list[Call]:
         return [Call("layers.GlobalAveragePooling2D", [], self.name(node))]
