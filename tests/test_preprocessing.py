@@ -226,3 +226,16 @@ def test_stored_keras_model_round_trips_through_a_keras_file(tmp_path: Path) -> 
     model.save(path)
     again = keras.models.load_model(path)
     np.testing.assert_array_equal(np.asarray(again(x)), np.asarray(model(x)))
+
+
+def test_module_instances_with_other_values_agree_with_the_reference() -> None:
+    text = (
+        "module pre(s, m) {\n    rescale s offset=m\n    normalize mean=m, 0, 1 std=s stored\n}\n"
+        "network N {\n    input 3x4x4\n    pre(2, 0.5)\n    pre(0.5, -1)\n    conv 2 1x1\n}\n"
+    )
+    assert check_spec(text) == []
+
+
+def test_a_network_parameter_cannot_set_them() -> None:
+    comp = archc.compile_source("network N(s=2) {\n    input 3x4x4\n    rescale scale=s\n    normalize mean=s, 1, 2 std=1\n}\n")
+    assert [(d.code, d.span.line, d.span.column) for d in comp.diagnostics] == [("network-param", 3, 19), ("network-param", 4, 20)]
