@@ -287,10 +287,9 @@ def _convert(opdef: ops.OpDef, option: ops.Option, value: ir.Scalar) -> Any:
     if kind == ops.FLOAT:
         return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
     if kind == ops.FLOATS:  # one number per channel, or one for all (the shape rule counts them)
-        items = value if isinstance(value, ir.Numbers) else (value,)
-        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in items):
-            return tuple(float(v) for v in items)
-        return None
+        items = tuple(value) if isinstance(value, ir.Numbers) else (value,)
+        numbers = [float(v) for v in items if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        return tuple(numbers) if len(numbers) == len(items) else None
     if kind == ops.BOOL:
         if isinstance(value, ir.Ref) and value.name in ("true", "false"):
             return value.name == "true"

@@ -36,7 +36,14 @@ class Ref:
         return self.name
 
 
-Scalar = Union[int, float, Dims, Ref]
+class Numbers(tuple):  # type: ignore[type-arg]
+    """The numbers a `Values` list evaluates to, written back as the spec writes them."""
+
+    def __str__(self) -> str:
+        return ", ".join(str(v) for v in self)
+
+
+Scalar = Union[int, float, Dims, Ref, Numbers]
 
 
 @dataclass(frozen=True)
@@ -68,13 +75,6 @@ class Values:
     """A keyword's comma-separated values, one per channel: `mean=0.485, 0.456, 0.406`."""
 
     items: tuple[Value, ...]
-
-
-class Numbers(tuple):  # type: ignore[type-arg]
-    """The numbers a `Values` list evaluates to, written back as the spec writes them."""
-
-    def __str__(self) -> str:
-        return ", ".join(str(v) for v in self)
 
 
 Expr = Union[BinOp, Neg, Func]
