@@ -255,7 +255,7 @@ def _assign(
         )
         out.ok = False
         return
-    if isinstance(converted, float) and not math.isfinite(converted):
+    if any(isinstance(v, float) and not math.isfinite(v) for v in (converted if isinstance(converted, tuple) else (converted,))):
         diags.error(
             "option-value",
             f"{opdef.name} {option.name} must be a finite number, got {value}{_from_param(expr, bool(res and res.taint))}",
@@ -286,6 +286,10 @@ def _convert(opdef: ops.OpDef, option: ops.Option, value: ir.Scalar) -> Any:
         return value if isinstance(value, int) else None
     if kind == ops.FLOAT:
         return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    if kind == ops.FLOATS:  # one number per channel, or one for all (the shape rule counts them)
+        items = tuple(value) if isinstance(value, ir.Numbers) else (value,)
+        numbers = [float(v) for v in items if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        return tuple(numbers) if len(numbers) == len(items) else None
     if kind == ops.BOOL:
         if isinstance(value, ir.Ref) and value.name in ("true", "false"):
             return value.name == "true"

@@ -88,6 +88,9 @@ AUX_SOURCE = _code("aux-source", "error", "an aux head without `from`")
 AUX_PLACEMENT = _code("aux-placement", "error", "an aux head inside a module or a branch")
 AUX_REFERENCE = _code("aux-reference", "error", "a main-path layer reads an aux head (aux heads may read one another)")
 CHANNEL_MISMATCH = _code("channel-mismatch", "error", "a declared filter depth (`3x3x256`) contradicts the input")
+CHANNEL_COUNT = _code(
+    "channel-count", "error", "a per-channel list (`normalize mean=...`) whose length is neither 1 nor the input's channels"
+)
 GROUPS = _code("groups", "error", "`groups` does not divide the input maps or the filters (conv), or the maps (shuffle)")
 CONNECTION_TABLE = _code(
     "connection-table",

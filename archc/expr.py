@@ -68,6 +68,10 @@ def make_divisible(v: Number, divisor: int) -> int:
 def evaluate(value: ir.Value, env: Mapping[str, Param]) -> Result:
     """A written value with the parameters in scope: a literal or flag as it is, an expression computed."""
     v = value.value
+    if isinstance(v, ir.Values):  # one per channel: each item as it would be alone
+        items = [evaluate(item, env) for item in v.items]
+        taint = frozenset().union(*(r.taint for r in items))
+        return Result(ir.Numbers(r.value for r in items), None, taint)
     if isinstance(v, ir.Ref):
         if v.name in env:
             p = env[v.name]
@@ -184,6 +188,8 @@ def _render(value: ir.Value, leaf: Callable[[ir.Value], str], spaced: bool, call
         return "-" + (f"({inner})" if ip < NEG else inner), NEG
     if isinstance(v, ir.Func):
         return f"{call(v.name)}({', '.join(render(a, leaf, spaced, call) for a in v.args)})", ATOM
+    if isinstance(v, ir.Values):
+        return ", ".join(render(item, leaf, spaced, call) for item in v.items), ATOM
     text = leaf(value)
     return text, NEG if text.startswith("-") else ATOM
 
@@ -226,6 +232,8 @@ def names_in(term: ir.Term) -> set[str]:
             todo.append(t.operand.value)
         elif isinstance(t, ir.Func):
             todo += [a.value for a in t.args]
+        elif isinstance(t, ir.Values):
+            todo += [a.value for a in t.items]
     return found
 
 

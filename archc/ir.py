@@ -36,7 +36,14 @@ class Ref:
         return self.name
 
 
-Scalar = Union[int, float, Dims, Ref]
+class Numbers(tuple):  # type: ignore[type-arg]
+    """The numbers a `Values` list evaluates to, written back as the spec writes them."""
+
+    def __str__(self) -> str:
+        return ", ".join(str(v) for v in self)
+
+
+Scalar = Union[int, float, Dims, Ref, Numbers]
 
 
 @dataclass(frozen=True)
@@ -63,8 +70,15 @@ class Func:
     args: tuple[Value, ...]
 
 
+@dataclass(frozen=True)
+class Values:
+    """A keyword's comma-separated values, one per channel: `mean=0.485, 0.456, 0.406`."""
+
+    items: tuple[Value, ...]
+
+
 Expr = Union[BinOp, Neg, Func]
-Term = Union[Scalar, Expr]  # what a value is written as; an Expr is evaluated when the network is shaped
+Term = Union[Scalar, Expr, Values]  # what a value is written as; an Expr is evaluated when the network is shaped
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ once, at batch N, the model's own parameters and buffers left out (they are the 
     subsample             the input + the window sums       lrn        the input + 3 temporaries
     rbf                   the differences x − w (units × inputs)
     dropout               its float32 mask                  flatten    nothing (a view)
+    rescale, normalize    nothing (constant scale and std)
     relu, sigmoid, tanh, softmax    the output              scaled_tanh  tanh's output
     add, concat, global_avgpool     nothing
     adaptive_avgpool      the input (nothing at 1x1: torch takes the mean)
@@ -60,6 +61,8 @@ SAVES: dict[str, tuple[str, ...]] = {
     "rbf": ("differences",),
     "dropout": ("mask",),
     "flatten": (),
+    "rescale": (),  # x·s + o: its gradient is the constant s
+    "normalize": (),  # (x − m)/s: autograd keeps only the constant std, a buffer
     "global_avgpool": (),
     "adaptive_avgpool": ("input",),
     "adaptive_maxpool": ("input", "indices"),

@@ -45,6 +45,8 @@ SHAPE_OPTIONS = ("filters", "units")  # of those, the ones that set the layer's 
 
 # Value kinds an option accepts. "dims" takes `3x3` or a bare integer meaning a square.
 INT, FLOAT, DIMS, BOOL, CHOICE, PAD = "int", "float", "dims", "bool", "choice", "pad"
+# "floats" takes one number per channel, comma-separated (`0.485, 0.456, 0.406`), or one number for every channel.
+FLOATS = "floats"
 
 KIND_TEXT = {
     INT: "a whole number",
@@ -53,6 +55,7 @@ KIND_TEXT = {
     BOOL: "true or false",
     CHOICE: "one of",
     PAD: "a whole number, HxW like 1x2, TOPxBOTTOMxLEFTxRIGHT like 0x1x0x1, 'same' or 'valid'",
+    FLOATS: "a number per channel, comma-separated, or one number for all",
 }
 
 
@@ -287,6 +290,33 @@ CATALOGUE: dict[str, OpDef] = {
             pointwise=True,
         ),
         OpDef("flatten", "shape", "Flattens CxHxW into a vector of C·H·W, in C, H, W order.", "flatten"),
+        OpDef(
+            "rescale",
+            "preprocess",
+            "Input preprocessing: y = x·scale + offset (Keras' Rescaling; MobileNetV3 scales pixels to [−1, 1]). No parameters.",
+            "rescale scale=0.00784313725490196 offset=-1",
+            options=(Option("scale", FLOAT, required=True, doc="the factor"), Option("offset", FLOAT, 0.0, doc="added after scaling")),
+            positional=("scale",),
+            pointwise=True,
+        ),
+        OpDef(
+            "normalize",
+            "preprocess",
+            "Input preprocessing per channel (map or feature) c: y = (x − mean_c)/std_c, with constants (torchvision's "
+            "Normalize; Keras' Normalization with variance std²). No parameters.",
+            "normalize mean=0.485, 0.456, 0.406 std=0.229, 0.224, 0.225",
+            options=(
+                Option("mean", FLOATS, required=True, doc="subtracted, one per channel or one for all"),
+                Option("std", FLOATS, required=True, doc="divided by, one per channel or one for all, each above 0"),
+                Option(
+                    "stored",
+                    BOOL,
+                    False,
+                    doc="Keras keeps mean, variance and count as non-trainable weights (EfficientNet's stem), not constants (ConvNeXt's)",
+                ),
+            ),
+            flags={"stored": ("stored", True)},
+        ),
         OpDef(
             "global_avgpool",
             "pool",

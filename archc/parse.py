@@ -650,6 +650,15 @@ class _ToIR:
     def kwarg(self, meta: Any, children: list[Any]) -> ir.Arg:
         return ir.Arg(str(children[0]), self._val(children[1]), self._span(meta))
 
+    def kwlist(self, meta: Any, children: list[Any]) -> ir.Arg:
+        key, *items = children
+        values = tuple(self._val(v) for v in items)
+        span = Span(self.file, key.line or 1, key.column or 1, values[-1].span.end_line, values[-1].span.end_column)
+        first = values[0].span
+        return ir.Arg(
+            str(key), ir.Value(ir.Values(values), Span(self.file, first.line, first.column, span.end_line, span.end_column)), span
+        )
+
     def source(self, meta: Any, children: list[Any]) -> tuple[ir.Name, ...]:
         return tuple(self._name(t) for t in children)  # type: ignore[misc]
 
@@ -827,7 +836,7 @@ class _Builder(_ToIR):
 
 
 for _rule in ("start", "module_def", "network_def", "block", "input", "layer", "op", "call", "repeat", "arg", "kwarg",
-              "source", "assertion", "branches", "branch", "table", "table_row", "shape", "net_params", "net_param",
+              "kwlist", "source", "assertion", "branches", "branch", "table", "table_row", "shape", "net_params", "net_param",
               "binop", "neg", "paren", "func"):  # fmt: skip
     setattr(_Builder, _rule, _inline(getattr(_Builder, _rule)))
 

@@ -237,6 +237,22 @@ def _flatten(node: Node, ins: list[Tensor], p: _ParamView, train: bool) -> Tenso
     return ins[0].reshape(ins[0].shape[0], -1)
 
 
+def _rescale(node: Node, ins: list[Tensor], p: _ParamView, train: bool) -> Tensor:
+    """x·scale + offset, every element (Keras' Rescaling)."""
+    return ins[0] * node.attrs["scale"] + node.attrs["offset"]
+
+
+def _normalize(node: Node, ins: list[Tensor], p: _ParamView, train: bool) -> Tensor:
+    """(x − mean_c)/std_c per map (or feature) c, in float32; a one-number list holds for every channel."""
+    import torch
+
+    x = ins[0]
+    shape = (1, -1, *([1] * (x.dim() - 2)))
+    mean = torch.tensor(node.attrs["mean"], dtype=x.dtype).view(shape)
+    std = torch.tensor(node.attrs["std"], dtype=x.dtype).view(shape)
+    return (x - mean) / std
+
+
 def _global_avgpool(node: Node, ins: list[Tensor], p: _ParamView, train: bool) -> Tensor:
     return ins[0].mean((2, 3), keepdim=bool(node.attrs.get("keep")))
 
@@ -351,6 +367,8 @@ OPS: dict[str, Callable[[Node, list[Tensor], _ParamView, bool], Tensor]] = {
     "rbf": _rbf,
     "dropout": _identity,
     "flatten": _flatten,
+    "rescale": _rescale,
+    "normalize": _normalize,
     "global_avgpool": _global_avgpool,
     "adaptive_avgpool": _adaptive_avgpool,
     "adaptive_maxpool": _adaptive_maxpool,

@@ -442,6 +442,29 @@ def flatten(name: str, attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
     return Outcome((total,), explain=[f"{'·'.join(str(d) for d in shape)} = {n(total)}"] if len(shape) > 1 else [])
 
 
+def rescale(name: str, attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
+    return Outcome(shapes[0])
+
+
+def normalize(name: str, attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
+    shape = shapes[0]
+    c = shape[0]
+    what = "maps" if len(shape) == 3 else "features"
+    for key in ("mean", "std"):
+        values = attrs[key]
+        if len(values) not in (1, c):
+            raise ShapeProblem(
+                "channel-count",
+                f"{name} {key} has {len(values)} values, but its {fmt_shape(shape)} input has {c} {what}",
+                f"give one value per {what[:-1]} ({c}), or one value for all",
+                option=key,
+            )
+    bad = next((v for v in attrs["std"] if v <= 0), None)
+    if bad is not None:
+        raise ShapeProblem("option-value", f"{name} std must be above 0, got {bad!r}", "each channel is divided by its std", option="std")
+    return Outcome(shape)
+
+
 def global_avgpool(name: str, attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
     c, _, _ = _spatial(shapes[0], name)
     return Outcome((c, 1, 1) if attrs.get("keep") else (c,))
@@ -572,6 +595,8 @@ RULES: dict[str, Callable[[str, dict[str, Any], list[Shape]], Outcome]] = {
     "rbf": rbf,
     "dropout": dropout,
     "flatten": flatten,
+    "rescale": rescale,
+    "normalize": normalize,
     "global_avgpool": global_avgpool,
     "adaptive_avgpool": adaptive,
     "adaptive_maxpool": adaptive,

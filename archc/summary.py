@@ -306,6 +306,11 @@ def _totals(net: Network, batch: int) -> list[str]:
         f"inference params  {net.inference_params:>16,}   (without aux heads)",
         f"MACs              {net.macs:>16,}   (inference, batch 1; FLOPs ≈ 2 × MACs)",
     ]
+    stored = [n for n in net.layers if n.id in net.live and n.op == "normalize" and n.attrs.get("stored")]
+    if stored:  # constants, not parameters; Keras keeps these as non-trainable weights
+        values = sum(2 * n.shape[0] + 1 for n in stored)
+        names = ", ".join(n.qualname for n in stored[:3]) + (", ..." if len(stored) > 3 else "")
+        out.insert(2, f"stored statistics {values:>16,}   (Keras non-trainable weights mean, variance, count of {names}; in no total)")
     if net.training_macs != net.macs:
         out.append(f"training MACs     {net.training_macs:>16,}   (with aux heads)")
     out += [

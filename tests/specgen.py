@@ -202,9 +202,25 @@ class SpecGen:
         r = self.rng
         spatial = len(shape) == 3
         choices = (
-            ["conv", "conv", "pool", "subsample", "lrn", "batchnorm", *NORMS, "dropout", "act", "act_layer", "softmax", "split", "shuffle"]
+            [
+                "conv",
+                "conv",
+                "pool",
+                "subsample",
+                "lrn",
+                "batchnorm",
+                *NORMS,
+                "dropout",
+                "rescale",
+                "normalize",
+                "act",
+                "act_layer",
+                "softmax",
+                "split",
+                "shuffle",
+            ]
             if spatial
-            else ["dense", "dense", "batchnorm", *NORMS, "dropout", "act", "act_layer", "softmax", "split"]
+            else ["dense", "dense", "batchnorm", *NORMS, "dropout", "rescale", "normalize", "act", "act_layer", "softmax", "split"]
         )
         kind = r.choice(choices)
         divisors = [d for d in range(1, shape[0] + 1) if shape[0] % d == 0]
@@ -244,6 +260,13 @@ class SpecGen:
             return f"stochastic_depth {r.choice(['0.1', '0', '0.5'])}", shape
         if kind == "dropout":
             return f"dropout {r.choice(['0.5', '0', '0.1'])}", shape
+        if kind == "rescale":
+            return r.choice(["rescale scale=1/127.5 offset=-1", "rescale scale=1/255", "rescale 2 offset=0.5", "rescale scale=-0.5"]), shape
+        if kind == "normalize":
+            per = shape[0] if r.random() < 0.7 else 1  # one value per channel, or one for all
+            mean = ", ".join(str(round(r.uniform(-1, 1), 3)) for _ in range(per))
+            std = ", ".join(str(round(r.uniform(0.1, 2), 3)) for _ in range(shape[0] if r.random() < 0.7 else 1))
+            return f"normalize mean={mean} std={std}" + (" stored" if r.random() < 0.3 else ""), shape
         if kind == "softmax":
             return "softmax", shape
         if kind == "act_layer":

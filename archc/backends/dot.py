@@ -107,6 +107,8 @@ class DotBackend(Backend):
     SIMPLE: ClassVar[dict[str, str]] = {
         "input": "input",
         "flatten": "flatten",
+        "rescale": "rescale",
+        "normalize": "normalize",
         "concat": "concat",
         **ACTIVATION_TEXT,
     }

@@ -415,6 +415,32 @@ class KerasBackend(Backend):
             return [permute, Call("layers.Flatten", [], self.name(node))]
         return [Call("layers.Flatten", [], self.name(node))]
 
+    def emit_rescale(self, node: Node) -> list[Call]:
+        args = [self.value(node, "scale")] + ([f"offset={self.value(node, 'offset')}"] if node.attrs["offset"] else [])
+        return [Call("layers.Rescaling", args, self.name(node))]
+
+    def emit_normalize(self, node: Node) -> list[Call]:
+        # Keras computes (x - mean) / maximum(sqrt(variance), epsilon()), epsilon 1e-7 by default; the
+        # variance std² is cast to float32, so a std whose square leaves float32's range is refused too.
+        a = node.attrs
+        low = next((v for v in a["std"] if v < 1e-7 or v * v >= 3.4e38), None)
+        if low is not None:
+            raise self.unsupported(
+                node, f"Keras' Normalization divides by max(√variance, 1e-7) in float32, which std={low!r} does not survive"
+            )
+
+        def listed(values: tuple[float, ...]) -> str:
+            return fmt_float(values[0]) if len(values) == 1 else f"[{', '.join(fmt_float(v) for v in values)}]"
+
+        mean, variance = a["mean"], tuple(v * v for v in a["std"])
+        if len(mean) != len(variance):  # Keras wants both of one shape: the single number goes to every channel
+            c = max(len(mean), len(variance))
+            mean, variance = (v * c if len(v) == 1 else v for v in (mean, variance))
+        args = [f"mean={listed(mean)}", f"variance={listed(variance)}"]
+        if a["stored"]:  # the statistics as weights, as EfficientNet's stem keeps them
+            return [Call(self.special("StoredNormalization"), args, self.name(node))]
+        return [Call("layers.Normalization", args, self.name(node))]
+
     def emit_global_avgpool(self, node: Node) -> list[Call]:
         return [Call("layers.GlobalAveragePooling2D", ["keepdims=True"] if node.attrs.get("keep") else [], self.name(node))]
 

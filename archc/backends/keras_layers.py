@@ -341,6 +341,38 @@ class StochasticDepth(layers.Layer):
         return {{**super().get_config(), "rate": self.rate, "seed": self.seed}}
 '''
 
+STORED_NORMALIZATION = f'''
+{REGISTER}
+class StoredNormalization(layers.Normalization):
+    """layers.Normalization(axis=-1) whose mean, variance and count are non-trainable weights,
+    as in EfficientNet's keras.applications stem, starting at the given constants: so the
+    model's weight list is the application's, and set_weights(app.get_weights()) loads them.
+
+    It computes what Normalization computes, (x - mean) / maximum(sqrt(variance), epsilon),
+    from the weights at each call, so that values assigned later take effect.
+    """
+
+    def __init__(self, mean, variance, **kwargs):
+        super().__init__(axis=-1, **kwargs)
+        self.initial_mean, self.initial_variance = mean, variance
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        shape = self.adapt_mean.shape
+        self.adapt_mean.assign(ops.broadcast_to(ops.convert_to_tensor(self.initial_mean, "float32"), shape))
+        self.adapt_variance.assign(ops.broadcast_to(ops.convert_to_tensor(self.initial_variance, "float32"), shape))
+        self.finalize_state()
+
+    def call(self, x):
+        mean = ops.reshape(ops.cast(self.adapt_mean, x.dtype), self._broadcast_shape)
+        variance = ops.reshape(ops.cast(self.adapt_variance, x.dtype), self._broadcast_shape)
+        return (x - mean) / ops.maximum(ops.sqrt(variance), keras.config.epsilon())
+
+    def get_config(self):
+        config = {{k: v for k, v in super().get_config().items() if k not in ("axis", "mean", "variance", "invert")}}
+        return {{**config, "mean": self.initial_mean, "variance": self.initial_variance}}
+'''
+
 # Name in the generated file → its source, in the order they are written.
 SOURCES: dict[str, str] = {
     "pair": PAIR,
@@ -357,6 +389,7 @@ SOURCES: dict[str, str] = {
     "ChannelShuffle": CHANNEL_SHUFFLE,
     "LayerScale": LAYER_SCALE,
     "StochasticDepth": STOCHASTIC_DEPTH,
+    "StoredNormalization": STORED_NORMALIZATION,
 }
 
 # What each source calls besides keras.

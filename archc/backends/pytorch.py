@@ -266,6 +266,23 @@ class TorchBackend(Backend):
     def emit_flatten(self, node: Node) -> Emitted:
         return self._function("torch.flatten({}, 1)")
 
+    def emit_rescale(self, node: Node) -> Emitted:
+        scale, offset = node.attrs["scale"], node.attrs["offset"]
+        # always a new tensor (never `x = x`), so that an in-place activation after it leaves the caller's input be
+        text = "{}" if scale == 1 and offset else f"{{}} * {fmt_float(scale)}"
+        if offset:
+            text += f" - {fmt_float(-offset)}" if offset < 0 else f" + {fmt_float(offset)}"
+        return self._function(text)
+
+    def emit_normalize(self, node: Node) -> Emitted:
+        self.helpers.add("Normalize")
+        mean, std = (self.floats(node.attrs[key]) for key in ("mean", "std"))
+        return self._module(f"Normalize(mean={mean}, std={std})")
+
+    @staticmethod
+    def floats(values: tuple[float, ...]) -> str:
+        return f"({', '.join(fmt_float(v) for v in values)},)" if len(values) == 1 else f"({', '.join(fmt_float(v) for v in values)})"
+
     def emit_global_avgpool(self, node: Node) -> Emitted:
         return self._function("{}.mean((2, 3), keepdim=True)" if node.attrs.get("keep") else "{}.mean((2, 3))")
 

@@ -206,6 +206,26 @@ class StochasticDepth(nn.Module):
 '''
 
 # helper name → (source, what it needs); the generator copies only the helpers a file uses
+NORMALIZE = '''
+class Normalize(nn.Module):
+    """(x - mean[c]) / std[c] for each map (or feature) c, as torchvision's Normalize.
+
+    mean and std are constants, not parameters: non-persistent buffers, so they follow
+    .to(device) but no state_dict holds them. A single number holds for every channel.
+    """
+
+    def __init__(self, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(mean), persistent=False)
+        self.register_buffer("std", torch.tensor(std), persistent=False)
+        self.mean: torch.Tensor  # the buffers' types, for type checkers
+        self.std: torch.Tensor
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape = (1, -1) + (1,) * (x.dim() - 2)  # channels first, broadcast over H and W
+        return (x - self.mean.view(shape)) / self.std.view(shape)
+'''
+
 HELPERS = {
     "make_divisible": MAKE_DIVISIBLE,
     "whole": WHOLE,
@@ -219,4 +239,5 @@ HELPERS = {
     "LayerNorm2d": LAYER_NORM_2D,
     "LayerScale": LAYER_SCALE,
     "StochasticDepth": STOCHASTIC_DEPTH,
+    "Normalize": NORMALIZE,
 }

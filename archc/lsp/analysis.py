@@ -168,6 +168,8 @@ class _Indexer:
                 todo.insert(0, t.operand)
             elif isinstance(t, ir.Func):
                 todo[:0] = list(t.args)
+            elif isinstance(t, ir.Values):
+                todo[:0] = list(t.items)
 
 
 def _call_or_repeat(body: ir.Call | ir.Repeat) -> str:
