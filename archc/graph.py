@@ -40,6 +40,9 @@ class Node:
     module: str
     span: Span
     exprs: dict[str, str] = field(default_factory=dict)  # options given by a parameter: their Python source
+    # options whose value depends on a network parameter: the generated code must not choose its
+    # form by their value (it is written once, for every value the parameter takes)
+    tainted: frozenset[str] = frozenset()
     in_sym: Sym = field(default_factory=Sym)
     out_sym: Sym = field(default_factory=Sym)
     explain: list[str] = field(default_factory=list)

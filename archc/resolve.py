@@ -451,6 +451,7 @@ class Resolver:
         shape, outcome = self._shape(name, opdef, op, bound, inputs)
         node = self._node(name, scope.path + (name,), opdef.name, bound.attrs, bound.activation, inputs, shape, stmt.span, ctx)
         node.exprs, node.branches = bound.exprs, branches
+        node.tainted = frozenset(key for key, taint in bound.taints.items() if taint)
         self._check_taint(opdef, bound, node, inputs)
         if outcome is not None:
             node.params, node.macs, node.explain = outcome.params, outcome.macs, outcome.explain

@@ -103,6 +103,16 @@ ORACLES = {
             fc: dense 3
         }
     """,
+    "preprocessing": """
+        network Preprocessing {
+            input image: 3x6x5
+            rescale 1/127.5 offset=-1
+            normalize mean=0.485, 0.456, 0.406 std=0.229, 0.224, 0.225
+            conv 4 3x3 pad=1 relu
+            flatten
+            dense 3
+        }
+    """,
     "gates": """
         network Gates {
             input image: 8x6x5

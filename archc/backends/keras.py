@@ -109,8 +109,11 @@ def depthwise(net: Network, node: Node) -> bool:
     """Whether a conv has one group per input map (and so filters a multiple of them): Keras'
     DepthwiseConv2D, with keras.applications' weight layout, rather than a grouped Conv2D.
     TensorFlow's depthwise kernel refuses strides that differ between H and W: those stay a
-    grouped Conv2D, which computes the same."""
+    grouped Conv2D, which computes the same; and so do groups a network parameter sets, since the
+    builder is written once for every value the parameter may take."""
     a = node.attrs
+    if "groups" in node.tainted or "filters" in node.tainted:
+        return False
     maps = net.nodes[node.inputs[0]].shape[0]
     equal_strides = pair(a["stride"])[0] == pair(a["stride"])[1]
     return node.op == "conv" and "table" not in a and a["groups"] > 1 and a["groups"] == maps and equal_strides
