@@ -119,7 +119,8 @@ EXAMPLES = {
     "import": """
   archc import deploy.prototxt -o model.arch        # a Caffe net as a spec; exit 1, nothing written, if it cannot be exact
   archc import train_val.prototxt --input 3x224x224 # data layers read a dataset: give the input shape
-  archc import deploy.prototxt --name AlexNet       # the spec on standard output""",
+  archc import deploy.prototxt --name AlexNet       # the spec on standard output
+  archc import model.keras -o model.arch            # a Keras model (keras.saving.load_model) as a spec""",
     "lsp": """
   archc lsp                         # started by an editor: `archc docs editors` says how""",
     "examples": """
@@ -242,10 +243,10 @@ def _parser() -> argparse.ArgumentParser:
     mode.add_argument("-i", "--in-place", action="store_true", help="rewrite the files that need it (default: print to standard output)")
     f.set_defaults(func=cmd_fmt)
 
-    i = sub.add_parser("import", help="turn a Caffe .prototxt into a readable .arch spec (archc docs import)")
-    i.add_argument("file", metavar="FILE", help="a Caffe .prototxt (deploy or train_val), or - for standard input")
+    i = sub.add_parser("import", help="turn a Caffe .prototxt or a .keras model into a readable .arch spec (archc docs import)")
+    i.add_argument("file", metavar="FILE", help="a Caffe .prototxt (deploy or train_val), or - for standard input; or a .keras file")
     i.add_argument("-o", "--output", metavar="FILE", help="the .arch file to write (default: standard output)")
-    i.add_argument("--from", dest="source", choices=("caffe",), default="caffe", help="the file's framework (default: caffe)")
+    i.add_argument("--from", dest="source", choices=("caffe", "keras"), help="the framework (default: keras for .keras, else caffe)")
     i.add_argument("--name", help="the network's name (default: the net's name: field, else the file's name)")
     i.add_argument("--input", metavar="CxHxW", type=_shape_arg, help="the input shape, replacing the declared one (data layers need it)")
     i.add_argument("--force", action="store_true", help="overwrite an existing output file")
@@ -574,16 +575,19 @@ def _show_or_write(path: str, source: str, text: str, check: bool) -> None:
 def cmd_import(args: argparse.Namespace) -> int:
     """Every refusal is reported and nothing is written: a spec that is only partly the net would mislead."""
     from .compiler import decode_spec
-    from .imports import ImportRefused, import_caffe
+    from .imports import Imported, ImportRefused, import_caffe
 
     out = Path(args.output) if args.output else None
     if out is not None and out.exists() and not args.force:
         raise UsageError(f"{out} exists: add --force to overwrite it")
-    data = sys.stdin.buffer.read(MAX_SOURCE_BYTES + 1) if args.file == "-" else read_spec_bytes(args.file)
-    name = "<stdin>" if args.file == "-" else args.file
-    text = decode_spec(data, name)
+    source = args.source or ("keras" if args.file.endswith(".keras") else "caffe")
     try:
-        result = import_caffe(text, name, args.name, args.input)
+        if source == "keras":
+            result = Imported(_import_keras(args))
+        else:
+            data = sys.stdin.buffer.read(MAX_SOURCE_BYTES + 1) if args.file == "-" else read_spec_bytes(args.file)
+            name = "<stdin>" if args.file == "-" else args.file
+            result = import_caffe(decode_spec(data, name), name, args.name, args.input)
     except ImportRefused as exc:
         print(render_all(exc.diagnostics, exc.sources), file=sys.stderr)
         return EXIT_SPEC
@@ -597,6 +601,18 @@ def cmd_import(args: argparse.Namespace) -> int:
     write_atomic(out, result.spec)
     print(f"wrote {out}")
     return EXIT_OK
+
+
+def _import_keras(args: argparse.Namespace) -> str:
+    from .imports.from_keras import import_keras_file
+
+    if args.file == "-":
+        raise UsageError("a .keras file is a zip archive: give its path, not standard input")
+    if args.input is not None:
+        raise UsageError("--input is for Caffe data layers: a Keras model's input shape is its own")
+    if not Path(args.file).is_file():
+        raise UsageError(f"{args.file}: no such file")
+    return import_keras_file(args.file, args.name)
 
 
 def cmd_examples(args: argparse.Namespace) -> int:
