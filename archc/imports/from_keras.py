@@ -174,7 +174,7 @@ class Walker:
             raise Refusal(f'padding="{layer.padding}": archc has valid and same')
         pads = [same_pad(n, kk, ss, dd) for n, kk, ss, dd in zip((h, w), k, s, d, strict=True)]
         if any(a != b for a, b in pads):
-            shown = ", ".join(f"{a} before and {b} after" for a, b in pads)
+            shown = " and ".join(f"{a} before and {b} after in {axis}" for (a, b), axis in zip(pads, ("height", "width"), strict=True))
             raise Refusal(
                 f'padding="same" at its {h}x{w} input pads {shown}: archc pads each side alike '
                 "(an input size for which the remainder is even maps exactly)"
