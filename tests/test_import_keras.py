@@ -279,3 +279,14 @@ def test_a_fused_activation_with_other_defaults_than_archc_s_becomes_a_layer(tmp
     body = " ".join(spec.split())
     assert "c: conv 4 3x3 leaky_relu 0.2 g: conv 4 1x1 gelu" in body.replace("-> 4x4x4 ", "")
     assert "fc: dense 5 elu out: dense 3 tanh" in body.replace("-> 5 ", "")
+
+
+def test_keras_weights_refuses_a_list_whose_layers_do_not_pair_up() -> None:
+    """Same shapes, another layer: the pairing is checked by name, so no weight lands on the wrong layer."""
+    model = small()
+    spec = from_keras(model).replace("proj:", "other:").replace("from proj\n", "from other\n")
+    compiled = archc.build_model(spec, target="keras")
+    assert [tuple(w.shape) for w in compiled.weights][3:5] == [tuple(w.shape) for w in model.weights][3:5]
+    with pytest.raises(ValueError, match="proj/kernel in the source where the compiled model has other/kernel"):
+        keras_weights(model, compiled)
+    assert len(keras_weights(model, archc.build_model(from_keras(model), target="keras"))) == len(model.weights)

@@ -10,7 +10,6 @@ functions that need it. The coverage table is docs/import-keras.md.
 
 from __future__ import annotations
 
-import math
 import re
 from typing import Any
 
@@ -470,23 +469,42 @@ def import_keras_file(path: str, name: str | None = None) -> str:
 
 
 def keras_weights(source: Any, compiled: Any) -> list[Any]:
-    """The source's weights in the compiled model's shapes: equal, except a DepthwiseConv2D kernel
-    (kh, kw, C, m), which archc's Conv2D(groups=C) holds as (kh, kw, 1, C·m), the same values in the
-    same order. Raises ValueError where the lists differ otherwise."""
-    src, dst = source.get_weights(), compiled.get_weights()
+    """The source's weights in the compiled model's order and shapes, checked weight by weight.
+
+    The compiled model (archc.build_model(spec, target="keras") of the imported spec) holds them in
+    the same order: both are Keras functional models of the same graph, and the spec keeps every
+    merge's inputs in Keras' order. Each pair is checked by name (the compiled layer's last name
+    is the source layer's, legalised, and the weight's own name agrees) and by shape; the shapes are
+    equal except a DepthwiseConv2D kernel (kh, kw, C, m), which archc's Conv2D(groups=C) holds as
+    (kh, kw, 1, C·m), the same values in the same order. Raises ValueError where a pair disagrees,
+    so that weights are never set on the wrong layer.
+    """
+    src, dst = source.weights, compiled.weights
     if len(src) != len(dst):
         raise ValueError(f"{len(src)} weights in the source, {len(dst)} in the compiled model")
     out = []
-    for k, (a, b) in enumerate(zip(src, dst, strict=True)):
-        if a.shape != b.shape:
-            depthwise = (
-                a.ndim == 4 and b.ndim == 4 and b.shape[2] == 1 and a.shape[:2] == b.shape[:2] and math.prod(a.shape[2:]) == b.shape[3]
-            )
+    for a, b, value in zip(src, dst, source.get_weights(), strict=True):
+        (a_layer, a_name), (b_layer, b_name) = a.path.rsplit("/", 1), b.path.rsplit("/", 1)
+        if not same_layer(a_layer, b_layer) or a_name.replace("depthwise_", "") != b_name:
+            raise ValueError(f"the weights are in another order: {a.path} in the source where the compiled model has {b.path}")
+        shape, want = tuple(a.shape), tuple(b.shape)
+        if shape != want:
+            depthwise = len(shape) == 4 and len(want) == 4 and want[2] == 1 and shape[:2] == want[:2] and shape[2] * shape[3] == want[3]
             if not depthwise:
-                raise ValueError(f"weight {k}: {a.shape} in the source, {b.shape} in the compiled model")
-            a = a.reshape(b.shape)
-        out.append(a)
+                raise ValueError(f"{a.path}: {shape} in the source, {want} in the compiled model")
+            value = value.reshape(want)
+        out.append(value)
     return out
+
+
+def same_layer(source: str, compiled: str) -> bool:
+    """Whether a compiled layer (`conv2_block1-add-branch2-conv_1_conv`) is the source's
+    (`conv2_block1_1_conv`): its last name is the source's name, or its end, legalised (a name
+    that starts with a digit has the op in front)."""
+    name = re.sub(r"[^A-Za-z0-9_]+", "_", source)
+    leaf = compiled.split("-")[-1]
+    tails = {leaf, leaf.split("_", 1)[-1], leaf.rstrip("_")}
+    return any(name == t or name.endswith("_" + t) for t in tails)
 
 
 __all__ = ["from_keras", "import_keras", "import_keras_file", "keras_weights"]
