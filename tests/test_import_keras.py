@@ -265,6 +265,11 @@ def test_cli_imports_a_keras_file_and_refuses_naming_the_layer(tmp_path: Path) -
     assert "up (UpSampling2D): archc's catalogue has no upsampling" in stderr
     assert not (tmp_path / "bad.arch").exists()
 
+    junk = tmp_path / "junk.keras"
+    junk.write_text("not a zip archive", encoding="utf-8")
+    code, stdout, stderr = run("import", "--from", "keras", str(junk))
+    assert code == 1 and stdout == "" and "Keras cannot load it" in stderr
+
 
 def test_a_fused_activation_with_other_defaults_than_archc_s_becomes_a_layer(tmp_path: Path) -> None:
     """keras.activations.leaky_relu's slope is 0.2, archc's leaky_relu's 0.01: the conv's fused
@@ -290,3 +295,14 @@ def test_keras_weights_refuses_a_list_whose_layers_do_not_pair_up() -> None:
     with pytest.raises(ValueError, match="proj/kernel in the source where the compiled model has other/kernel"):
         keras_weights(model, compiled)
     assert len(keras_weights(model, archc.build_model(from_keras(model), target="keras"))) == len(model.weights)
+
+
+def test_a_sequential_model_imports_and_an_unbuilt_one_is_refused(tmp_path: Path) -> None:
+    seq = keras.Sequential(
+        [keras.Input((8, 8, 3)), layers.Conv2D(4, 3, activation="relu", name="c"), layers.Flatten(name="f"), layers.Dense(2, name="fc")],
+        name="seq",
+    )
+    spec, _ = roundtrip(seq, tmp_path)
+    assert "network seq {" in spec and "c: conv 4 3x3 relu" in spec
+    with pytest.raises(ImportRefused, match=r"a Sequential needs its keras\.Input"):
+        import_keras(keras.Sequential([layers.Dense(2)]))

@@ -77,7 +77,8 @@ def refused(reason: str) -> Any:
 
 class Walker:
     def __init__(self, model: Any, file: str) -> None:
-        self.model, self.file = model, file
+        # a keras.Sequential walks the functional model it builds (whose layers include the input)
+        self.model, self.file = getattr(model, "_functional", None) or model, file
         self.graph = Graph(str(getattr(model, "name", "") or ""))
         self.nodes: dict[tuple[str, int, int], Node] = {}  # a Keras tensor's history → its node
         self.pads: dict[int, tuple[tuple[int, int], tuple[int, int], str]] = {}  # id(node) → a pending ZeroPadding2D
@@ -438,8 +439,13 @@ def import_keras(model: Any, name: str | None = None, file: str = "<keras>") -> 
     from ..parse import parse as parse_arch
     from .spec import Refused, write
 
-    if not hasattr(model, "_inbound_nodes") or not getattr(model, "inputs", None):
-        raise ImportRefused([Diagnostic(Severity.ERROR, codes.UNSUPPORTED, "not a built Keras functional model", Span.unknown(file))])
+    try:
+        built = bool((getattr(model, "_functional", None) or model).inputs)
+    except (AttributeError, ValueError):
+        built = False
+    if not hasattr(model, "layers") or not built:
+        message = "not a built Keras functional model (a Sequential needs its keras.Input)"
+        raise ImportRefused([Diagnostic(Severity.ERROR, codes.UNSUPPORTED, message, Span.unknown(file))])
     graph = Walker(model, file).run()
     if graph.errors:
         raise ImportRefused(graph.errors)
@@ -464,7 +470,11 @@ def import_keras_file(path: str, name: str | None = None) -> str:
     from ..env import require
 
     keras = require("keras")
-    model = keras.saving.load_model(path, compile=False)
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except Exception as exc:  # Keras raises ValueError, OSError, zipfile's and h5py's errors, and more
+        message = f"Keras cannot load it: {' '.join(str(exc).split())[:300] or type(exc).__name__}"
+        raise ImportRefused([Diagnostic(Severity.ERROR, codes.UNSUPPORTED, message, Span.unknown(str(path)))]) from None
     return import_keras(model, name, file=str(path)).spec
 
 
