@@ -58,6 +58,11 @@ def same_pad(n: int, k: int, s: int, d: int = 1) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
+def keras_name(node: Node) -> str:
+    """The Keras layer's name (group_name's `/` is a `_` there: Keras names hold no `/`)."""
+    return node.caffe.replace("/", "_")
+
+
 def group_name(name: str) -> str:
     """`conv2_block1_1_conv` → `conv2_block1/1_conv` (keras.applications' block prefixes), so that
     spec.py groups a block's layers; `pool2_conv` → `pool2/conv`; other names as they are."""
@@ -96,11 +101,14 @@ class Walker:
                 self.layer(layer, kind)
             except Refusal as exc:
                 self.error(f"{layer.name} ({kind}): {exc}")
+                for t in layer._inbound_nodes[0].input_tensors if layer._inbound_nodes else []:
+                    read = self.nodes.get((t._keras_history[0].name, t._keras_history[1], t._keras_history[2]))
+                    self.pads.pop(id(read), None)  # its reader is refused: not reported again
                 for k, _ in enumerate(self.outputs(layer)):
                     self.nodes[(layer.name, 0, k)] = POISON
         for node in self.graph.nodes:
             if id(node) in self.pads:
-                self.error(f"{node.caffe} (ZeroPadding2D): no conv or pool reads it alone, so its padding cannot be merged into one")
+                self.error(f"{keras_name(node)} (ZeroPadding2D): no conv or pool reads it alone, so its padding cannot be merged into one")
         if len(getattr(self.model, "outputs", [])) != 1 and not self.graph.errors:
             self.error(f"the model has {len(self.model.outputs)} outputs: an archc network has one (and aux heads)")
         return self.graph
@@ -189,7 +197,8 @@ class Walker:
         (top, bottom), (left, right), name = pending
         if top != bottom or left != right:
             raise Refusal(
-                f"it reads {name} (ZeroPadding2D), whose padding {top},{bottom},{left},{right} is not alike on each side: archc's is"
+                f"it reads {name} (ZeroPadding2D), whose padding (top {top}, bottom {bottom}, left {left}, right {right})"
+                " is not alike on each side: archc's is"
             )
         if self.readers(name) != 1:
             raise Refusal(f"{name} (ZeroPadding2D) has other readers: its padding cannot be merged into this layer's")
@@ -198,7 +207,7 @@ class Walker:
         inner = src.inputs[0]
         if pool == "max" and not (inner.activation in NONNEGATIVE or (inner.op in NONNEGATIVE and not inner.args)):
             raise Refusal(
-                f"it reads {name} (ZeroPadding2D): zeros pad a max pool exactly only after a relu or another activation ≥ 0, and {inner.caffe or inner.op} may be negative"
+                f"it reads {name} (ZeroPadding2D): zeros pad a max pool exactly only after a relu or another activation ≥ 0, and {keras_name(inner) or inner.op} may be negative"
             )
         if pool == "avg" and pad != (0, 0):
             raise Refusal('padding="same" after a ZeroPadding2D: Keras\' average leaves its own padding out')
