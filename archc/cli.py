@@ -120,7 +120,8 @@ EXAMPLES = {
     "import": """
   archc import deploy.prototxt -o model.arch        # a Caffe net as a spec; exit 1, nothing written, if it cannot be exact
   archc import train_val.prototxt --input 3x224x224 # data layers read a dataset: give the input shape
-  archc import deploy.prototxt --name AlexNet       # the spec on standard output""",
+  archc import deploy.prototxt --name AlexNet       # the spec on standard output
+  archc import model.keras -o model.arch            # a Keras model (keras.saving.load_model) as a spec""",
     "lsp": """
   archc lsp                         # started by an editor: `archc docs editors` says how""",
     "examples": """
@@ -244,12 +245,12 @@ def _parser() -> argparse.ArgumentParser:
     f.set_defaults(func=cmd_fmt)
 
     i = sub.add_parser(
-        "import", help="turn a PyTorch model, an ONNX file or a Caffe .prototxt into a readable .arch spec (archc docs import)"
+        "import", help="turn a PyTorch model, an ONNX or .keras file or a Caffe .prototxt into a readable .arch spec (archc docs import)"
     )
     i.add_argument(
         "file",
         metavar="SOURCE",
-        help="PACKAGE.MODULE:CALLABLE (a PyTorch model, e.g. torchvision.models:resnet50), a .onnx file, a Caffe .prototxt, or - for standard input",
+        help="PACKAGE.MODULE:CALLABLE (a PyTorch model, e.g. torchvision.models:resnet50), a .onnx or .keras file, a Caffe .prototxt, or - for standard input",
     )
     i.add_argument("-o", "--output", metavar="FILE", help="the .arch file to write (default: standard output)")
     i.add_argument(
@@ -583,7 +584,7 @@ def _show_or_write(path: str, source: str, text: str, check: bool) -> None:
         print(f"reformatted {path}", file=sys.stderr)
 
 
-IMPORT_SOURCES = ("torch", "onnx", "caffe")
+IMPORT_SOURCES = ("torch", "onnx", "keras", "caffe")
 
 
 def import_source(args: argparse.Namespace) -> str:
@@ -594,6 +595,8 @@ def import_source(args: argparse.Namespace) -> str:
         return "torch"
     if args.file.lower().endswith(".onnx"):
         return "onnx"
+    if args.file.lower().endswith(".keras"):
+        return "keras"
     return "caffe"
 
 
@@ -642,7 +645,7 @@ def _write_import(out: Path | None, spec: str) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     """Every refusal is reported and nothing is written: a spec that is only partly the net would mislead."""
     from .compiler import decode_spec
-    from .imports import ImportRefused, import_caffe
+    from .imports import Imported, ImportRefused, import_caffe
 
     out = Path(args.output) if args.output else None
     if out is not None and out.exists() and not args.force:
@@ -652,17 +655,31 @@ def cmd_import(args: argparse.Namespace) -> int:
         return cmd_import_torch(args, out)
     if source == "onnx":
         return cmd_import_onnx(args, out)
-    data = sys.stdin.buffer.read(MAX_SOURCE_BYTES + 1) if args.file == "-" else read_spec_bytes(args.file)
-    name = "<stdin>" if args.file == "-" else args.file
-    text = decode_spec(data, name)
     try:
-        result = import_caffe(text, name, args.name, args.input)
+        if source == "keras":
+            result = Imported(_import_keras(args))
+        else:
+            data = sys.stdin.buffer.read(MAX_SOURCE_BYTES + 1) if args.file == "-" else read_spec_bytes(args.file)
+            name = "<stdin>" if args.file == "-" else args.file
+            result = import_caffe(decode_spec(data, name), name, args.name, args.input)
     except ImportRefused as exc:
         print(render_all(exc.diagnostics, exc.sources), file=sys.stderr)
         return EXIT_SPEC
     for note in result.notes:
         print(f"{note.span.file}:{note.span.line}:{note.span.column}: note: {note.message}", file=sys.stderr)
     return _write_import(out, result.spec)
+
+
+def _import_keras(args: argparse.Namespace) -> str:
+    from .imports.from_keras import import_keras_file
+
+    if args.file == "-":
+        raise UsageError("a .keras file is a zip archive: give its path, not standard input")
+    if args.input is not None:
+        raise UsageError("--input is for Caffe data layers: a Keras model's input shape is its own")
+    if not Path(args.file).is_file():
+        raise UsageError(f"{args.file}: no such file")
+    return import_keras_file(args.file, args.name)
 
 
 def cmd_examples(args: argparse.Namespace) -> int:

@@ -2,6 +2,8 @@
 
     archc.imports.from_caffe(text) -> str        a Caffe .prototxt (deploy or train_val) as a spec
     archc import deploy.prototxt -o model.arch   the same from the command line
+    archc.imports.from_keras(model) -> str       a Keras functional model as a spec (keras imported only then)
+    archc import model.keras -o model.arch       a saved .keras model, from the command line
 
 What is mapped, and what is refused and why: docs/import.md.
 """
@@ -12,7 +14,7 @@ from dataclasses import dataclass, field
 
 from ..diagnostics import CompileError, Diagnostic
 
-__all__ = ["ImportRefused", "Imported", "from_caffe", "import_caffe"]
+__all__ = ["ImportRefused", "Imported", "from_caffe", "from_keras", "import_caffe", "import_keras_file"]
 
 
 class ImportRefused(CompileError):
@@ -58,3 +60,11 @@ def import_caffe(text: str, file: str = "<prototxt>", name: str | None = None, i
 def from_caffe(text: str, name: str | None = None) -> str:
     """The spec's text of a Caffe .prototxt; `name` names the network (default: the net's `name:`)."""
     return import_caffe(text, name=name).spec
+
+
+# The module from_keras.py (keras imported only inside its functions) and its entry points, which
+# take the module's name in the package: `archc.imports.from_keras(model)` is the function.
+from . import from_keras as _keras  # noqa: E402
+
+from_keras = _keras.from_keras
+import_keras_file = _keras.import_keras_file

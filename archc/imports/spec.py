@@ -18,7 +18,7 @@ from ..ops import CATALOGUE
 from .caffe import TAKES_ACTIVATION, Arg, Graph, Node
 
 KEYWORDS = {"network", "module", "input", "repeat", "branch", "connections", "from", "aux"}
-FUSABLE = {"relu", "sigmoid", "tanh", "softmax", "elu"}
+FUSABLE = {"relu", "sigmoid", "tanh", "softmax", "elu", "relu6", "silu", "hardswish", "hardsigmoid", "gelu"}
 
 
 def legal(name: str, op: str) -> str:
@@ -339,7 +339,7 @@ def common_prefix(names: list[str]) -> str:
     return first[:k]
 
 
-def write(graph: Graph, file: str, name: str | None) -> str:
+def write(graph: Graph, file: str, name: str | None, framework: str = "Caffe") -> str:
     nodes = fuse(graph.nodes)
     p = plan(nodes)
     top = Scope()
@@ -392,8 +392,8 @@ def write(graph: Graph, file: str, name: str | None) -> str:
             lines.append(aux_line(aux, refs))
     stem = "" if file.startswith("<") else os.path.splitext(os.path.basename(file))[0]
     title = name or legal(graph.name or stem, "Imported")
-    source = "a Caffe net" if file.startswith("<") else os.path.basename(file)
-    head = [f"# Imported from {source} by `archc import` (Caffe)."]
+    source = f"a {framework} {'net' if framework == 'Caffe' else 'model'}" if file.startswith("<") else os.path.basename(file)
+    head = [f"# Imported from {source} by `archc import` ({framework})."]
     head += ["# " + " ".join(d.message.split()) for d in graph.notes]  # one line each, whatever the names hold
     return "\n".join([*head, "", *(t for m in module_texts for t in (m, "")), f"network {title} {{", *aligned(lines), "}", ""])
 
