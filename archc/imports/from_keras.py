@@ -5,7 +5,7 @@ mapped to one archc Node (caffe.py's, so that spec.py writes it: activations fus
 blocks such as ResNet50's `conv2_block1_*` made modules); every layer or option archc cannot
 express exactly is refused with the layer's name and class and the reason, never approximated.
 Shapes are Keras' channels-last (H, W, C), written as archc's CxHxW. keras is imported only by the
-functions that need it. The coverage table is docs/import-keras.md.
+functions that need it. The coverage table is in docs/import.md ("From Keras").
 """
 
 from __future__ import annotations
