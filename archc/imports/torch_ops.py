@@ -345,7 +345,11 @@ def _pool(
 def _adaptive(size: Any) -> tuple[str, list[tuple[str, Any]]]:
     if size in (1, (1, 1), [1, 1]):
         return "global_avgpool", []
-    raise Refuse(f"an adaptive average pool to {size}: the language has only global_avgpool (to 1x1)")
+    if isinstance(size, int):
+        size = (size, size)
+    if any(s is None for s in size):
+        raise Refuse(f"an adaptive average pool to {size}: None (keep that size) has no archc form")
+    return "adaptive_avgpool", [("size", _square(_pair(size)))]
 
 
 FUNCTIONS: dict[str, str] = {
