@@ -300,6 +300,21 @@ class TorchSetup:
 
         return run
 
+    def case(
+        self, a: Any, b: Any, kind: str, shape: tuple[int, ...], classes: int, negate: bool = False
+    ) -> tuple[Callable[[], object], Callable[[], object]]:
+        """The two callables one comparison times, on one input: an eval forward, or a training step."""
+        x = self.tensor(*shape)
+        self.fresh()
+        if kind == "eval":
+            a.eval()
+            b.eval()
+            return self.forward(a, x), self.forward(b, x)
+        a.train()
+        b.train()
+        y = self.torch.randint(0, classes, (shape[0],), device=x.device)
+        return self.train_step(a, x, y, negate), self.train_step(b, x, y, negate)
+
 
 def torch_setup(args: argparse.Namespace) -> TorchSetup:
     torch = need_torch_backend()
@@ -349,17 +364,7 @@ def section_models(args: argparse.Namespace, report: Report) -> None:
             n_ref = sum(p.numel() for p in ref.parameters())
             if n_gen != n_ref:
                 report.note(f"{name}: generated has {n_gen:,} parameters, hand-written {n_ref:,}")
-            x = setup.tensor(batch, *shape)
-            setup.fresh()
-            if kind == "eval":
-                gen.eval()
-                ref.eval()
-                fa, fb = setup.forward(gen, x), setup.forward(ref, x)
-            else:
-                gen.train()
-                ref.train()
-                y = torch.randint(0, CLASSES[name], (batch,), device=x.device)
-                fa, fb = setup.train_step(gen, x, y, name == "lenet5"), setup.train_step(ref, x, y, name == "lenet5")
+            fa, fb = setup.case(gen, ref, kind, (batch, *shape), CLASSES[name], negate=name == "lenet5")
             warmup = 1 if args.quick else (3 if setup.compile else 2)
             t = compare(fa, fb, reps=reps, warmup=warmup, min_time=args.min_time, sync=setup.sync)
             case = f"{name} {kind} b{batch}"
@@ -677,17 +682,7 @@ def section_zoo(args: argparse.Namespace, report: Report) -> None:
             torch.manual_seed(0)
             gen = setup.place(build_model(ZOO / f"{name}.arch", "torch", input=(3, size, size)))
             ref = setup.place(tv.models.get_model(name, weights=None))  # aux heads, if any, run in training on both sides
-            x = setup.tensor(batch, 3, size, size)
-            setup.fresh()
-            if kind == "eval":
-                gen.eval()
-                ref.eval()
-                fa, fb = setup.forward(gen, x), setup.forward(ref, x)
-            else:
-                gen.train()
-                ref.train()
-                y = torch.randint(0, 1000, (batch,), device=x.device)
-                fa, fb = setup.train_step(gen, x, y, False), setup.train_step(ref, x, y, False)
+            fa, fb = setup.case(gen, ref, kind, (batch, 3, size, size), 1000)
             reps = args.reps or (1 if args.quick else 5)
             t = compare(fa, fb, reps=reps, warmup=1 if args.quick else 2, min_time=args.min_time, sync=setup.sync)
             case = f"{name} {kind} b{batch}"
