@@ -205,7 +205,7 @@ def _layernorm(node: Node, ins: list[Tensor], p: _ParamView, train: bool) -> Ten
     if x.dim() == 2:
         return F.layer_norm(x, (x.shape[1],), p["weight"], p["bias"], node.attrs["eps"])
     normed = F.layer_norm(x.permute(0, 2, 3, 1), (x.shape[1],), p["weight"], p["bias"], node.attrs["eps"])
-    return normed.permute(0, 3, 1, 2)  # channels-last and back, as torchvision's LayerNorm2d
+    return normed.permute(0, 3, 1, 2).contiguous()  # channels-last and back, in the layout of every other op
 
 
 def _groupnorm(node: Node, ins: list[Tensor], p: _ParamView, train: bool) -> Tensor:

@@ -168,7 +168,9 @@ class LayerNorm2d(nn.LayerNorm):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.permute(0, 2, 3, 1)
         x = F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
-        return x.permute(0, 3, 1, 2)
+        # back in the (N, C, H, W) layout every other layer gives: a channels-last tensor here
+        # would let later kernels pick their algorithm by strides (last bits differ)
+        return x.permute(0, 3, 1, 2).contiguous()
 '''
 
 LAYER_SCALE = '''
