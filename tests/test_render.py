@@ -325,3 +325,10 @@ def test_layout_check_catches_a_label_crossed_by_edges() -> None:
     assert any("crosses 'a long cluster title'" in p for p in layout_check.problems(crowded))
     tight = CASES["googlenet.dot"].replace('label="  ', 'label="').replace("nodesep=0.3", "nodesep=0.02")
     assert any("crosses '" in p for p in layout_check.problems(tight))
+
+
+def test_a_group_norm_whose_groups_equal_its_maps_is_no_depthwise_conv() -> None:
+    """The fuzz test found DOT reading a conv's filters on every op with `groups`."""
+    net = archc.load("network G {\n input 3x4x4\n groupnorm 3\n shuffle 3\n}\n")
+    text = to_dot(net)
+    assert "depthwise" not in text and "towers" not in text

@@ -196,10 +196,11 @@ class DotBackend(Backend):
         if a.get("table"):
             links = sum(len(row) for row in a["table"])
             out.append(f"{links}/{a['filters'] * in_maps} links")
-        if isinstance(a.get("groups"), int) and 1 < a["groups"] == in_maps:  # one group per map (MobileNet)
+        conv_groups = a.get("groups") if node.op == "conv" else None  # groupnorm's and shuffle's groups are their own
+        if isinstance(conv_groups, int) and 1 < conv_groups == in_maps:  # one group per map (MobileNet)
             multiplier = a["filters"] // a["groups"]
             out.append("depthwise" + (f" ×{multiplier}" if multiplier > 1 else ""))
-        elif isinstance(a.get("groups"), int) and a["groups"] > 1:
+        elif isinstance(conv_groups, int) and conv_groups > 1:
             out.append(f"groups={a['groups']} ({a['groups']} towers)")
         if _nonzero(a.get("dilation")) and dims(a.get("dilation")) != "1":
             out.append(f"dilation {dims(a['dilation'])}")
