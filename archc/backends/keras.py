@@ -541,7 +541,7 @@ def assemble(backend: KerasBackend, spec: str, builders: list[str]) -> str:
         'Imports only keras: runs under the TensorFlow, JAX and torch backends.\n"""\n\n'
         + ("import math\n\n" if "math" in backend.expr_helpers else "")
         + "import keras\nfrom keras import "
-        + ("layers, ops" if backend.used else "layers")
+        + ("layers, ops" if any(re.search(r"(?<![\w.])ops\.", SOURCES[name]) for name in backend.used) else "layers")
     )
     parts = [header]
     if "make_divisible" in backend.expr_helpers:

@@ -95,7 +95,9 @@ class PaddedAvgPool2D(layers.Layer):
     and columns never do.
     """
 
-    def __init__(self, pool_size, strides, padding=(0, 0), extra=(0, 0), count_pad=True, **kwargs):
+    def __init__(
+        self, pool_size, strides, padding=(0, 0), extra=(0, 0), count_pad=True, **kwargs
+    ):
         super().__init__(**kwargs)
         self.pool_size, self.strides = pair(pool_size), pair(strides)
         self.padding, self.extra = tuple(padding), tuple(extra)
@@ -106,7 +108,9 @@ class PaddedAvgPool2D(layers.Layer):
         # 1 where an element counts in the divisor: the input, and the padding if count_pad.
         counted = ops.ones((1, x.shape[1], x.shape[2], 1), dtype=x.dtype)
         border = 1.0 if self.count_pad else 0.0
-        counted = ops.pad(counted, [(0, 0), (ph, ph), (pw, pw), (0, 0)], constant_values=border)
+        counted = ops.pad(
+            counted, [(0, 0), (ph, ph), (pw, pw), (0, 0)], constant_values=border
+        )
         counted = ops.pad(counted, [(0, 0), (0, eh), (0, ew), (0, 0)])
         x = ops.pad(x, [(0, 0), (ph, ph + eh), (pw, pw + ew), (0, 0)])
         sums = ops.average_pool(x, self.pool_size, self.strides, padding="valid")
@@ -139,9 +143,13 @@ class AdaptivePool2D(layers.Layer):
     def call(self, x):
         pool = ops.mean if self.mode == "average" else ops.max
         rows = self.windows(x.shape[1], self.output_size[0])
-        x = ops.concatenate([pool(x[:, a:b], axis=1, keepdims=True) for a, b in rows], axis=1)
+        x = ops.concatenate(
+            [pool(x[:, a:b], axis=1, keepdims=True) for a, b in rows], axis=1
+        )
         cols = self.windows(x.shape[2], self.output_size[1])
-        return ops.concatenate([pool(x[:, :, a:b], axis=2, keepdims=True) for a, b in cols], axis=2)
+        return ops.concatenate(
+            [pool(x[:, :, a:b], axis=2, keepdims=True) for a, b in cols], axis=2
+        )
 
     def get_config(self):
         config = {{"output_size": self.output_size, "mode": self.mode}}
