@@ -39,6 +39,12 @@ KERAS_RTOL = 1e-5
 # Plus an absolute floor for float32 round-off: an output that cancels to near zero (a dense
 # layer of one unit, say) has a tiny scale, but its inputs' round-off stays about 1e-7 of O(1).
 KERAS_ATOL = 1e-6
+# Keras' layer and group norm compute x·inv + (β − mean·inv), torch (x − mean)·inv: where the
+# normalised values nearly agree (a softmax over one map feeds them a constant) the two part in
+# the fifth digit. Exact in both, and a wiring bug moves outputs by O(1): a looser bound for those
+# networks keeps the campaign a test of the generated code, not of float32 cancellation.
+KERAS_RTOL_NORMS = 1e-4
+NORMS = ("layernorm", "groupnorm")
 BATCH = 2
 # Ops that draw random numbers in train(): the reference leaves them out, so a train-mode
 # comparison is skipped when one has a rate above 0 (eval is compared all the same).
@@ -181,7 +187,8 @@ def check_keras(net: Network, torch_model: Any, x: Any, expected: list[Any]) -> 
             continue
         scale = float(np.max(np.abs(want))) or 1.0
         diff = float(np.max(np.abs(want.astype(np.float64) - got)))
-        if diff > KERAS_RTOL * scale + KERAS_ATOL:
+        rtol = KERAS_RTOL_NORMS if any(n.op in NORMS for n in net.layers) else KERAS_RTOL
+        if diff > rtol * scale + KERAS_ATOL:
             problems.append(f"keras output {k} differs from torch: max abs {diff:.3e}, scale {scale:.3e}")
     return problems
 
