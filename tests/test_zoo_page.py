@@ -8,7 +8,9 @@ import archc
 from tests.golden import ROOT
 
 PAGE = (ROOT / "docs" / "zoo.md").read_text(encoding="utf-8")
-ROW = re.compile(r"^\| \[`([\w/]+)`\]\(\.\./specs/zoo/([\w/]+)\.arch\) \| ([\d,]+)(?: \(([\d,]+) without aux\))? \| ([\d,]+) \| (\d+x\d+x\d+) \|", re.M)
+ROW = re.compile(
+    r"^\| \[`([\w/]+)`\]\(\.\./specs/zoo/([\w/]+)\.arch\) \| ([\d,]+)(?: \(([\d,]+) without aux\))? \| ([\d,]+) \| (\d+x\d+x\d+) \|", re.M
+)
 
 
 def number(text: str) -> int:
