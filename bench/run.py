@@ -668,6 +668,7 @@ def section_zoo(args: argparse.Namespace, report: Report) -> None:
     tv, note = import_torchvision()
     if note:
         report.note(note)
+    import archc
     from archc.runtime import build_model
 
     size = 64 if args.quick else args.zoo_size
@@ -677,6 +678,11 @@ def section_zoo(args: argparse.Namespace, report: Report) -> None:
     for name in zoo_names(args):
         if not hasattr(tv.models, name):
             report.skip(f"{name}: no torchvision.models.{name}")
+            continue
+        try:
+            archc.load(ZOO / f"{name}.arch", input=(3, size, size))
+        except archc.CompileError as exc:  # Inception-v3's aux head needs 299x299
+            report.skip(f"{name} does not take 3x{size}x{size}: {exc.diagnostics[0].message}")
             continue
         for kind, batch in cases:
             torch.manual_seed(0)
