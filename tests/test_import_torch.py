@@ -449,7 +449,10 @@ ZOO_INPUT = {"inception_v3": (3, 75, 75)}  # its smallest input: 75x75
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["resnet18", "resnet50", "densenet121", "squeezenet1_1", "googlenet", "inception_v3", "mobilenet_v2", "mnasnet1_0", "regnet_x_400mf"])
+@pytest.mark.parametrize(
+    "name",
+    ["resnet18", "resnet50", "densenet121", "squeezenet1_1", "googlenet", "inception_v3", "mobilenet_v2", "mnasnet1_0", "regnet_x_400mf"],
+)
 def test_torchvision_model_round_trips(name: str) -> None:
     tv = _torchvision()
     torch.manual_seed(0)
