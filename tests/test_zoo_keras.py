@@ -129,21 +129,24 @@ def test_top_is_the_softmax_classifier(spec: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("spec", ["MobileNetV2"])
+@pytest.mark.parametrize("spec", ["MobileNetV2", "InceptionV3", "ConvNeXtTiny"])
 def test_the_torch_model_computes_the_application_after_transfer(spec: str) -> None:
     """keras.applications' weights through weights.transfer into the generated PyTorch model:
-    its depthwise kernels, correct_pad's zeros (F.pad) and batch norms give the application's output."""
+    its depthwise kernels, correct_pad's zeros (F.pad) and batch norms give the application's output,
+    InceptionV3's batch norms without γ and its average pools, ConvNeXt's layer norms, layer scales
+    and normalisation too."""
     torch = pytest.importorskip("torch")
     from archc import weights
 
     app, compiled = models(spec)
     rng = np.random.default_rng(1)
-    calibrate(app, rng.standard_normal((4, SIZE, SIZE, 3)).astype("float32"), rng)
-    compiled.set_weights(app.get_weights())
-    net = archc.load(spec_path(spec), input=(3, SIZE, SIZE))
+    calibrate(app, images(spec, rng, 4), rng)
+    shapes = [tuple(w.shape) for w in compiled.weights]
+    compiled.set_weights([w.reshape(shape) for w, shape in zip(app.get_weights(), shapes, strict=True)])
+    net = archc.load(spec_path(spec), input=(3, size(spec), size(spec)))
     model = archc.build_model(net, "torch").eval()
     weights.transfer(compiled, model, net)
-    x = rng.standard_normal((2, SIZE, SIZE, 3)).astype("float32")
+    x = images(spec, rng, 2)
     with torch.no_grad():
         got = model(torch.from_numpy(x.transpose(0, 3, 1, 2).copy())).numpy()
     want = outputs(app, x)
