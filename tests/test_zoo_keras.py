@@ -27,7 +27,10 @@ SIZES = {"EfficientNetB0": 224}
 # hard_sigmoid, relu6(x + 3) / 6: an ulp apart at the gate, 1e-5 of the logits' scale after
 # eleven blocks of calibrated batch norms. test_mobilenet_v3_differs_only_in_hard_sigmoid_rounding
 # holds the two equal bit for bit once the application gates by Keras' hard_sigmoid.
-TOLERANCES = {"MobileNetV3Small": 5e-5}
+# EfficientNet's second Rescaling multiplies by 1/sqrt(stddev), the spec divides by sqrt(stddev)
+# (`rescale` takes one factor, not one per map): 2 ulps apart after the stem's preprocessing, and
+# the rest of the network bit for bit (test_efficientnet_differs_only_in_the_second_rescaling).
+TOLERANCES = {"MobileNetV3Small": 5e-5, "EfficientNetB0": 5e-5}
 # specs/zoo/keras/NAME.arch is keras.applications.NAME (the application's own name keeps the
 # stem apart from specs/vgg16.arch: `archc examples` lists specs by stem).
 ZOO = [
@@ -86,6 +89,19 @@ def calibrate(model: keras.Model, x: np.ndarray, rng: np.random.Generator) -> No
         layer.momentum = momentum
 
 
+def imagenet_statistics(app: keras.Model) -> None:
+    """EfficientNet's Normalization gets the ImageNet mean and variance its weights file holds
+    (the spec's constants: the PyTorch model keeps them, and the compiled Keras model reads its
+    weights, which set_weights brings). Keras' Normalization computes from constants taken by
+    finalize_state, load_weights' last step, so set_weights alone would leave it at 0 and 1."""
+    if app.name.startswith("efficientnet"):
+        from keras.src.applications.efficientnet import IMAGENET_STDDEV_RGB
+
+        norm = next(layer for layer in app.layers if isinstance(layer, keras.layers.Normalization))
+        norm.set_weights([np.array([0.485, 0.456, 0.406]), np.square(IMAGENET_STDDEV_RGB), norm.get_weights()[2]])
+        norm.finalize_state()
+
+
 def outputs(model: keras.Model, x: np.ndarray) -> np.ndarray:
     return keras.ops.convert_to_numpy(model(x, training=False))
 
@@ -103,6 +119,7 @@ def test_compiled_model_is_the_application(spec: str) -> None:
     size, tolerance = SIZES.get(spec, SIZE), TOLERANCES.get(spec, 1e-5)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((4, size, size, 3)).astype("float32")
+    imagenet_statistics(app)
     calibrate(app, x, rng)
     compiled.set_weights(app.get_weights())
     a, b = rng.standard_normal((2, 2, size, size, 3)).astype("float32")
@@ -136,6 +153,27 @@ def test_mobilenet_v3_differs_only_in_hard_sigmoid_rounding() -> None:
     )
 
 
+@pytest.mark.slow
+def test_efficientnet_differs_only_in_the_second_rescaling() -> None:
+    """EfficientNetB0's stem preprocessing, x * (1/sqrt(stddev)) in the application and
+    x / sqrt(stddev) in the compiled spec, within 2 ulps; from the stem conv on, the same
+    preprocessed input gives the same logits bit for bit."""
+    size = SIZES["EfficientNetB0"]
+    app, compiled = models("EfficientNetB0")
+    rng = np.random.default_rng(0)
+    imagenet_statistics(app)
+    calibrate(app, rng.standard_normal((4, size, size, 3)).astype("float32"), rng)
+    compiled.set_weights(app.get_weights())
+    # the application pads with ZeroPadding2D before its stem conv, the compiled model's conv pads itself
+    start_app, start_compiled = app.get_layer("stem_conv_pad").input, compiled.get_layer("stem_conv").input
+    x = rng.standard_normal((2, size, size, 3)).astype("float32")
+    ours = keras.ops.convert_to_numpy(keras.Model(compiled.input, start_compiled)(x))
+    theirs = keras.ops.convert_to_numpy(keras.Model(app.input, start_app)(x))
+    assert (np.abs(ours - theirs) <= 2 * np.spacing(np.abs(theirs))).all()
+    tail_app, tail_compiled = keras.Model(start_app, app.output), keras.Model(start_compiled, compiled.output)
+    np.testing.assert_array_equal(outputs(tail_compiled, theirs), outputs(tail_app, theirs))
+
+
 @pytest.mark.parametrize("spec", ["VGG16", "ResNet50", "DenseNet121", "MobileNetV2", "MobileNetV3Small", "EfficientNetB0"])
 def test_top_is_the_softmax_classifier(spec: str) -> None:
     """include_top=True, classes=1000: classifier_activation defaults to softmax, as in keras.applications."""
@@ -145,21 +183,25 @@ def test_top_is_the_softmax_classifier(spec: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("spec", ["MobileNetV2"])
+@pytest.mark.parametrize("spec", ["MobileNetV2", "MobileNetV3Small", "EfficientNetB0"])
 def test_the_torch_model_computes_the_application_after_transfer(spec: str) -> None:
     """keras.applications' weights through weights.transfer into the generated PyTorch model:
-    its depthwise kernels, correct_pad's zeros (F.pad) and batch norms give the application's output."""
+    its depthwise kernels, correct_pad's zeros (F.pad) and batch norms give the application's output.
+    EfficientNet's Normalization gets the ImageNet statistics its weights file holds, which the
+    PyTorch model keeps as the spec's constants (weights.transfer copies parameters only)."""
     torch = pytest.importorskip("torch")
     from archc import weights
 
+    size = SIZES.get(spec, SIZE)
     app, compiled = models(spec)
     rng = np.random.default_rng(1)
-    calibrate(app, rng.standard_normal((4, SIZE, SIZE, 3)).astype("float32"), rng)
+    imagenet_statistics(app)
+    calibrate(app, rng.standard_normal((4, size, size, 3)).astype("float32"), rng)
     compiled.set_weights(app.get_weights())
-    net = archc.load(spec_path(spec), input=(3, SIZE, SIZE))
+    net = archc.load(spec_path(spec), input=(3, size, size))
     model = archc.build_model(net, "torch").eval()
     weights.transfer(compiled, model, net)
-    x = rng.standard_normal((2, SIZE, SIZE, 3)).astype("float32")
+    x = rng.standard_normal((2, size, size, 3)).astype("float32")
     with torch.no_grad():
         got = model(torch.from_numpy(x.transpose(0, 3, 1, 2).copy())).numpy()
     want = outputs(app, x)
