@@ -20,13 +20,15 @@ from archc.build import generate  # noqa: E402
 from tests.golden import ROOT  # noqa: E402
 
 SIZE = 32  # the least input keras.applications takes for most of them
-SIZES = {"InceptionV3": 75}  # and for the others
+# and for the others; keras.applications builds EfficientNet's ImageNet graph (a second Rescaling,
+# by 1/sqrt(stddev), after the Normalization) only for weights="imagenet", which takes 224x224 alone
+SIZES = {"InceptionV3": 75, "EfficientNetB0": 224}
 # Inputs are standard normal, or pixels about 128 ± 64 for an application that normalises them
 # itself (ConvNeXt divides by ImageNet's std of about 58: unit noise would barely reach its output).
 PIXELS = {"ConvNeXtTiny": (128.0, 64.0)}
 # specs/zoo/keras/NAME.arch is keras.applications.NAME (the application's own name keeps the
 # stem apart from specs/vgg16.arch: `archc examples` lists specs by stem).
-NAMES = ("VGG16", "ResNet50", "DenseNet121", "MobileNetV2", "InceptionV3", "ConvNeXtTiny")
+NAMES = ("VGG16", "ResNet50", "DenseNet121", "MobileNetV2", "InceptionV3", "ConvNeXtTiny", "MobileNetV3Small", "EfficientNetB0")
 ZOO = [pytest.param(name, marks=pytest.mark.slow) for name in NAMES]
 # Kernels that hold the application's numbers in the application's order but under another
 # shape, as many as there are. keras.applications' ConvNeXt writes its depthwise convs as
@@ -37,6 +39,14 @@ ZOO = [pytest.param(name, marks=pytest.mark.slow) for name in NAMES]
 # their 1s stand, so a reshape carries the weights over; set_weights(app.get_weights()) itself
 # refuses them.
 RESHAPED = {"ConvNeXtTiny": 54}  # 18 blocks: a depthwise and two pointwise kernels each
+# keras.applications' MobileNetV3 gates by ReLU(6.)(x + 3.) * (1/6), the compiled model by Keras'
+# hard_sigmoid, relu6(x + 3) / 6: an ulp apart at the gate, 1e-5 of the logits' scale after
+# eleven blocks of calibrated batch norms. test_mobilenet_v3_differs_only_in_hard_sigmoid_rounding
+# holds the two equal bit for bit once the application gates by Keras' hard_sigmoid.
+# EfficientNet's second Rescaling multiplies by 1/sqrt(stddev), the spec divides by sqrt(stddev)
+# (`rescale` takes one factor, not one per map): 2 ulps apart after the stem's preprocessing, and
+# the rest of the network bit for bit (test_efficientnet_differs_only_in_the_second_rescaling).
+TOLERANCES = {"MobileNetV3Small": 5e-5, "EfficientNetB0": 5e-5}
 
 
 def spec_path(spec: str) -> str:
@@ -53,11 +63,29 @@ def images(spec: str, rng: np.random.Generator, *shape: int) -> np.ndarray:
     return (mean + std * rng.standard_normal((*shape, s, s, 3))).astype("float32")
 
 
+def application(spec: str, size: int) -> keras.Model:
+    """keras.applications.NAME at size, returning logits, with freshly initialised weights.
+
+    EfficientNet's graph for weights="imagenet" (the default) has a layer more than with
+    weights=None; it is built here as for "imagenet", with the weights file's download and loading
+    stubbed out, so its weights stay the initialiser's."""
+    build = getattr(keras.applications, spec)
+    if spec.startswith("EfficientNet"):
+        from keras.src.applications import efficientnet
+        from keras.src.models import Functional
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(efficientnet.file_utils, "get_file", lambda *args, **kwargs: "not downloaded")
+            patch.setattr(Functional, "load_weights", lambda self, path: None)
+            return build(weights="imagenet", input_shape=(size, size, 3), classifier_activation=None)
+    return build(weights=None, input_shape=(size, size, 3), classifier_activation=None)
+
+
 def models(spec: str) -> tuple[keras.Model, keras.Model]:
     """The application and the compiled spec at size(spec), both returning logits; initialised from a seed."""
     keras.utils.set_random_seed(0)
     s = size(spec)
-    app = getattr(keras.applications, spec)(weights=None, input_shape=(s, s, 3), classifier_activation=None)
+    app = application(spec, s)
     compiled = archc.build_model(spec_path(spec), "keras", input=(3, s, s), classifier_activation=None)
     return app, compiled
 
@@ -87,6 +115,19 @@ def calibrate(model: keras.Model, x: np.ndarray, rng: np.random.Generator) -> No
         layer.momentum = momentum
 
 
+def imagenet_statistics(app: keras.Model) -> None:
+    """EfficientNet's Normalization gets the ImageNet mean and variance its weights file holds
+    (the spec's constants: the PyTorch model keeps them, and the compiled Keras model reads its
+    weights, which set_weights brings). Keras' Normalization computes from constants taken by
+    finalize_state, load_weights' last step, so set_weights alone would leave it at 0 and 1."""
+    if app.name.startswith("efficientnet"):
+        from keras.src.applications.efficientnet import IMAGENET_STDDEV_RGB
+
+        norm = next(layer for layer in app.layers if isinstance(layer, keras.layers.Normalization))
+        norm.set_weights([np.array([0.485, 0.456, 0.406]), np.square(IMAGENET_STDDEV_RGB), norm.get_weights()[2]])
+        norm.finalize_state()
+
+
 def outputs(model: keras.Model, x: np.ndarray) -> np.ndarray:
     return keras.ops.convert_to_numpy(model(x, training=False))
 
@@ -107,17 +148,61 @@ def test_compiled_model_is_the_application(spec: str) -> None:
     assert [v for bn in batchnorms(compiled) for v in (bn.epsilon, bn.momentum)] == pytest.approx(conventions, rel=1e-12)
 
     rng = np.random.default_rng(0)
+    imagenet_statistics(app)
     calibrate(app, images(spec, rng, 4), rng)
     compiled.set_weights([w.reshape(shape) for w, shape in zip(app.get_weights(), got, strict=True)])
     a, b = images(spec, rng, 2, 2)
     scale = max(np.abs(outputs(app, a)).max(), np.abs(outputs(app, b)).max())
     diff = max(np.abs(outputs(compiled, inp) - outputs(app, inp)).max() for inp in (a, b))
-    assert diff <= 1e-5 * scale, f"{spec}: max difference {diff:.3e} at output scale {scale:.3e}"
+    assert diff <= TOLERANCES.get(spec, 1e-5) * scale, f"{spec}: max difference {diff:.3e} at output scale {scale:.3e}"
     moved = np.abs(outputs(app, a) - outputs(app, b)).max()
     assert moved > 0.05 * scale, f"{spec}: the output barely depends on the input ({moved:.3e} at scale {scale:.3e})"
     print(
         f"\n{spec}: {len(want)} weights ({len(reshaped)} reshaped), {app.count_params():,} params, max difference {diff:.2e} (output scale {scale:.2e})"
     )
+
+
+@pytest.mark.slow
+def test_mobilenet_v3_differs_only_in_hard_sigmoid_rounding() -> None:
+    """With keras.applications' hard_sigmoid, ReLU(6.)(x + 3.) * (1/6), replaced by Keras' own
+    (relu6(x + 3) / 6, what the compiled model's `hardsigmoid` calls), MobileNetV3Small and the
+    compiled spec give the same outputs bit for bit: TOLERANCES' 5e-5 is that rounding alone."""
+    from keras.src.applications import mobilenet_v3
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(mobilenet_v3, "hard_sigmoid", lambda x: keras.layers.Activation("hard_sigmoid")(x))
+        app, compiled = models("MobileNetV3Small")
+    rng = np.random.default_rng(0)
+    calibrate(app, rng.standard_normal((4, SIZE, SIZE, 3)).astype("float32"), rng)
+    compiled.set_weights(app.get_weights())
+    x = rng.standard_normal((2, SIZE, SIZE, 3)).astype("float32")
+    np.testing.assert_array_equal(outputs(compiled, x), outputs(app, x))
+    ours, theirs = mobilenet_v3.hard_sigmoid, keras.activations.hard_sigmoid  # the same function
+    grid = np.linspace(-4, 4, 8001, dtype="float32")
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(ours(keras.ops.convert_to_tensor(grid))), keras.ops.convert_to_numpy(theirs(grid)), rtol=1e-6, atol=1e-7
+    )
+
+
+@pytest.mark.slow
+def test_efficientnet_differs_only_in_the_second_rescaling() -> None:
+    """EfficientNetB0's stem preprocessing, x * (1/sqrt(stddev)) in the application and
+    x / sqrt(stddev) in the compiled spec, within 2 ulps; from the stem conv on, the same
+    preprocessed input gives the same logits bit for bit."""
+    size = SIZES["EfficientNetB0"]
+    app, compiled = models("EfficientNetB0")
+    rng = np.random.default_rng(0)
+    imagenet_statistics(app)
+    calibrate(app, rng.standard_normal((4, size, size, 3)).astype("float32"), rng)
+    compiled.set_weights(app.get_weights())
+    # the application pads with ZeroPadding2D before its stem conv, the compiled model's conv pads itself
+    start_app, start_compiled = app.get_layer("stem_conv_pad").input, compiled.get_layer("stem_conv").input
+    x = rng.standard_normal((2, size, size, 3)).astype("float32")
+    ours = keras.ops.convert_to_numpy(keras.Model(compiled.input, start_compiled)(x))
+    theirs = keras.ops.convert_to_numpy(keras.Model(app.input, start_app)(x))
+    assert (np.abs(ours - theirs) <= 2 * np.spacing(np.abs(theirs))).all()
+    tail_app, tail_compiled = keras.Model(start_app, app.output), keras.Model(start_compiled, compiled.output)
+    np.testing.assert_array_equal(outputs(tail_compiled, theirs), outputs(tail_app, theirs))
 
 
 @pytest.mark.parametrize("spec", NAMES)
@@ -129,7 +214,7 @@ def test_top_is_the_softmax_classifier(spec: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("spec", ["MobileNetV2", "InceptionV3", "ConvNeXtTiny"])
+@pytest.mark.parametrize("spec", ["MobileNetV2", "InceptionV3", "ConvNeXtTiny", "MobileNetV3Small", "EfficientNetB0"])
 def test_the_torch_model_computes_the_application_after_transfer(spec: str) -> None:
     """keras.applications' weights through weights.transfer into the generated PyTorch model:
     its depthwise kernels, correct_pad's zeros (F.pad) and batch norms give the application's output,
@@ -140,6 +225,7 @@ def test_the_torch_model_computes_the_application_after_transfer(spec: str) -> N
 
     app, compiled = models(spec)
     rng = np.random.default_rng(1)
+    imagenet_statistics(app)
     calibrate(app, images(spec, rng, 4), rng)
     shapes = [tuple(w.shape) for w in compiled.weights]
     compiled.set_weights([w.reshape(shape) for w, shape in zip(app.get_weights(), shapes, strict=True)])
