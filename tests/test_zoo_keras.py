@@ -19,21 +19,74 @@ import archc  # noqa: E402
 from archc.build import generate  # noqa: E402
 from tests.golden import ROOT  # noqa: E402
 
-SIZE = 32  # the least input keras.applications takes for these four
+SIZE = 32  # the least input keras.applications takes for most of them
+# and for the others; keras.applications builds EfficientNet's ImageNet graph (a second Rescaling,
+# by 1/sqrt(stddev), after the Normalization) only for weights="imagenet", which takes 224x224 alone
+SIZES = {"InceptionV3": 75, "EfficientNetB0": 224}
+# Inputs are standard normal, or pixels about 128 ± 64 for an application that normalises them
+# itself (ConvNeXt divides by ImageNet's std of about 58: unit noise would barely reach its output).
+PIXELS = {"ConvNeXtTiny": (128.0, 64.0)}
 # specs/zoo/keras/NAME.arch is keras.applications.NAME (the application's own name keeps the
 # stem apart from specs/vgg16.arch: `archc examples` lists specs by stem).
-ZOO = [pytest.param(name, marks=pytest.mark.slow) for name in ("VGG16", "ResNet50", "DenseNet121", "MobileNetV2")]
+NAMES = ("VGG16", "ResNet50", "DenseNet121", "MobileNetV2", "InceptionV3", "ConvNeXtTiny", "MobileNetV3Small", "EfficientNetB0")
+ZOO = [pytest.param(name, marks=pytest.mark.slow) for name in NAMES]
+# Kernels that hold the application's numbers in the application's order but under another
+# shape, as many as there are. keras.applications' ConvNeXt writes its depthwise convs as
+# Conv2D(groups=C), kernel (7, 7, 1, C), and its pointwise convs as Dense layers on the
+# channels-last tensor, kernel (C, 4C); archc's Keras target writes `conv C 7x7 groups=C` as
+# DepthwiseConv2D, kernel (7, 7, C, 1), and `conv 4C 1x1` as Conv2D, kernel (1, 1, C, 4C), and
+# the language has no per-position dense layer on CxHxW maps. The shapes differ only in where
+# their 1s stand, so a reshape carries the weights over; set_weights(app.get_weights()) itself
+# refuses them.
+RESHAPED = {"ConvNeXtTiny": 54}  # 18 blocks: a depthwise and two pointwise kernels each
+# keras.applications' MobileNetV3 gates by ReLU(6.)(x + 3.) * (1/6), the compiled model by Keras'
+# hard_sigmoid, relu6(x + 3) / 6: an ulp apart at the gate, 1e-5 of the logits' scale after
+# eleven blocks of calibrated batch norms. test_mobilenet_v3_differs_only_in_hard_sigmoid_rounding
+# holds the two equal bit for bit once the application gates by Keras' hard_sigmoid.
+# EfficientNet's second Rescaling multiplies by 1/sqrt(stddev), the spec divides by sqrt(stddev)
+# (`rescale` takes one factor, not one per map): 2 ulps apart after the stem's preprocessing, and
+# the rest of the network bit for bit (test_efficientnet_differs_only_in_the_second_rescaling).
+TOLERANCES = {"MobileNetV3Small": 5e-5, "EfficientNetB0": 5e-5}
 
 
 def spec_path(spec: str) -> str:
     return str(ROOT / "specs" / "zoo" / "keras" / f"{spec}.arch")
 
 
+def size(spec: str) -> int:
+    return SIZES.get(spec, SIZE)
+
+
+def images(spec: str, rng: np.random.Generator, *shape: int) -> np.ndarray:
+    mean, std = PIXELS.get(spec, (0.0, 1.0))
+    s = size(spec)
+    return (mean + std * rng.standard_normal((*shape, s, s, 3))).astype("float32")
+
+
+def application(spec: str, size: int) -> keras.Model:
+    """keras.applications.NAME at size, returning logits, with freshly initialised weights.
+
+    EfficientNet's graph for weights="imagenet" (the default) has a layer more than with
+    weights=None; it is built here as for "imagenet", with the weights file's download and loading
+    stubbed out, so its weights stay the initialiser's."""
+    build = getattr(keras.applications, spec)
+    if spec.startswith("EfficientNet"):
+        from keras.src.applications import efficientnet
+        from keras.src.models import Functional
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(efficientnet.file_utils, "get_file", lambda *args, **kwargs: "not downloaded")
+            patch.setattr(Functional, "load_weights", lambda self, path: None)
+            return build(weights="imagenet", input_shape=(size, size, 3), classifier_activation=None)
+    return build(weights=None, input_shape=(size, size, 3), classifier_activation=None)
+
+
 def models(spec: str) -> tuple[keras.Model, keras.Model]:
-    """The application and the compiled spec at SIZE, both returning logits; initialised from a seed."""
+    """The application and the compiled spec at size(spec), both returning logits; initialised from a seed."""
     keras.utils.set_random_seed(0)
-    app = getattr(keras.applications, spec)(weights=None, input_shape=(SIZE, SIZE, 3), classifier_activation=None)
-    compiled = archc.build_model(spec_path(spec), "keras", input=(3, SIZE, SIZE), classifier_activation=None)
+    s = size(spec)
+    app = application(spec, s)
+    compiled = archc.build_model(spec_path(spec), "keras", input=(3, s, s), classifier_activation=None)
     return app, compiled
 
 
@@ -42,18 +95,37 @@ def batchnorms(model: keras.Model) -> list[keras.layers.Layer]:
 
 
 def calibrate(model: keras.Model, x: np.ndarray, rng: np.random.Generator) -> None:
-    """Random scale and shift per map, then moving statistics measured on x: one training-mode
-    pass with momentum 0 sets each batch norm's moving mean and variance to those of its input."""
+    """Random scale and shift per map (those a batch norm has: InceptionV3's have no scale), then
+    moving statistics measured on x: one training-mode pass with momentum 0 sets each batch
+    norm's moving mean and variance to those of its input. Layer scales (ConvNeXt's, 1e-6 at
+    first, which would hide their blocks) become random too."""
     layers = batchnorms(model)
     for layer in layers:
-        gamma, beta, mean, var = layer.get_weights()
-        layer.set_weights([rng.uniform(0.5, 1.5, gamma.shape), rng.uniform(-0.5, 0.5, beta.shape), mean, var])
+        drawn = [rng.uniform(0.5, 1.5, layer.gamma.shape)] if layer.scale else []
+        drawn += [rng.uniform(-0.5, 0.5, layer.beta.shape)] if layer.center else []
+        layer.set_weights(drawn + layer.get_weights()[len(drawn) :])
+    for layer in model.layers:
+        if type(layer).__name__ == "LayerScale":
+            layer.set_weights([rng.uniform(0.5, 1.5, w.shape) for w in layer.get_weights()])
     momenta = [layer.momentum for layer in layers]
     for layer in layers:
         layer.momentum = 0.0
     model(x, training=True)
     for layer, momentum in zip(layers, momenta, strict=True):
         layer.momentum = momentum
+
+
+def imagenet_statistics(app: keras.Model) -> None:
+    """EfficientNet's Normalization gets the ImageNet mean and variance its weights file holds
+    (the spec's constants: the PyTorch model keeps them, and the compiled Keras model reads its
+    weights, which set_weights brings). Keras' Normalization computes from constants taken by
+    finalize_state, load_weights' last step, so set_weights alone would leave it at 0 and 1."""
+    if app.name.startswith("efficientnet"):
+        from keras.src.applications.efficientnet import IMAGENET_STDDEV_RGB
+
+        norm = next(layer for layer in app.layers if isinstance(layer, keras.layers.Normalization))
+        norm.set_weights([np.array([0.485, 0.456, 0.406]), np.square(IMAGENET_STDDEV_RGB), norm.get_weights()[2]])
+        norm.finalize_state()
 
 
 def outputs(model: keras.Model, x: np.ndarray) -> np.ndarray:
@@ -64,27 +136,76 @@ def outputs(model: keras.Model, x: np.ndarray) -> np.ndarray:
 def test_compiled_model_is_the_application(spec: str) -> None:
     app, compiled = models(spec)
     want = [tuple(w.shape) for w in app.weights]
-    assert [tuple(w.shape) for w in compiled.weights] == want  # the same shapes in the same order
+    got = [tuple(w.shape) for w in compiled.weights]
+    assert len(got) == len(want)
+    reshaped = [i for i, (g, w) in enumerate(zip(got, want, strict=True)) if g != w]
+    assert len(reshaped) == RESHAPED.get(spec, 0), [(i, got[i], want[i]) for i in reshaped]
+    for i in reshaped:  # the same numbers in the same order: only the 1s stand elsewhere
+        assert [d for d in got[i] if d != 1] == [d for d in want[i] if d != 1], (i, got[i], want[i])
     assert compiled.count_params() == app.count_params()
     # keras.applications' batch-norm conventions, layer by layer: epsilon and Keras' momentum
     conventions = [v for bn in batchnorms(app) for v in (bn.epsilon, bn.momentum)]
     assert [v for bn in batchnorms(compiled) for v in (bn.epsilon, bn.momentum)] == pytest.approx(conventions, rel=1e-12)
 
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((4, SIZE, SIZE, 3)).astype("float32")
-    calibrate(app, x, rng)
-    compiled.set_weights(app.get_weights())
-    a, b = rng.standard_normal((2, 2, SIZE, SIZE, 3)).astype("float32")
+    imagenet_statistics(app)
+    calibrate(app, images(spec, rng, 4), rng)
+    compiled.set_weights([w.reshape(shape) for w, shape in zip(app.get_weights(), got, strict=True)])
+    a, b = images(spec, rng, 2, 2)
     scale = max(np.abs(outputs(app, a)).max(), np.abs(outputs(app, b)).max())
-    for inp in (a, b):
-        diff = np.abs(outputs(compiled, inp) - outputs(app, inp)).max()
-        assert diff <= 1e-5 * scale, f"{spec}: max difference {diff:.3e} at output scale {scale:.3e}"
+    diff = max(np.abs(outputs(compiled, inp) - outputs(app, inp)).max() for inp in (a, b))
+    assert diff <= TOLERANCES.get(spec, 1e-5) * scale, f"{spec}: max difference {diff:.3e} at output scale {scale:.3e}"
     moved = np.abs(outputs(app, a) - outputs(app, b)).max()
     assert moved > 0.05 * scale, f"{spec}: the output barely depends on the input ({moved:.3e} at scale {scale:.3e})"
-    print(f"\n{spec}: {len(want)} weights, {app.count_params():,} params, max difference {diff:.2e} (output scale {scale:.2e})")
+    print(
+        f"\n{spec}: {len(want)} weights ({len(reshaped)} reshaped), {app.count_params():,} params, max difference {diff:.2e} (output scale {scale:.2e})"
+    )
 
 
-@pytest.mark.parametrize("spec", ["VGG16", "ResNet50", "DenseNet121", "MobileNetV2"])
+@pytest.mark.slow
+def test_mobilenet_v3_differs_only_in_hard_sigmoid_rounding() -> None:
+    """With keras.applications' hard_sigmoid, ReLU(6.)(x + 3.) * (1/6), replaced by Keras' own
+    (relu6(x + 3) / 6, what the compiled model's `hardsigmoid` calls), MobileNetV3Small and the
+    compiled spec give the same outputs bit for bit: TOLERANCES' 5e-5 is that rounding alone."""
+    from keras.src.applications import mobilenet_v3
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(mobilenet_v3, "hard_sigmoid", lambda x: keras.layers.Activation("hard_sigmoid")(x))
+        app, compiled = models("MobileNetV3Small")
+    rng = np.random.default_rng(0)
+    calibrate(app, rng.standard_normal((4, SIZE, SIZE, 3)).astype("float32"), rng)
+    compiled.set_weights(app.get_weights())
+    x = rng.standard_normal((2, SIZE, SIZE, 3)).astype("float32")
+    np.testing.assert_array_equal(outputs(compiled, x), outputs(app, x))
+    ours, theirs = mobilenet_v3.hard_sigmoid, keras.activations.hard_sigmoid  # the same function
+    grid = np.linspace(-4, 4, 8001, dtype="float32")
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(ours(keras.ops.convert_to_tensor(grid))), keras.ops.convert_to_numpy(theirs(grid)), rtol=1e-6, atol=1e-7
+    )
+
+
+@pytest.mark.slow
+def test_efficientnet_differs_only_in_the_second_rescaling() -> None:
+    """EfficientNetB0's stem preprocessing, x * (1/sqrt(stddev)) in the application and
+    x / sqrt(stddev) in the compiled spec, within 2 ulps; from the stem conv on, the same
+    preprocessed input gives the same logits bit for bit."""
+    size = SIZES["EfficientNetB0"]
+    app, compiled = models("EfficientNetB0")
+    rng = np.random.default_rng(0)
+    imagenet_statistics(app)
+    calibrate(app, rng.standard_normal((4, size, size, 3)).astype("float32"), rng)
+    compiled.set_weights(app.get_weights())
+    # the application pads with ZeroPadding2D before its stem conv, the compiled model's conv pads itself
+    start_app, start_compiled = app.get_layer("stem_conv_pad").input, compiled.get_layer("stem_conv").input
+    x = rng.standard_normal((2, size, size, 3)).astype("float32")
+    ours = keras.ops.convert_to_numpy(keras.Model(compiled.input, start_compiled)(x))
+    theirs = keras.ops.convert_to_numpy(keras.Model(app.input, start_app)(x))
+    assert (np.abs(ours - theirs) <= 2 * np.spacing(np.abs(theirs))).all()
+    tail_app, tail_compiled = keras.Model(start_app, app.output), keras.Model(start_compiled, compiled.output)
+    np.testing.assert_array_equal(outputs(tail_compiled, theirs), outputs(tail_app, theirs))
+
+
+@pytest.mark.parametrize("spec", NAMES)
 def test_top_is_the_softmax_classifier(spec: str) -> None:
     """include_top=True, classes=1000: classifier_activation defaults to softmax, as in keras.applications."""
     net = archc.load(spec_path(spec))
@@ -93,21 +214,25 @@ def test_top_is_the_softmax_classifier(spec: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("spec", ["MobileNetV2"])
+@pytest.mark.parametrize("spec", ["MobileNetV2", "InceptionV3", "ConvNeXtTiny", "MobileNetV3Small", "EfficientNetB0"])
 def test_the_torch_model_computes_the_application_after_transfer(spec: str) -> None:
     """keras.applications' weights through weights.transfer into the generated PyTorch model:
-    its depthwise kernels, correct_pad's zeros (F.pad) and batch norms give the application's output."""
+    its depthwise kernels, correct_pad's zeros (F.pad) and batch norms give the application's output,
+    InceptionV3's batch norms without γ and its average pools, ConvNeXt's layer norms, layer scales
+    and normalisation too."""
     torch = pytest.importorskip("torch")
     from archc import weights
 
     app, compiled = models(spec)
     rng = np.random.default_rng(1)
-    calibrate(app, rng.standard_normal((4, SIZE, SIZE, 3)).astype("float32"), rng)
-    compiled.set_weights(app.get_weights())
-    net = archc.load(spec_path(spec), input=(3, SIZE, SIZE))
+    imagenet_statistics(app)
+    calibrate(app, images(spec, rng, 4), rng)
+    shapes = [tuple(w.shape) for w in compiled.weights]
+    compiled.set_weights([w.reshape(shape) for w, shape in zip(app.get_weights(), shapes, strict=True)])
+    net = archc.load(spec_path(spec), input=(3, size(spec), size(spec)))
     model = archc.build_model(net, "torch").eval()
     weights.transfer(compiled, model, net)
-    x = rng.standard_normal((2, SIZE, SIZE, 3)).astype("float32")
+    x = images(spec, rng, 2)
     with torch.no_grad():
         got = model(torch.from_numpy(x.transpose(0, 3, 1, 2).copy())).numpy()
     want = outputs(app, x)
