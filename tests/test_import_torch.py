@@ -487,3 +487,13 @@ def test_the_cli_names_what_cannot_be_imported(capsys: pytest.CaptureFixture[str
     assert main(["import", "tests.data.tiny_torch:rolled", "-o", str(out), "--input", "3x8x8"]) == 1
     assert "roll" in capsys.readouterr().err and not out.exists()
     assert main(["import", "tests.data.tiny_torch:nothing_here"]) == 2
+
+
+def test_the_package_exposes_the_importers_as_functions() -> None:
+    """The issue's API: archc.imports.from_torch(module, input_shape) -> str (and from_onnx beside it)."""
+    import archc.imports
+    from tests.data.tiny_torch import tiny
+
+    text = archc.imports.from_torch(tiny(), (3, 8, 8))
+    assert isinstance(text, str) and archc.load(text).total_params == 3 * 4 * 9 + 4 + 4 * 2 + 2
+    assert callable(archc.imports.from_onnx) and callable(archc.imports.from_keras)

@@ -4,6 +4,10 @@
     archc import deploy.prototxt -o model.arch   the same from the command line
     archc.imports.from_keras(model) -> str       a Keras functional model as a spec (keras imported only then)
     archc import model.keras -o model.arch       a saved .keras model, from the command line
+    archc.imports.from_torch(module, (3, 224, 224)) -> str    a PyTorch nn.Module (torch imported only then)
+    archc import torchvision.models:resnet50 -o resnet50.arch
+    archc.imports.from_onnx(path) -> (str, tensors)           an ONNX model and its initializers
+    archc import model.onnx -o model.arch --weights model.safetensors
 
 What is mapped, and what is refused and why: docs/import.md.
 """
@@ -14,7 +18,7 @@ from dataclasses import dataclass, field
 
 from ..diagnostics import CompileError, Diagnostic
 
-__all__ = ["ImportRefused", "Imported", "from_caffe", "from_keras", "import_caffe", "import_keras_file"]
+__all__ = ["ImportRefused", "Imported", "from_caffe", "from_keras", "from_onnx", "from_torch", "import_caffe", "import_keras_file"]
 
 
 class ImportRefused(CompileError):
@@ -62,9 +66,14 @@ def from_caffe(text: str, name: str | None = None) -> str:
     return import_caffe(text, name=name).spec
 
 
-# The module from_keras.py (keras imported only inside its functions) and its entry points, which
-# take the module's name in the package: `archc.imports.from_keras(model)` is the function.
+# The modules from_keras.py, from_torch.py and from_onnx.py (each framework imported only inside
+# their functions) and their entry points, which take the modules' names in the package:
+# `archc.imports.from_torch(model, shape)` is the function (the module stays importable by path).
 from . import from_keras as _keras  # noqa: E402
+from . import from_onnx as _onnx  # noqa: E402
+from . import from_torch as _torch  # noqa: E402
 
 from_keras = _keras.from_keras
 import_keras_file = _keras.import_keras_file
+from_torch = _torch.from_torch
+from_onnx = _onnx.from_onnx
