@@ -149,7 +149,6 @@ def _report_run_together(diags: Diagnostics) -> bool:
 
 # A value must end where a word could go on: `3x3relu`, `pad=1relu` and `4c` are one run of
 # characters that reads as two tokens, and `3X3` (a capital X) as the number 3 and the name X3.
-WORD_CHAR = re.compile(r"\w")
 WORD_RUN = re.compile(r"\w*")
 SIZE_WITH_CAPITAL_X = re.compile(r"[0-9]+([xX][0-9]+)+")
 
@@ -782,7 +781,8 @@ class _Builder(_ToIR):
         """A number or size token: counted, and an error noted when a word character follows at once."""
         self._count(tok)
         end = tok.end_pos
-        if end is not None and end < len(self.text) and WORD_CHAR.match(self.text, end):
+        after = self.text[end : end + 1] if end is not None else ""
+        if after and (after.isalnum() or after == "_"):  # re's \w, without a regex call per number
             rest = WORD_RUN.match(self.text, end)
             word = rest[0] if rest else ""
             span = Span(self.file, tok.line or 1, tok.column or 1, tok.line or 1, (tok.column or 1) + len(tok) + len(word))
@@ -842,8 +842,9 @@ for _rule in ("start", "module_def", "network_def", "block", "input", "layer", "
 
 
 def _arg(self: _Builder, children: list[Any]) -> ir.Arg:
-    """`arg: _aexpr`, the commonest node of all: mostly one token, whose span is the argument's."""
-    value = self._val(children[0])
+    """`arg: _atom | ...`, the commonest node of all: mostly one token, whose span is the argument's."""
+    child = children[0]
+    value = child if isinstance(child, ir.Value) else self._value_of(child)
     return ir.Arg(None, value, value.span)
 
 
