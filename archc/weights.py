@@ -126,31 +126,40 @@ def converters(net: Network, node: Node, torch_name: str) -> tuple[Convert, Conv
     if node.op == "layer_scale" and len(node.shape) == 3:  # (C, 1, 1) ↔ (C,): broadcast over H and W
         return (lambda w: w.reshape(-1)), (lambda k: k.reshape(-1, 1, 1))
     if node.op in ("dense", "rbf"):
-        order = input_order(net, node)
-        if node.op == "dense":
-            return (lambda w: w[:, order].T), (lambda k: _unpermute(k.T, order))
-        return (lambda w: w[:, order]), (lambda k: _unpermute(k, order))
+        dims = flatten_dims(net, node)
+        if dims is None:  # features in the same order on both sides
+            return ((lambda w: w.T), (lambda k: k.T)) if node.op == "dense" else (_same, _same)
+        to_keras_rows, to_torch_rows = _feature_order(dims)
+        if node.op == "dense":  # torch (out, in), Keras (in, out)
+            return (lambda w: to_keras_rows(w).T), (lambda k: to_torch_rows(k.T))
+        return to_keras_rows, to_torch_rows
     return _same, _same
 
 
-def input_order(net: Network, node: Node) -> Array:
-    """For each Keras input feature of a dense or rbf layer, the torch feature it is."""
-    import numpy as np
-
-    features = net.nodes[node.inputs[0]].shape[0]
+def flatten_dims(net: Network, node: Node) -> tuple[int, int, int] | None:
+    """(C, H, W) of the maps a dense or rbf layer reads through a flatten, whose features torch
+    orders channel-first (c, h, w) and Keras channel-last (h, w, c); None when there is none."""
     flat = flatten_source(net, node)
     if flat is None:
-        return np.arange(features)
+        return None
     c, h, w = net.nodes[flat.inputs[0]].shape
-    return np.arange(c * h * w).reshape(c, h, w).transpose(1, 2, 0).reshape(-1)
+    return c, h, w
 
 
-def _unpermute(k: Array, order: Array) -> Array:
-    import numpy as np
+def _feature_order(dims: tuple[int, int, int]) -> tuple[Convert, Convert]:
+    """For a weight whose rows are outputs and whose columns are the flattened features: torch's
+    (c, h, w) columns in Keras' (h, w, c) order, and back. Each row is reordered on its own (a
+    reshape and one transposing copy that keeps the rows in place): a gather over the columns
+    took AlexNet's transfer 2.75 s, this 0.67 s; moving the rows as well in the same copy, 2.35 s."""
+    c, h, w = dims
 
-    out = np.empty_like(k)
-    out[:, order] = k
-    return out
+    def to_keras(a: Array) -> Array:
+        return a.reshape(-1, c, h, w).transpose(0, 2, 3, 1).reshape(a.shape[0], -1)
+
+    def to_torch(a: Array) -> Array:
+        return a.reshape(-1, h, w, c).transpose(0, 3, 1, 2).reshape(a.shape[0], -1)
+
+    return to_keras, to_torch
 
 
 def _same(a: Array) -> Array:

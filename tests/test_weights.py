@@ -95,16 +95,20 @@ def test_flatten_order_maps_keras_features_to_torch_features() -> None:
     net = archc.load(SPATIAL_FLATTEN)
     fc, out = (n for n in net.layers if n.op in ("dense", "rbf"))
     assert flatten_source(net, fc) is not None and flatten_source(net, out) is None
-    order = weights.input_order(net, fc)
-    maps = np.random.default_rng(0).standard_normal((4, 4, 3))  # C, H, W
+    assert weights.flatten_dims(net, fc) == (4, 4, 3)
+    rng = np.random.default_rng(0)
+    maps = rng.standard_normal((4, 4, 3))  # C, H, W
     torch_flat, keras_flat = maps.reshape(-1), maps.transpose(1, 2, 0).reshape(-1)
-    np.testing.assert_array_equal(keras_flat, torch_flat[order])
+    w = rng.standard_normal((7, 48))  # torch's (out, in)
+    to_keras, to_torch = weights.converters(net, fc, "weight")
+    np.testing.assert_allclose(keras_flat @ to_keras(w), w @ torch_flat)  # the same features, each in its own order
+    np.testing.assert_array_equal(to_torch(to_keras(w)), w)
     assert verify(net).ok
 
 
 def test_without_the_permutation_the_outputs_differ(monkeypatch: pytest.MonkeyPatch) -> None:
     net = archc.load(SPATIAL_FLATTEN)
-    monkeypatch.setattr(weights, "input_order", lambda net, node: np.arange(net.nodes[node.inputs[0]].shape[0]))
+    monkeypatch.setattr(weights, "flatten_dims", lambda net, node: None)
     result = verify(net)
     assert not result.ok and "FAIL" in result.text()
 
