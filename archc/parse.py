@@ -781,7 +781,9 @@ class _Builder(_ToIR):
         """A number or size token: counted, and an error noted when a word character follows at once."""
         self._count(tok)
         end = tok.end_pos
-        after = self.text[end : end + 1] if end is not None else ""
+        if end is None:
+            return tok
+        after = self.text[end : end + 1]
         if after and (after.isalnum() or after == "_"):  # re's \w, without a regex call per number
             rest = WORD_RUN.match(self.text, end)
             word = rest[0] if rest else ""

@@ -1,13 +1,18 @@
-"""How `archc check` scales: growth exponents on synthetic specs, and the cost of every pathological shape.
+"""How `archc check` and `archc build` scale: growth exponents on synthetic specs, and the cost of every pathological shape.
 
     .venv/bin/python bench/scaling.py            # both sections
     .venv/bin/python bench/scaling.py --quick    # smaller sizes, fewer repetitions
-    .venv/bin/python bench/scaling.py --only growth|cases
+    .venv/bin/python bench/scaling.py --only growth|build|cases
 
 growth: for each family of specs (bench/pathological.py, bench/synthetic.py) the front end's CPU
 time (archc.compile_source, in this process, the parser already built; the least of three runs) at
 sizes doubling four times, and the least-squares slope of log(time) against log(size): 1.0 is
 linear. Target: at most 1.1.
+
+build: for the spec shapes that stress the generators (written layers, calls of one module,
+nested repeats, a long repeat), the CPU time of generating each target's source (archc.build.generate,
+in this process) at four doubling sizes, each target's growth exponent (target: at most 1.1),
+and Keras' time over PyTorch's at the largest size (target: within 2x either way).
 
 cases: every shape of issue 12 at the size it was reported (or near the 10 MB limit), through a
 real `archc check` process: its CPU time (user + system) and its peak memory (VmHWM). Target:
@@ -128,6 +133,46 @@ def growth(quick: bool = False) -> dict[str, float]:
     return exponents
 
 
+# family → (generator, sizes, the work at a size that the generators' time should follow): the
+# layers of the network, except for nested repeats, whose depth grows as log2 of their layers:
+# the generators handle each item with its subtree, so there the work is layers x depth
+# (n·log n, within issue 12's bound), and the exponent is taken against that.
+BUILD_FAMILIES: dict[str, tuple[Callable[[int], str], list[int], Callable[[int], int]]] = {
+    "chain (written layers)": (pathological.chain, [1_250, 2_500, 5_000, 10_000], lambda n: n),
+    "calls of one module": (pathological.many_calls, [1_000, 2_000, 4_000, 8_000], lambda n: 2 * n),
+    "nested `repeat 2` (layers x depth)": (pathological.nested_repeats, [9, 10, 11, 12], lambda n: 2**n * n),
+    "one long repeat (layers)": (pathological.expanded, [2_500, 5_000, 10_000, 20_000], lambda n: n),
+}
+BUILD_RATIO_TARGET = 2.0
+
+
+def build_growth(quick: bool = False) -> dict[str, tuple[float, float, float]]:
+    """family → (torch exponent, keras exponent, keras / torch time at the largest size)."""
+    from archc.build import generate
+    from archc.compiler import compile_source
+
+    results = {}
+    for family, (make, sizes, layers) in BUILD_FAMILIES.items():
+        if quick:
+            sizes = sizes[:3]
+        times: dict[str, list[float]] = {"torch": [], "keras": []}
+        for n in sizes:
+            nets = list(compile_source(make(n), "scaling.arch").networks)
+            for target, seen in times.items():
+                seen.append(cpu_time(lambda nets=nets, target=target: generate(nets, target, "scaling.arch"), 1 if quick else 3))
+        counts = [layers(n) for n in sizes]
+        k_torch, k_keras = fit_exponent(counts, times["torch"]), fit_exponent(counts, times["keras"])
+        ratio = times["keras"][-1] / times["torch"][-1]
+        results[family] = (k_torch, k_keras, ratio)
+        ok = max(k_torch, k_keras) <= EXPONENT_TARGET and 1 / BUILD_RATIO_TARGET <= ratio <= BUILD_RATIO_TARGET
+        print(
+            f"  {family:<34} {counts[-1]:>7,}: torch {times['torch'][-1] * 1000:6.0f} ms, keras {times['keras'][-1] * 1000:6.0f} ms "
+            f"(keras/torch {ratio:4.2f})   exponent torch {k_torch:4.2f}, keras {k_keras:4.2f}  {'ok' if ok else 'MISS'}",
+            flush=True,
+        )
+    return results
+
+
 def cases() -> dict[str, Usage]:
     results = {}
     for name, (make, n) in pathological.CASES.items():
@@ -145,11 +190,14 @@ def cases() -> dict[str, Usage]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smaller sizes, one run each")
-    parser.add_argument("--only", choices=("growth", "cases"))
+    parser.add_argument("--only", choices=("growth", "build", "cases"))
     args = parser.parse_args(argv)
     if args.only in (None, "growth"):
         print(f"growth of `check` CPU time with the spec's size (target: exponent ≤ {EXPONENT_TARGET})")
         growth(args.quick)
+    if args.only in (None, "build"):
+        print(f"\ngrowth of `build` CPU time per target (target: exponent ≤ {EXPONENT_TARGET}, keras/torch within {BUILD_RATIO_TARGET:g}x)")
+        build_growth(args.quick)
     if args.only in (None, "cases"):
         print(f"\npathological specs through `archc check` (target: ≤ {CPU_TARGET_S:.0f} s CPU, ≤ {MEMORY_TARGET_MB:.0f} MB)")
         cases()

@@ -108,3 +108,23 @@ def test_every_terminal_but_comments_and_arrows_counts_toward_the_token_limit() 
 
     uncounted = {t.name for t in parser().terminals} - set(COUNTED) - {"LBRACE", "RBRACE"}
     assert all(name == "COMMENT" or name.startswith(("__IGNORE", "__ANON")) for name in uncounted), uncounted
+
+
+@pytest.mark.slow
+def test_both_generators_grow_linearly_and_within_2x_of_each_other() -> None:
+    """bench/scaling.py's build section, on its three larger sizes. Keras' builder once took
+    5.1 s for 4,000 calls of one module against PyTorch's 0.3 s (every call's writer re-read the
+    whole network), and 3x PyTorch's time on 12 nested repeats (chains of ChainMaps)."""
+    from archc.build import generate
+    from bench.scaling import BUILD_FAMILIES
+
+    for family, (make, sizes, work) in BUILD_FAMILIES.items():
+        times: dict[str, list[float]] = {"torch": [], "keras": []}
+        for n in sizes[1:]:
+            nets = list(compile_source(make(n), "g.arch").networks)
+            for target, seen in times.items():
+                seen.append(cpu_time(lambda nets=nets, target=target: generate(nets, target, "g.arch"), 3))
+        counts = [work(n) for n in sizes[1:]]
+        for target, seen in times.items():
+            assert fit_exponent(counts, seen) <= 1.3, (family, target, seen)  # target 1.1; a margin for a busy machine
+        assert 0.5 <= times["keras"][-1] / times["torch"][-1] <= 2.0, (family, times)

@@ -13,7 +13,7 @@ import copy
 from collections import ChainMap
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, Any, Union
 
 from .. import ir, ops
 from ..expr import reads_names
@@ -184,19 +184,24 @@ class FunctionWriter:
         scope: Scope | None = None,
     ) -> None:
         self.backend, self.net, self.functions, self.modules, self.builders = backend, net, functions, modules, builders
-        heads = [output_of(item) for item in net.aux_heads]
+        # A module's builder returns its output alone (module_function); only the network's
+        # builder reads the network's body and heads, which would cost every instance's writer
+        # a pass over the whole network (quadratic in the number of calls).
+        self.returned: set[int] = set()
+        self.top: list[Item] = []
         if scope is None:  # the network's builder: its parameters are the network's
+            heads = [output_of(item) for item in net.aux_heads]
             names = Namespace(set(backend_reserved()) | module_names(net), avoid=functions.used, publish=backend.local_names)
             params = {key: names.fresh(key) for key in net.params}
             scope = Scope(siblings(net), {}, readers(net), {net.output, *heads}, params=params)
+            self.returned = {net.output, *heads}
+            self.top = [item for item in net.body if net.is_live(item)]  # the network's body; dead layers are left out
         self.scope = scope
-        self.returned = {net.output, *heads}
         self.readers = self.scope.readers
         reserved = set(backend_reserved()) | module_names(net) | set(functions.used) | set(self.scope.params.values())
         self.used: MutableMapping[str, bool] = dict.fromkeys(reserved, True)
         self.legal = Namespace(reserved).legal
         self.var_of: MutableMapping[int, str] = {}
-        self.top = [item for item in net.body if net.is_live(item)]  # the network's body; dead layers are left out
 
     # -- variables -------------------------------------------------------------------------------
     def fresh(self, base: str) -> str:
@@ -298,7 +303,6 @@ class FunctionWriter:
         inside = {n.id for n in item_nodes(inst)}
         scope = Scope(self.scope.siblings, self.scope.chosen, self.readers, self.scope.outputs & inside, inst.path, params)
         inner = FunctionWriter(self.backend, self.net, self.functions, self.modules, self.builders, scope)
-        inner.returned = set()
         readers = {j for j, item in enumerate(inst.body) for n in item_nodes(item) if inst.input in n.inputs}
         x = "x" if readers <= {0} else "inputs"
         inner.used.update({"x": True, x: True})
@@ -346,7 +350,7 @@ class FunctionWriter:
         source = rep.input
         for body in rep.iterations:
             trial = copy.copy(self)  # writes go to overlays, so that each trial starts afresh
-            trial.used, trial.var_of = ChainMap({var: True}, self.used), ChainMap({}, self.var_of)
+            trial.used, trial.var_of = overlay(self.used, {var: True}), overlay(self.var_of, {})
             trial.scope = copy.copy(self.scope)
             trial.scope.loops = {**self.scope.loops, position: var}
             trial.var_of[source] = chain
@@ -358,7 +362,8 @@ class FunctionWriter:
             first = first or (text, stmts, trial)
         assert first is not None
         _, stmts, trial = first
-        self.used.update(trial.used)
+        assert isinstance(trial.used, ChainMap)
+        self.used.update(trial.used.maps[0])  # what the trial wrote: the rest is self.used already
         return var, stmts
 
     # -- the network builder ---------------------------------------------------------------------
@@ -431,6 +436,13 @@ def merge_aux_blocks(stmts: list[Stmt]) -> list[Stmt]:
         else:
             out.append(stmt)
     return out
+
+
+def overlay(base: MutableMapping[Any, Any], top: dict[Any, Any]) -> ChainMap[Any, Any]:
+    """`top` over `base`: writes go to `top`. An overlay of an overlay is one ChainMap of all
+    their maps, not a chain of ChainMaps: nested repeats (one overlay per level) would
+    otherwise pay a Python call per level on every lookup."""
+    return ChainMap(top, *(base.maps if isinstance(base, ChainMap) else [base]))
 
 
 def module_names(net: Network) -> set[str]:
