@@ -11,6 +11,7 @@ import math
 import pytest
 
 from archc import ops, reference
+from archc.backends.pytorch import FUSED_INPLACE
 
 torch = pytest.importorskip("torch")
 
@@ -82,3 +83,43 @@ def test_each_activation_builds_and_agrees_in_both_targets(name: str) -> None:
     fused = f"conv 4 3x3 pad=1 {name}\n" if name in ops.ACTIVATIONS else ""
     spec = f"network A {{\n input 3x6x5\n {fused} conv 4 1x1\n {name}\n flatten\n dense 6 {name if name in ops.ACTIVATIONS else ''}\n}}\n"
     assert check_spec(spec) == []
+
+
+@pytest.mark.parametrize("name", sorted(FUSED_INPLACE))
+def test_an_in_place_fused_activation_gives_the_out_of_place_outputs_and_gradients_bit_for_bit(name: str) -> None:
+    """The generated code fuses these in place after conv, dense and batch norm (their fresh
+    results); training must see exactly what the out-of-place call gives."""
+    from torch.nn import functional as F
+
+    from archc.backends.pytorch import ACTIVATION, default_value
+
+    torch.manual_seed(0)
+    conv, norm = torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4)
+    x = torch.randn(2, 3, 9, 9)
+    weights = torch.randn(2, 4, 7, 7)
+    seen = []
+    for table in (ACTIVATION, FUSED_INPLACE):
+        conv.zero_grad()
+        norm.zero_grad()
+        source = x.clone().requires_grad_()
+        y = eval(table[name]("t", default_value(name)), {"F": F, "torch": torch, "t": norm(conv(source))})
+        (y * weights).sum().backward()
+        seen.append([y.detach(), source.grad, conv.weight.grad.clone(), norm.weight.grad.clone()])
+    assert "inplace=True" in FUSED_INPLACE[name]("t", default_value(name))
+    assert all(torch.equal(a, b) for a, b in zip(*seen, strict=True))
+
+
+def test_fused_activations_after_fresh_tensors_run_in_place_in_the_generated_code() -> None:
+    import archc
+    from archc.build import generate
+
+    spec = (
+        "network N {\n    input x: 3x8x8\n    conv 4 3x3 relu6\n    batchnorm hardswish\n    silu\n    flatten\n    dense 5 leaky_relu\n}\n"
+    )
+    comp = archc.compile_source(spec, "n.arch")
+    assert not comp.errors
+    code = generate(list(comp.networks), "torch", "n.arch")
+    assert "x = F.relu6(self.conv_1(x), inplace=True)" in code
+    assert "x = F.hardswish(self.batchnorm_1(x), inplace=True)" in code
+    assert "x = F.silu(x)\n" in code  # a layer of its own reads a tensor another name may hold: out of place
+    assert "x = F.leaky_relu(self.dense_1(x), negative_slope=0.01, inplace=True)" in code

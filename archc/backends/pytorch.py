@@ -72,11 +72,21 @@ def default_value(activation: str) -> Value:
 ASCII = Namespace()  # transliterates and legalises without reserving anything
 
 
-# A fused activation applies to a fresh tensor that nothing else holds, so ReLU may work in
-# place, as torchvision does: the out-of-place one allocated and first-touched a new buffer
-# per layer, 6% of VGG16's forward at batch 8 (docs/benchmarks.md). Its backward needs only
-# its output, and conv, linear and batch norm need only their inputs.
-FUSED_INPLACE = {"relu": "F.relu({}, inplace=True)"}
+# A fused activation applies to a fresh tensor that nothing else holds, so it may work in
+# place, as torchvision's do: the out-of-place one allocated and first-touched a new buffer
+# per layer, 6% of VGG16's forward at batch 8 and a quarter of MobileNetV2's
+# (docs/benchmarks.md). Conv, linear and batch norm need only their inputs for backward. Each
+# of these gives bit for bit the out-of-place outputs and gradients
+# (tests/test_activations.py); ELU's in-place backward works from its output and rounds
+# differently, so it stays out of place.
+FUSED_INPLACE: dict[str, Callable[[str, Value], str]] = {
+    "relu": lambda x, v: f"F.relu({x}, inplace=True)",
+    "relu6": lambda x, v: f"F.relu6({x}, inplace=True)",
+    "leaky_relu": lambda x, v: f"F.leaky_relu({x}, negative_slope={v('slope')}, inplace=True)",
+    "silu": lambda x, v: f"F.silu({x}, inplace=True)",
+    "hardswish": lambda x, v: f"F.hardswish({x}, inplace=True)",
+    "hardsigmoid": lambda x, v: f"F.hardsigmoid({x}, inplace=True)",
+}
 
 
 def attribute_name(name: str) -> str:
@@ -547,7 +557,7 @@ class Body:
         expr = emitted.call(access, ins)
         if node.activation and not (self.gen.logits and node.activation == "softmax" and node.id in self.net.final_softmaxes):
             inplace = FUSED_INPLACE.get(node.activation) if _creates_tensor(node, ins) else None
-            expr = inplace.format(expr) if inplace else ACTIVATION[node.activation](expr, default_value(node.activation))
+            expr = (inplace or ACTIVATION[node.activation])(expr, default_value(node.activation))
             if node.activation in ACTIVATION_HELPERS:
                 self.gen.helpers.add(ACTIVATION_HELPERS[node.activation])
         if node.op == "softmax" and self.gen.logits and node.id in self.net.final_softmaxes:
