@@ -49,6 +49,7 @@ CONVENTION = "what a PyTorch training step saves for backward: float32, max-pool
 SAVES: dict[str, tuple[str, ...]] = {
     "conv": ("input",),
     "dense": ("input",),
+    "pointwise_dense": ("input",),
     "avgpool": ("input",),
     "maxpool": ("input", "indices"),
     "batchnorm": ("input", "batch statistics"),

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 SYMBOLIC_OPTIONS: dict[str, tuple[str, ...]] = {
     "conv": ("filters", "groups", "bias"),
     "dense": ("units", "bias"),
+    "pointwise_dense": ("units", "bias"),
     "rbf": ("units",),
     "dropout": ("rate",),
     "batchnorm": ("eps",),
@@ -84,6 +85,9 @@ class OpDef:
     trainable: bool = False  # owns learnable tensors
     pointwise: bool = False  # acts on each element alone, so a flattened vector keeps its order
     spatial: bool = False  # reads a CxHxW tensor
+    # the option that sets the output's channels (its first dimension), when not the input's: the
+    # checker's symbolic channel counts, from which the generators write module classes, follow it
+    out_channels: str = ""
     label: str = ""  # how diagrams name it, when not by its name
 
     def option(self, name: str) -> Option | None:
@@ -164,6 +168,7 @@ CATALOGUE: dict[str, OpDef] = {
             block="table",
             trainable=True,
             spatial=True,
+            out_channels="filters",
         ),
         _pool("maxpool", "Max pooling; `ceil` keeps a last partial window (Caffe, GoogLeNet).", "pool1: maxpool 3x3 stride=2 ceil"),
         _pool(
@@ -270,6 +275,22 @@ CATALOGUE: dict[str, OpDef] = {
             positional=("units",),
             activation=True,
             trainable=True,
+            out_channels="units",
+        ),
+        OpDef(
+            "pointwise_dense",
+            "dense",
+            "A dense layer at each position of a CxHxW tensor, over its C maps: the function of a 1x1 conv, "
+            "with a dense layer's weight, (units, C) in PyTorch's nn.Linear (as torchvision's ConvNeXt) and "
+            "(C, units) in Keras' Dense on the channels-last maps (as keras.applications' ConvNeXt).",
+            "pwconv1: pointwise_dense 384",
+            options=(Option("units", INT, required=True), Option("bias", BOOL, True)),
+            positional=("units",),
+            activation=True,
+            trainable=True,
+            out_channels="units",
+            spatial=True,
+            label="pointwise dense",
         ),
         OpDef(
             "rbf",
@@ -279,6 +300,7 @@ CATALOGUE: dict[str, OpDef] = {
             options=(Option("units", INT, required=True),),
             positional=("units",),
             trainable=True,
+            out_channels="units",
         ),
         OpDef(
             "dropout",

@@ -54,6 +54,7 @@ def _batchnorm_params(a: dict[str, Any], shape: tuple[int, ...]) -> dict[str, tu
 PARAMS: dict[str, Callable[[dict[str, Any], tuple[int, ...]], dict[str, tuple[int, ...]]]] = {
     "conv": _conv_params,
     "dense": _dense_params,
+    "pointwise_dense": lambda a, shape: {"weight": (a["units"], shape[0]), **({"bias": (a["units"],)} if a["bias"] else {})},
     "rbf": lambda a, shape: {"weight": (a["units"], _numel(shape))},
     "subsample": lambda a, shape: {"weight": (shape[0],), "bias": (shape[0],)},
     "batchnorm": _batchnorm_params,
@@ -199,13 +200,16 @@ def _batchnorm(node: Node, ins: list[Tensor], p: _ParamView, train: bool) -> Ten
 
 def _layernorm(node: Node, ins: list[Tensor], p: _ParamView, train: bool) -> Tensor:
     """(x − mean)/√(var + eps)·γ + β, mean and (biased) var over the maps at each position (or over the features)."""
+    import torch
     import torch.nn.functional as F
 
     x = ins[0]
     if x.dim() == 2:
         return F.layer_norm(x, (x.shape[1],), p["weight"], p["bias"], node.attrs["eps"])
     normed = F.layer_norm(x.permute(0, 2, 3, 1), (x.shape[1],), p["weight"], p["bias"], node.attrs["eps"])
-    return normed.permute(0, 3, 1, 2).contiguous()  # channels-last and back, in the layout of every other op
+    # channels-last and back, in the layout of every other op: a clone, as .contiguous() would keep
+    # one map's channels-last strides
+    return normed.permute(0, 3, 1, 2).clone(memory_format=torch.contiguous_format)
 
 
 def _groupnorm(node: Node, ins: list[Tensor], p: _ParamView, train: bool) -> Tensor:
@@ -223,6 +227,18 @@ def _dense(node: Node, ins: list[Tensor], p: _ParamView, train: bool) -> Tensor:
     import torch.nn.functional as F
 
     return F.linear(ins[0], p["weight"], p.get("bias"))
+
+
+def _pointwise_dense(node: Node, ins: list[Tensor], p: _ParamView, train: bool) -> Tensor:
+    """y[:, :, i, j] = W·x[:, :, i, j] + b: a dense layer over the maps, on the channels-last view and back."""
+    import torch
+    import torch.nn.functional as F
+
+    # a contiguous channels-last input: on a strided one, F.linear's result depends on whether
+    # the weight requires grad (matmul folds the batch dimensions or not), as the model's does
+    # and the reference's does not
+    y = F.linear(ins[0].permute(0, 2, 3, 1).contiguous(), p["weight"], p.get("bias"))
+    return y.permute(0, 3, 1, 2).clone(memory_format=torch.contiguous_format)  # as _layernorm
 
 
 def _rbf(node: Node, ins: list[Tensor], p: _ParamView, train: bool) -> Tensor:
@@ -364,6 +380,7 @@ OPS: dict[str, Callable[[Node, list[Tensor], _ParamView, bool], Tensor]] = {
     "layer_scale": _layer_scale,
     "stochastic_depth": _identity,
     "dense": _dense,
+    "pointwise_dense": _pointwise_dense,
     "rbf": _rbf,
     "dropout": _identity,
     "flatten": _flatten,

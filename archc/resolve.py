@@ -565,10 +565,8 @@ class Resolver:
     def _out_sym(self, node: Node, in_syms: list[Sym], bound: Bound) -> Sym:
         if node.shape == POISON:
             return Sym()
-        if node.op == "conv":
-            return _attr_sym(bound, "filters")
-        if node.op in ("dense", "rbf"):
-            return _attr_sym(bound, "units")
+        if ops.CATALOGUE[node.op].out_channels:
+            return _attr_sym(bound, ops.CATALOGUE[node.op].out_channels)
         if node.op == "concat":
             total = Sym()
             for s in in_syms:

@@ -424,6 +424,18 @@ def dense(name: str, attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
     return out
 
 
+def pointwise_dense(name: str, attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
+    c, h, w = _spatial(shapes[0], name)
+    units = attrs["units"]
+    if units < 1:
+        raise ShapeProblem("option-value", "pointwise_dense needs at least 1 unit", option="units")
+    bias = 1 if attrs["bias"] else 0
+    out = Outcome((units, h, w), params=(c + bias) * units, macs=c * units * h * w)
+    out.explain.append(f"({c}{'+1' if bias else ''})·{units} = {n(out.params)} params (one dense layer, shared by every position)")
+    out.explain.append(f"{c}·{units}·{h}·{w} = {n(out.macs)} MACs")
+    return out
+
+
 def rbf(name: str, attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
     fan_in = _flat_input(shapes[0], name)
     units = attrs["units"]
@@ -592,6 +604,7 @@ RULES: dict[str, Callable[[str, dict[str, Any], list[Shape]], Outcome]] = {
     "layer_scale": layer_scale,
     "stochastic_depth": stochastic_depth,
     "dense": dense,
+    "pointwise_dense": pointwise_dense,
     "rbf": rbf,
     "dropout": dropout,
     "flatten": flatten,

@@ -43,6 +43,7 @@ from .memory import non_trainable
 TENSORS: dict[str, tuple[tuple[str, str], ...]] = {
     "conv": (("weight", "kernel"), ("bias", "bias")),
     "dense": (("weight", "kernel"), ("bias", "bias")),
+    "pointwise_dense": (("weight", "kernel"), ("bias", "bias")),
     "rbf": (("weight", "centres"),),
     "subsample": (("weight", "coefficient"), ("bias", "bias")),
     "batchnorm": (("weight", "gamma"), ("bias", "beta"), ("running_mean", "moving_mean"), ("running_var", "moving_variance")),
@@ -125,6 +126,8 @@ def converters(net: Network, node: Node, torch_name: str) -> tuple[Convert, Conv
         return (lambda w: w.reshape(1, 1, -1)), (lambda k: k.reshape(-1))
     if node.op == "layer_scale" and len(node.shape) == 3:  # (C, 1, 1) ↔ (C,): broadcast over H and W
         return (lambda w: w.reshape(-1)), (lambda k: k.reshape(-1, 1, 1))
+    if node.op == "pointwise_dense":  # torch (out, in), Keras (in, out), as dense
+        return (lambda w: w.T), (lambda k: k.T)
     if node.op in ("dense", "rbf"):
         dims = flatten_dims(net, node)
         if dims is None:  # features in the same order on both sides

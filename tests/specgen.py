@@ -218,6 +218,7 @@ class SpecGen:
                 "softmax",
                 "split",
                 "shuffle",
+                "pointwise_dense",
             ]
             if spatial
             else ["dense", "dense", "batchnorm", *NORMS, "dropout", "rescale", "normalize", "act", "act_layer", "softmax", "split"]
@@ -271,6 +272,9 @@ class SpecGen:
             return "softmax", shape
         if kind == "act_layer":
             return r.choice(ACT_LAYERS), shape
+        if kind == "pointwise_dense":
+            units = r.randint(1, 12)
+            return f"pointwise_dense {units}" + (" bias=false" if r.random() < 0.2 else "") + self.act(), (units, *shape[1:])
         if kind == "dense":
             units = r.randint(1, 12)
             return f"dense {units}" + (" bias=false" if r.random() < 0.2 else "") + self.act(), (units,)

@@ -136,3 +136,18 @@ def test_derived_lists_follow_the_catalogue() -> None:
     assert set(ops.MERGES) == {name for name, op in CATALOGUE.items() if op.merge}
     assert set(ops.ACTIVATIONS) == {name for name, op in CATALOGUE.items() if op.family == "activation" and not op.trainable}
     assert "prelu" not in ops.ACTIVATIONS  # learnable: a layer of its own, never fused
+
+
+def test_an_op_sized_by_an_option_says_which_in_the_catalogue() -> None:
+    """The checker's symbolic channel counts (archc/resolve.py), from which both generators
+    write one class per module, take an op's output channels from `out_channels`. An op sized
+    by its `filters` or `units` that left it out would be written with its input's channels:
+    `pointwise_dense` once was (`PointwiseLinear(6, 5)` reading 12 maps)."""
+    from archc.shapes import RULES
+
+    for name, op in CATALOGUE.items():
+        sizing = [o.name for o in op.options if o.name in ops.SHAPE_OPTIONS]
+        assert op.out_channels == (sizing[0] if sizing else ""), name
+        if op.out_channels:
+            attrs = {o.name: o.default for o in op.options} | {op.out_channels: 7, "kernel": (1, 1), "stride": (1, 1)}
+            assert RULES[name](name, attrs, [(3, 4, 4) if op.spatial else (3,)]).shape[0] == 7, name

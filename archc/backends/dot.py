@@ -169,6 +169,9 @@ class DotBackend(Backend):
     def emit_dense(self, node: Node) -> str:
         return f"dense {node.attrs['units']}"
 
+    def emit_pointwise_dense(self, node: Node) -> str:
+        return f"pointwise dense {node.attrs['units']}"
+
     def emit_rbf(self, node: Node) -> str:
         return f"RBF {node.attrs['units']}"
 
@@ -204,7 +207,7 @@ class DotBackend(Backend):
             out.append(f"groups={a['groups']} ({a['groups']} towers)")
         if _nonzero(a.get("dilation")) and dims(a.get("dilation")) != "1":
             out.append(f"dilation {dims(a['dilation'])}")
-        if node.op in ("conv", "dense") and a.get("bias") is False:
+        if node.op in ("conv", "dense", "pointwise_dense") and a.get("bias") is False:
             out.append("no bias")
         return out
 

@@ -404,6 +404,9 @@ class KerasBackend(Backend):
             args.append(f"use_bias={self.value(node, 'bias')}")
         return [Call("layers.Dense", args, self.name(node))]
 
+    def emit_pointwise_dense(self, node: Node) -> list[Call]:
+        return self.emit_dense(node)  # Keras' Dense acts on the last axis: on channels-last maps, at each position
+
     def emit_rbf(self, node: Node) -> list[Call]:
         return [Call(self.special("RBF"), [self.value(node, "units")], self.name(node))]
 

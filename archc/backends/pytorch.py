@@ -266,6 +266,11 @@ class TorchBackend(Backend):
         args = [self.in_ch(node), self.val(node, "units")] + ([] if node.attrs["bias"] else ["bias=False"])
         return self._module(f"nn.Linear({', '.join(args)})")
 
+    def emit_pointwise_dense(self, node: Node) -> Emitted:
+        self.helpers.add("PointwiseLinear")
+        args = [self.in_ch(node), self.val(node, "units")] + ([] if node.attrs["bias"] else ["bias=False"])
+        return self._module(f"PointwiseLinear({', '.join(args)})")
+
     def emit_rbf(self, node: Node) -> Emitted:
         self.helpers.add("RBF")
         return self._module(f"RBF({self.in_ch(node)}, {self.val(node, 'units')})")

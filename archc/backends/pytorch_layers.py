@@ -169,8 +169,21 @@ class LayerNorm2d(nn.LayerNorm):
         x = x.permute(0, 2, 3, 1)
         x = F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
         # back in the (N, C, H, W) layout every other layer gives: a channels-last tensor here
-        # would let later kernels pick their algorithm by strides (last bits differ)
-        return x.permute(0, 3, 1, 2).contiguous()
+        # would let later kernels pick their algorithm by strides (last bits differ). A clone,
+        # not .contiguous(): with one map that keeps the channels-last strides
+        return x.permute(0, 3, 1, 2).clone(memory_format=torch.contiguous_format)
+'''
+
+POINTWISE_LINEAR = '''
+class PointwiseLinear(nn.Linear):
+    """A linear layer at each position of an (N, C, H, W) tensor, over its C maps (torchvision's
+    ConvNeXt applies nn.Linear to the channels-last tensor): weight (out_features, C)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # a contiguous channels-last input: on a strided one, F.linear's result depends on
+        # whether the weight requires grad (matmul folds the batch dimensions or not)
+        x = F.linear(x.permute(0, 2, 3, 1).contiguous(), self.weight, self.bias)
+        return x.permute(0, 3, 1, 2).clone(memory_format=torch.contiguous_format)  # as LayerNorm2d
 '''
 
 LAYER_SCALE = '''
@@ -239,6 +252,7 @@ HELPERS = {
     "PartialBatchNorm2d": PARTIAL_BATCH_NORM.replace("{rank}", "2d"),
     "PartialBatchNorm1d": PARTIAL_BATCH_NORM.replace("{rank}", "1d"),
     "LayerNorm2d": LAYER_NORM_2D,
+    "PointwiseLinear": POINTWISE_LINEAR,
     "LayerScale": LAYER_SCALE,
     "StochasticDepth": STOCHASTIC_DEPTH,
     "Normalize": NORMALIZE,

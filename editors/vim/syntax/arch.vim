@@ -20,7 +20,7 @@ syn match archDims "\<\d\+\(x\d\+\)\+\>"
 syn match archArrow "->"
 syn keyword archKeyword input repeat branch from aux
 syn keyword archConstant true false same valid ceil caffe paper
-syn keyword archOp adaptive_avgpool adaptive_maxpool add avgpool batchnorm concat conv dense dropout elu flatten gelu global_avgpool groupnorm hardsigmoid hardswish layer_scale layernorm leaky_relu lrn maxpool multiply normalize prelu rbf relu relu6 rescale scaled_tanh shuffle sigmoid silu softmax split stochastic_depth subsample tanh
+syn keyword archOp adaptive_avgpool adaptive_maxpool add avgpool batchnorm concat conv dense dropout elu flatten gelu global_avgpool groupnorm hardsigmoid hardswish layer_scale layernorm leaky_relu lrn maxpool multiply normalize pointwise_dense prelu rbf relu relu6 rescale scaled_tanh shuffle sigmoid silu softmax split stochastic_depth subsample tanh
 syn keyword archDeclaration network module nextgroup=archDefName skipwhite
 syn match archDefName "[[:alpha:]_][[:alnum:]_]*" contained
 syn region archTable matchgroup=archKeyword start="\<connections\>\s*{" end="}" contains=archComment,archRow,archInteger,archMark,archNoMark,archError
