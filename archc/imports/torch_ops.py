@@ -55,6 +55,7 @@ POSITIONAL = {
     "lrn": ("size",),
     "leaky_relu": ("slope",),
     "elu": ("alpha",),
+    "stochastic_depth": ("rate",),
 }
 DEFAULTS: dict[tuple[str, str], Any] = {
     ("conv", "stride"): 1,
@@ -69,7 +70,10 @@ DEFAULTS: dict[tuple[str, str], Any] = {
     ("batchnorm", "eps"): 1e-5,
     ("batchnorm", "momentum"): 0.1,
     ("dense", "bias"): True,
+    ("global_avgpool", "keep"): False,
 }
+FLAGS = frozenset({"ceil", "keep"})  # options a printed layer writes as a bare word when true
+MERGES = frozenset({"add", "concat", "multiply"})
 FUSABLE = frozenset({"relu", "relu6", "silu", "hardswish", "hardsigmoid", "tanh", "sigmoid", "gelu"})
 TAKES_ACTIVATION = frozenset({"conv", "dense", "batchnorm"})
 STATEFUL = frozenset({"conv", "batchnorm", "dense", "prelu"})
@@ -97,9 +101,26 @@ def is_container(m: Any) -> bool:
 
 
 def is_leaf(m: Any) -> bool:
+    return bool(_tracer().is_leaf_module(m, ""))
+
+
+def _is_stochastic_depth(m: Any) -> bool:
+    """torchvision.ops.StochasticDepth, known by name so that torchvision need not be imported."""
+    t = type(m)
+    return t.__name__ == "StochasticDepth" and t.__module__.startswith("torchvision.ops")
+
+
+def _tracer() -> Any:
+    """torch.fx's tracer, with torchvision's StochasticDepth as a leaf: traced through, it is a call
+    of `stochastic_depth(x, p, mode, self.training)` whose training flag is fixed at False, which
+    cannot be told from a call that never drops; as a module it reads `self.training` when run."""
     import torch.fx
 
-    return bool(torch.fx.Tracer().is_leaf_module(m, ""))
+    class Tracer(torch.fx.Tracer):  # type: ignore[misc]
+        def is_leaf_module(self, m: Any, qualname: str) -> bool:
+            return _is_stochastic_depth(m) or bool(super().is_leaf_module(m, qualname))
+
+    return Tracer()
 
 
 def trace(module: Any, shape: tuple[int, ...]) -> tuple[dict[str, Unit], str, str]:
@@ -111,7 +132,9 @@ def trace(module: Any, shape: tuple[int, ...]) -> tuple[dict[str, Unit], str, st
     was = module.training
     module.eval()
     try:
-        gm = torch.fx.symbolic_trace(module)
+        tracer = _tracer()
+        graph = tracer.trace(module)
+        gm = torch.fx.GraphModule(tracer.root, graph, type(module).__name__)
         inputs = [n.name for n in gm.graph.nodes if n.op == "placeholder" and not n.args]  # those without a default
         if len(inputs) == 1:
             with torch.no_grad(), warnings.catch_warnings():
@@ -128,7 +151,7 @@ def trace(module: Any, shape: tuple[int, ...]) -> tuple[dict[str, Unit], str, st
     mods = dict(module.named_modules())
     units: dict[str, Unit] = {}
     refusals: list[Refusal] = []
-    flat: set[str] = set()  # values archc holds as C while torch holds Cx1x1
+    flat = Pooled()
     seen: set[str] = set()
     entry = exit_ = ""
     for node in gm.graph.nodes:
@@ -139,9 +162,8 @@ def trace(module: Any, shape: tuple[int, ...]) -> tuple[dict[str, Unit], str, st
             out = node.args[0]
             if not isinstance(out, torch.fx.Node):
                 refusals.append(Refusal("(the model)", "forward", "it returns more than one tensor"))
-            elif out.name in flat:
-                refusals.append(Refusal("(the model)", "forward", "it returns Cx1x1 maps, which archc's global_avgpool gives as a vector"))
             else:
+                flat.keep([out.name])  # a model returning Cx1x1 maps returns them as maps
                 exit_ = out.name
             continue
         stack = tuple(p for p, _ in (node.meta.get("nn_module_stack") or {}).values() if p != node.target)
@@ -214,7 +236,55 @@ def _square(v: tuple[int, int]) -> Any:
     return v[0] if v[0] == v[1] else v
 
 
-def _unit(node: Any, mods: dict[str, Any], flat: set[str]) -> Unit:
+class Pooled:
+    """The values torch holds as Cx1x1 maps after a 1x1 adaptive pool (or a mean with keepdim)
+    that archc holds as the C vector of a plain `global_avgpool`, as long as nothing reads them as
+    maps: a classifier's `pool → flatten → dense` reads best as `global_avgpool; dense`. Once a
+    layer does read one as maps (a squeeze-and-excitation gate's 1x1 conv, a `multiply`, the
+    model's output), the pools it comes from become `global_avgpool keep` and the flattens after
+    them flatten again, so that every value has torch's shape."""
+
+    def __init__(self) -> None:
+        self.origins: dict[str, frozenset[str]] = {}  # value → the pools it comes from
+        self.pools: dict[str, Unit] = {}
+        self.flattens: list[tuple[Unit, frozenset[str]]] = []  # flattens left out, with their input's pools
+
+    def __contains__(self, value: str) -> bool:
+        return value in self.origins
+
+    def pool(self, unit: Unit) -> None:
+        self.pools[unit.id] = unit
+        self.origins[unit.id] = frozenset({unit.id})
+
+    def derive(self, value: str, inputs: list[str]) -> None:
+        self.origins[value] = frozenset().union(*(self.origins[i] for i in inputs))
+
+    def flatten(self, unit: Unit, value: str) -> None:
+        unit.op, unit.slots = "identity", []
+        self.flattens.append((unit, self.origins[value]))
+
+    def keep(self, values: list[str]) -> None:
+        kept = frozenset().union(*(self.origins[v] for v in values if v in self.origins))
+        grown = bool(kept)
+        while grown:  # a value that several pools feed (an add of two) needs every one of them kept
+            grown = False
+            for o in self.origins.values():
+                if o & kept and not o <= kept:
+                    kept, grown = kept | o, True
+        for pid in kept:
+            self.pools[pid].slots = [("keep", True)]
+        self.origins = {v: o for v, o in self.origins.items() if not o & kept}
+        for unit, o in self.flattens:
+            if o <= kept:
+                unit.op = "flatten"
+
+
+# Ops that act on each element alone (or, for concat and split, on whole maps): on Cx1x1 maps and
+# on the C vector archc holds for them, they compute the same values.
+ELEMENTWISE = frozenset({"add", "concat", "multiply", "dropout", "identity", "leaky_relu", "elu", "softmax", "split"})
+
+
+def _unit(node: Any, mods: dict[str, Any], flat: Pooled) -> Unit:
     import torch.fx
 
     if node.op == "get_attr":
@@ -231,20 +301,20 @@ def _unit(node: Any, mods: dict[str, Any], flat: set[str]) -> Unit:
         unit = Unit(node.name, op, ins[:1], slots, path=node.target)
     else:
         op, slots = _function(node, rank)
-        unit = Unit(node.name, op, ins if op in ("add", "concat") else ins[:1], slots)
+        unit = Unit(node.name, op, ins if op in MERGES else ins[:1], slots)
         if op == "add" and (len(tensors) != 2 or _shape(tensors[0]) != _shape(tensors[1])):
             raise Refuse("add needs two tensors of one shape (no constants, no broadcasting)")
+        if op == "multiply" and (len(tensors) != 2 or not _multipliable(_shape(tensors[0]), _shape(tensors[1]))):
+            raise Refuse("multiply needs two tensors of one shape, or NxCxHxW maps and an NxCx1x1 scale (no constants)")
     if any(in_flat):
-        if op in ("flatten",):
-            unit.op, unit.slots = "identity", []
-        elif op in ("add", "concat", "dropout", "identity") or op in FUSABLE or op in ("leaky_relu", "elu", "softmax"):
-            if not all(in_flat):
-                raise Refuse("it mixes a 1x1 adaptive pool's output with other maps")
-            flat.add(node.name)
+        if op == "flatten":
+            flat.flatten(unit, tensors[0].name)
+        elif all(in_flat) and (op in ELEMENTWISE or op in FUSABLE):
+            flat.derive(node.name, ins)
         else:
-            raise Refuse("it reads the Cx1x1 maps of a 1x1 adaptive pool, which archc's global_avgpool gives as a vector")
+            flat.keep([t.name for t, f in zip(tensors, in_flat, strict=True) if f])
     if op == "global_avgpool" and len(_shape(node)) == 4:
-        flat.add(node.name)
+        flat.pool(unit)
     if op in ("conv", "maxpool", "avgpool", "lrn") and rank != 4:
         raise Refuse(f"{op} needs NxCxHxW input; it gets rank {rank}")
     if op == "dense" and rank != 2:
@@ -252,10 +322,21 @@ def _unit(node: Any, mods: dict[str, Any], flat: set[str]) -> Unit:
     return unit
 
 
+def _multipliable(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
+    """One shape, or maps and a per-map scale (either way round): what archc's multiply broadcasts."""
+    return a == b or any(len(x) == 4 and y == (*x[:2], 1, 1) for x, y in ((a, b), (b, a)))
+
+
 def _module(m: Any, rank: int, in_shape: tuple[int, ...]) -> tuple[str, list[tuple[str, Any]]]:
     from torch import nn
 
     t = type(m)
+    if _is_stochastic_depth(m):
+        if m.mode != "row":
+            raise Refuse(f"mode={m.mode!r} drops the whole batch at once; archc's stochastic_depth drops each sample (mode 'row')")
+        if not 0 <= m.p < 1:
+            raise Refuse(f"p={m.p}: archc's stochastic_depth takes a rate from 0 up to 1")
+        return "stochastic_depth", [("rate", float(m.p))]
     if t is nn.Conv2d:
         if m.padding_mode != "zeros":
             raise Refuse(f"padding_mode={m.padding_mode!r}: archc pads with zeros")
@@ -359,6 +440,7 @@ FUNCTIONS: dict[str, str] = {
     "max_pool2d": "maxpool", "avg_pool2d": "avgpool", "adaptive_avg_pool2d": "adaptive",
     "dropout": "dropout", "cat": "concat", "concat": "concat", "concatenate": "concat",
     "add": "add", "iadd": "add", "add_": "add", "contiguous": "identity", "mean": "mean",
+    "mul": "multiply", "multiply": "multiply",
 }  # fmt: skip
 SIGNATURES: dict[str, tuple[tuple[str, Any], ...]] = {
     "maxpool": (("kernel_size", None), ("stride", None), ("padding", 0), ("dilation", 1), ("ceil_mode", False), ("return_indices", False)),
@@ -392,7 +474,7 @@ def _function(node: Any, rank: int) -> tuple[str, list[tuple[str, Any]]]:
         import torch.nn.functional as F
 
         name = {id(F.max_pool2d): "max_pool2d"}.get(id(target), name)
-    known = node.op == "call_method" or target in (operator.add, operator.iadd) or _from_torch(target)
+    known = node.op == "call_method" or target in (operator.add, operator.iadd, operator.mul) or _from_torch(target)
     op = FUNCTIONS.get(name) if known else None
     if op is None:
         raise Refuse("no archc op computes it")
@@ -411,10 +493,10 @@ def _function(node: Any, rank: int) -> tuple[str, list[tuple[str, Any]]]:
             raise Refuse(f"flatten({a['start_dim']}, {a['end_dim']}): archc flattens everything but the batch")
         return "flatten", []
     if op == "mean":
-        dims = a["dim"]
-        if rank == 4 and not a["keepdim"] and dims is not None and sorted(d % 4 for d in dims) == [2, 3]:
-            return "global_avgpool", []
-        raise Refuse("a mean other than over H and W without keepdim")
+        dims = (a["dim"],) if isinstance(a["dim"], int) else a["dim"]
+        if rank == 4 and dims is not None and sorted(d % 4 for d in dims) == [2, 3]:
+            return "global_avgpool", []  # with keepdim, Cx1x1: Pooled decides whether it is `keep`
+        raise Refuse("a mean other than over H and W")
     if op in ("maxpool", "avgpool"):
         return _pool(op, a["kernel_size"], a["stride"], a["padding"], a["ceil_mode"], a.get("dilation", 1),
                      a.get("return_indices", False), a.get("count_include_pad", True), a.get("divisor_override"))  # fmt: skip
