@@ -304,6 +304,55 @@ def test_densenet_style_concat_of_all_features_so_far() -> None:
     assert diff == 0.0 and "layers: repeat 3 { layer() }" in spec, spec
 
 
+class Lambda(nn.Module):
+    """A function as a model (torch.fx traces through it)."""
+
+    def __init__(self, fn: Any) -> None:
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x: Any) -> Any:
+        return self.fn(x)
+
+
+class Shuffles(nn.Module):
+    """ShuffleNetV2's split and channel shuffle, in torchvision's spelling and two others."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(4, 4, 3, padding=1)
+
+    def forward(self, x: Any) -> Any:
+        a, b = x.chunk(2, dim=1)
+        y = torch.cat((a, self.conv(b)), 1)
+        n, c, h, w = y.size()
+        y = torch.transpose(y.view(n, 2, c // 2, h, w), 1, 2).contiguous().view(n, c, h, w)  # torchvision's
+        y = y.reshape(n, 4, 2, h, w).permute(0, 2, 1, 3, 4).flatten(1, 2)
+        p, q = torch.split(y, 4, dim=1)
+        return torch.cat([q, p], 1).flatten(1)
+
+
+def test_channel_split_and_shuffle_round_trip() -> None:
+    torch.manual_seed(0)
+    spec, diff = roundtrip(Shuffles(), (8, 5, 5))
+    assert "shuffle 2" in spec and "shuffle 4" in spec and spec.count("split 2") == 4 and "split 2 part=1" in spec, spec
+    assert diff == 0.0
+
+
+@pytest.mark.parametrize(
+    ("fn", "reason"),
+    [
+        (lambda x: torch.cat(x.chunk(2, 2), 1), "Tensor.chunk: chunk along dim 2: archc's split cuts the maps (dim 1)"),
+        (lambda x: x.chunk(3, 1)[0], "chunk(3) of 8 maps: archc's split cuts them into equal parts"),
+        (lambda x: torch.cat(x.chunk(2, 1), 1), "its parts are used other than one by one"),
+        (lambda x: x.view(1, 2, 4, 4, 4).transpose(1, 3).reshape(1, 8, 4, 4), "Tensor.view: no archc op computes it"),
+    ],
+)
+def test_a_view_or_chunk_that_is_no_shuffle_or_split_is_refused(fn: Any, reason: str) -> None:
+    with pytest.raises(TorchImportError, match=re.escape(reason)):
+        from_torch(Lambda(fn), (8, 4, 4))
+
+
 # -- refusals ---------------------------------------------------------------------------------------
 
 
@@ -437,15 +486,6 @@ def test_squeeze_and_excitation_is_a_multiply() -> None:
     assert spec.count("multiply {") == 3 and spec.count("global_avgpool keep") == 2 and diff == 0.0, spec
 
 
-class Lambda(nn.Module):
-    def __init__(self, fn: Any) -> None:
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, x: Any) -> Any:
-        return self.fn(x)
-
-
 @pytest.mark.parametrize(
     ("fn", "reason"),
     [
@@ -507,6 +547,7 @@ ZOO_INPUT = {"inception_v3": (3, 75, 75)}  # its smallest input: 75x75
     [
         *("resnet18", "resnet50", "densenet121", "squeezenet1_1", "googlenet", "inception_v3", "mobilenet_v2", "mnasnet1_0"),
         *("regnet_x_400mf", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0", "regnet_y_400mf"),  # squeeze-and-excitation
+        "shufflenet_v2_x1_0",  # channel split and shuffle
     ],
 )
 def test_torchvision_model_round_trips(name: str) -> None:

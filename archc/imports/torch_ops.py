@@ -56,6 +56,8 @@ POSITIONAL = {
     "leaky_relu": ("slope",),
     "elu": ("alpha",),
     "stochastic_depth": ("rate",),
+    "split": ("parts",),
+    "shuffle": ("groups",),
 }
 DEFAULTS: dict[tuple[str, str], Any] = {
     ("conv", "stride"): 1,
@@ -71,6 +73,7 @@ DEFAULTS: dict[tuple[str, str], Any] = {
     ("batchnorm", "momentum"): 0.1,
     ("dense", "bias"): True,
     ("global_avgpool", "keep"): False,
+    ("split", "part"): 0,
 }
 FLAGS = frozenset({"ceil", "keep"})  # options a printed layer writes as a bare word when true
 MERGES = frozenset({"add", "concat", "multiply"})
@@ -152,6 +155,7 @@ def trace(module: Any, shape: tuple[int, ...]) -> tuple[dict[str, Unit], str, st
     units: dict[str, Unit] = {}
     refusals: list[Refusal] = []
     flat = Pooled()
+    reshaped = Reshapes(gm)
     seen: set[str] = set()
     entry = exit_ = ""
     for node in gm.graph.nodes:
@@ -166,10 +170,14 @@ def trace(module: Any, shape: tuple[int, ...]) -> tuple[dict[str, Unit], str, st
                 flat.keep([out.name])  # a model returning Cx1x1 maps returns them as maps
                 exit_ = out.name
             continue
+        if node.name in reshaped.skip:
+            continue
         stack = tuple(p for p, _ in (node.meta.get("nn_module_stack") or {}).values() if p != node.target)
         where = node.target if node.op == "call_module" else (stack[-1] if stack else "(the model)")
         try:
-            unit = _unit(node, mods, flat)
+            if node.name in reshaped.refused:
+                raise Refuse(reshaped.refused[node.name])
+            unit = _unit(node, mods, flat, reshaped.units.get(node.name))
             _check_inplace(node, mods)
         except Refuse as why:
             refusals.append(Refusal(where, _op_name(node, mods), str(why)))
@@ -236,6 +244,106 @@ def _square(v: tuple[int, int]) -> Any:
     return v[0] if v[0] == v[1] else v
 
 
+class Reshapes:
+    """The view and chunk patterns that are archc ops, found before the graph is read node by node.
+
+    torchvision's `channel_shuffle` traces as `x.size()`, a view to (N, g, C/g, H, W), a transpose
+    of axes 1 and 2, `contiguous()` and a view back to (N, C, H, W): the last view is `shuffle g`
+    reading x, the others compute nothing archc states (`skip`). `x.chunk(P, 1)` (or an even
+    `x.split(C/P, 1)`) traces as the chunk and a getitem per part: each getitem is `split P part=K`
+    reading x. The patterns are matched on the shapes the trace measured, which is exact for the
+    spec's one input shape; a view or chunk that matches no pattern is refused as before, and the
+    shape arithmetic (`size`, its items, `//`) is skipped only where it feeds a matched view."""
+
+    def __init__(self, gm: Any) -> None:
+        self.skip: set[str] = set()
+        self.units: dict[str, tuple[str, list[tuple[str, Any]], Any]] = {}  # node → (op, slots, the tensor it reads)
+        self.refused: dict[str, str] = {}
+        nodes = list(gm.graph.nodes)
+        for node in nodes:
+            if _is_call(node, "chunk", "split"):
+                self._chunk(node)
+            elif _is_call(node, "view", "reshape", "flatten"):
+                self._shuffle(node)
+        for node in reversed(nodes):  # users before what they read
+            arithmetic = node.op in ("call_method", "call_function") and "tensor_meta" not in node.meta
+            if arithmetic and node.users and all(u.name in self.skip or u.name in self.units for u in node.users):
+                self.skip.add(node.name)
+
+    def _chunk(self, node: Any) -> None:
+        import torch.fx
+
+        x = node.args[0]
+        shape = _shape(x) if isinstance(x, torch.fx.Node) else ()
+        size = (
+            node.args[1]
+            if len(node.args) > 1
+            else next((node.kwargs[k] for k in ("chunks", "split_size", "split_size_or_sections") if k in node.kwargs), None)
+        )
+        dim = node.args[2] if len(node.args) > 2 else node.kwargs.get("dim", 0)
+        what = str(node.target) if isinstance(node.target, str) else getattr(node.target, "__name__", "chunk")
+        if len(shape) < 2 or not isinstance(dim, int) or dim % len(shape) != 1:
+            self.refused[node.name] = f"{what} along dim {dim}: archc's split cuts the maps (dim 1)"
+            return
+        c = shape[1]
+        if what == "chunk":
+            parts = size if isinstance(size, int) and size > 0 and c % size == 0 else 0
+        elif isinstance(size, int):
+            parts = c // size if size > 0 and c % size == 0 else 0
+        else:
+            sizes = list(size) if isinstance(size, list | tuple) else []
+            parts = len(sizes) if sizes and all(isinstance(k, int) for k in sizes) and len(set(sizes)) == 1 and sum(sizes) == c else 0
+        if not parts:
+            self.refused[node.name] = f"{what}({size!r}) of {c} maps: archc's split cuts them into equal parts"
+            return
+        users = list(node.users)
+        if not all(u.target is operator.getitem and isinstance(u.args[1], int) and -parts <= u.args[1] < parts for u in users):
+            self.refused[node.name] = f"its parts are used other than one by one (x.{what}(...)[k]), which archc's split states"
+            return
+        self.skip.add(node.name)
+        for u in users:
+            self.units[u.name] = ("split", [("parts", parts), ("part", u.args[1] % parts)], x)
+
+    def _shuffle(self, last: Any) -> None:
+        out = _shape(last)
+        node = _single(last.args[0] if last.args else None)
+        if node is not None and _is_call(node, "contiguous"):
+            node = _single(node.args[0], node)
+        if node is None or len(out) != 4 or not _is_call(node, "transpose", "permute", "swapaxes"):
+            return
+        args = node.args[1:]
+        if len(args) == 1 and isinstance(args[0], list | tuple):
+            args = tuple(args[0])
+        swaps = _is_call(node, "permute") and tuple(a % 5 for a in args) == (0, 2, 1, 3, 4)
+        swaps |= not _is_call(node, "permute") and len(args) == 2 and {a % 5 for a in args if isinstance(a, int)} == {1, 2}
+        first = _single(node.args[0], node)
+        if not swaps or first is None or not _is_call(first, "view", "reshape"):
+            return
+        x = first.args[0]
+        n, c, h, w = out
+        grouped = _shape(first)
+        if _shape(x) != out or len(grouped) != 5 or grouped[0] != n or grouped[3:] != (h, w) or grouped[1] * grouped[2] != c:
+            return
+        self.units[last.name] = ("shuffle", [("groups", grouped[1])], x)
+        self.skip |= {first.name, node.name, *(a.name for a in last.args[:1] if a is not node)}
+
+
+def _is_call(node: Any, *names: str) -> bool:
+    """A call of Tensor.NAME or torch.NAME for one of the names."""
+    if node.op == "call_method":
+        return node.target in names
+    return node.op == "call_function" and _from_torch(node.target) and getattr(node.target, "__name__", "") in names
+
+
+def _single(node: Any, user: Any = None) -> Any:
+    """The node, when it is one and only `user` (or one node) reads it."""
+    import torch.fx
+
+    if not isinstance(node, torch.fx.Node) or len(node.users) != 1 or (user is not None and user not in node.users):
+        return None
+    return node
+
+
 class Pooled:
     """The values torch holds as Cx1x1 maps after a 1x1 adaptive pool (or a mean with keepdim)
     that archc holds as the C vector of a plain `global_avgpool`, as long as nothing reads them as
@@ -284,7 +392,7 @@ class Pooled:
 ELEMENTWISE = frozenset({"add", "concat", "multiply", "dropout", "identity", "leaky_relu", "elu", "softmax", "split"})
 
 
-def _unit(node: Any, mods: dict[str, Any], flat: Pooled) -> Unit:
+def _unit(node: Any, mods: dict[str, Any], flat: Pooled, reshaped: tuple[str, list[tuple[str, Any]], Any] | None = None) -> Unit:
     import torch.fx
 
     if node.op == "get_attr":
@@ -293,10 +401,15 @@ def _unit(node: Any, mods: dict[str, Any], flat: Pooled) -> Unit:
     lists = [a for a in node.args if isinstance(a, list | tuple)]
     for lst in lists:
         tensors += [a for a in lst if isinstance(a, torch.fx.Node)]
+    if reshaped is not None:  # a channel shuffle's last view, or one part of a chunk: it reads the tensor they take apart
+        tensors = [reshaped[2]]
     ins = [t.name for t in tensors]
     in_flat = [t.name in flat for t in tensors]
     rank = len(_shape(tensors[0])) if tensors else 0
-    if node.op == "call_module":
+    if reshaped is not None:
+        op, slots = reshaped[0], reshaped[1]
+        unit = Unit(node.name, op, ins, slots)
+    elif node.op == "call_module":
         op, slots = _module(mods[node.target], rank, _shape(tensors[0]) if tensors else ())
         unit = Unit(node.name, op, ins[:1], slots, path=node.target)
     else:
