@@ -520,6 +520,17 @@ def test_torchvision_squeeze_excitation_and_stochastic_depth() -> None:
         from_torch(nn.Sequential(ops.StochasticDepth(0.1, "batch")), (3, 4, 4))
 
 
+def test_layer_norms_over_the_maps_or_a_vector() -> None:
+    norm2d = _torchvision().models.convnext.LayerNorm2d
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), norm2d(4, eps=1e-6), nn.Conv2d(4, 4, 1), nn.Flatten(), nn.LayerNorm(64), nn.Linear(64, 3))
+    spec, diff = roundtrip(model, (3, 6, 6))
+    assert "layernorm_1: layernorm eps=1e-06" in spec and "layernorm_4: layernorm\n" in spec, spec
+    assert diff < 1e-6  # not 0: archc's LayerNorm2d hands the next conv a contiguous tensor, torchvision's a permuted one
+    with pytest.raises(TorchImportError, match=re.escape("layer norm over (6, 6) of a rank-4 tensor")):
+        from_torch(nn.Sequential(nn.LayerNorm((6, 6))), (3, 6, 6))
+
+
 def test_import_callable_resolves_a_factory_and_archc_alone_imports_no_torch() -> None:
     with pytest.raises(ValueError, match=re.escape("PACKAGE.MODULE:CALLABLE")):
         import_callable("torchvision.models.resnet18", (3, 64, 64))

@@ -74,12 +74,13 @@ DEFAULTS: dict[tuple[str, str], Any] = {
     ("dense", "bias"): True,
     ("global_avgpool", "keep"): False,
     ("split", "part"): 0,
+    ("layernorm", "eps"): 1e-5,
 }
 FLAGS = frozenset({"ceil", "keep"})  # options a printed layer writes as a bare word when true
 MERGES = frozenset({"add", "concat", "multiply"})
 FUSABLE = frozenset({"relu", "relu6", "silu", "hardswish", "hardsigmoid", "tanh", "sigmoid", "gelu"})
 TAKES_ACTIVATION = frozenset({"conv", "dense", "batchnorm"})
-STATEFUL = frozenset({"conv", "batchnorm", "dense", "prelu"})
+STATEFUL = frozenset({"conv", "batchnorm", "dense", "prelu", "layernorm"})
 
 
 def text(value: Any, key: str) -> str:
@@ -107,21 +108,26 @@ def is_leaf(m: Any) -> bool:
     return bool(_tracer().is_leaf_module(m, ""))
 
 
-def _is_stochastic_depth(m: Any) -> bool:
-    """torchvision.ops.StochasticDepth, known by name so that torchvision need not be imported."""
+# torchvision's modules that are archc ops, known by class and module so that torchvision need
+# not be imported: StochasticDepth traced through is a call of `stochastic_depth(x, p, mode,
+# self.training)` whose training flag is fixed at False, which cannot be told from a call that
+# never drops (as a module it reads `self.training` when run); ConvNeXt's LayerNorm2d traced
+# through is a permute, an F.layer_norm reading the module's own weight and a permute back.
+TORCHVISION_LEAVES = {"StochasticDepth": "torchvision.ops", "LayerNorm2d": "torchvision.models.convnext"}
+
+
+def _torchvision_leaf(m: Any) -> str | None:
     t = type(m)
-    return t.__name__ == "StochasticDepth" and t.__module__.startswith("torchvision.ops")
+    return t.__name__ if t.__module__.startswith(TORCHVISION_LEAVES.get(t.__name__, "\0")) else None
 
 
 def _tracer() -> Any:
-    """torch.fx's tracer, with torchvision's StochasticDepth as a leaf: traced through, it is a call
-    of `stochastic_depth(x, p, mode, self.training)` whose training flag is fixed at False, which
-    cannot be told from a call that never drops; as a module it reads `self.training` when run."""
+    """torch.fx's tracer, with TORCHVISION_LEAVES as leaf modules."""
     import torch.fx
 
     class Tracer(torch.fx.Tracer):  # type: ignore[misc]
         def is_leaf_module(self, m: Any, qualname: str) -> bool:
-            return _is_stochastic_depth(m) or bool(super().is_leaf_module(m, qualname))
+            return _torchvision_leaf(m) is not None or bool(super().is_leaf_module(m, qualname))
 
     return Tracer()
 
@@ -444,7 +450,17 @@ def _module(m: Any, rank: int, in_shape: tuple[int, ...]) -> tuple[str, list[tup
     from torch import nn
 
     t = type(m)
-    if _is_stochastic_depth(m):
+    if t is nn.LayerNorm or _torchvision_leaf(m) == "LayerNorm2d":
+        maps = t is not nn.LayerNorm  # LayerNorm2d: over the maps at each position
+        if not m.elementwise_affine or m.bias is None:
+            raise Refuse("layer norm without a scale and shift: archc's layernorm has both")
+        if rank != (4 if maps else 2) or tuple(m.normalized_shape) != in_shape[1:2]:
+            raise Refuse(
+                f"layer norm over {tuple(m.normalized_shape)} of a rank-{rank} tensor: archc's layernorm is over the maps"
+                " at each position (LayerNorm2d) or over a vector's features"
+            )
+        return "layernorm", [("eps", float(m.eps))]
+    if _torchvision_leaf(m) == "StochasticDepth":
         if m.mode != "row":
             raise Refuse(f"mode={m.mode!r} drops the whole batch at once; archc's stochastic_depth drops each sample (mode 'row')")
         if not 0 <= m.p < 1:
