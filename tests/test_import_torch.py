@@ -19,22 +19,10 @@ nn = torch.nn
 F = torch.nn.functional
 
 from archc.imports.from_torch import TorchImportError, from_torch, import_callable, import_torch  # noqa: E402
+from tests.zoo import torchvision as _torchvision  # noqa: E402  (importable under the CPU torch)
 
 ROOT = Path(__file__).resolve().parents[1]
 TOLERANCE = 1e-5  # of the output's scale
-
-
-def _torchvision() -> Any:
-    """torchvision 0.28.0 under the CPU torch: its fake-kernel registrations name ops the CPU
-    build never registered (shared/reference/environment.md), so they are no-ops while importing."""
-    if "torchvision" not in sys.modules:
-        real = torch.library.register_fake
-        torch.library.register_fake = lambda *a, **k: lambda f: f
-        try:
-            import torchvision  # noqa: F401
-        finally:
-            torch.library.register_fake = real
-    return sys.modules["torchvision"]
 
 
 def _calibrate(model: Any, seed: int = 0) -> None:
@@ -316,6 +304,55 @@ def test_densenet_style_concat_of_all_features_so_far() -> None:
     assert diff == 0.0 and "layers: repeat 3 { layer() }" in spec, spec
 
 
+class Lambda(nn.Module):
+    """A function as a model (torch.fx traces through it)."""
+
+    def __init__(self, fn: Any) -> None:
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x: Any) -> Any:
+        return self.fn(x)
+
+
+class Shuffles(nn.Module):
+    """ShuffleNetV2's split and channel shuffle, in torchvision's spelling and two others."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(4, 4, 3, padding=1)
+
+    def forward(self, x: Any) -> Any:
+        a, b = x.chunk(2, dim=1)
+        y = torch.cat((a, self.conv(b)), 1)
+        n, c, h, w = y.size()
+        y = torch.transpose(y.view(n, 2, c // 2, h, w), 1, 2).contiguous().view(n, c, h, w)  # torchvision's
+        y = y.reshape(n, 4, 2, h, w).permute(0, 2, 1, 3, 4).flatten(1, 2)
+        p, q = torch.split(y, 4, dim=1)
+        return torch.cat([q, p], 1).flatten(1)
+
+
+def test_channel_split_and_shuffle_round_trip() -> None:
+    torch.manual_seed(0)
+    spec, diff = roundtrip(Shuffles(), (8, 5, 5))
+    assert "shuffle 2" in spec and "shuffle 4" in spec and spec.count("split 2") == 4 and "split 2 part=1" in spec, spec
+    assert diff == 0.0
+
+
+@pytest.mark.parametrize(
+    ("fn", "reason"),
+    [
+        (lambda x: torch.cat(x.chunk(2, 2), 1), "Tensor.chunk: chunk along dim 2: archc's split cuts the maps (dim 1)"),
+        (lambda x: x.chunk(3, 1)[0], "chunk(3) of 8 maps: archc's split cuts them into equal parts"),
+        (lambda x: torch.cat(x.chunk(2, 1), 1), "its parts are used other than one by one"),
+        (lambda x: x.view(1, 2, 4, 4, 4).transpose(1, 3).reshape(1, 8, 4, 4), "Tensor.view: no archc op computes it"),
+    ],
+)
+def test_a_view_or_chunk_that_is_no_shuffle_or_split_is_refused(fn: Any, reason: str) -> None:
+    with pytest.raises(TorchImportError, match=re.escape(reason)):
+        from_torch(Lambda(fn), (8, 4, 4))
+
+
 # -- refusals ---------------------------------------------------------------------------------------
 
 
@@ -421,10 +458,77 @@ def test_what_the_trace_cannot_state_is_refused(model: Any, reason: str) -> None
         from_torch(model, (3, 8, 8))
 
 
-def test_a_spatial_op_after_a_1x1_adaptive_pool_is_refused() -> None:
-    model = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(3, 3, 1))
-    with pytest.raises(TorchImportError, match="Cx1x1 maps"):
-        from_torch(model, (3, 8, 8))
+def test_a_1x1_adaptive_pool_read_as_maps_keeps_them() -> None:
+    torch.manual_seed(0)
+    spec, diff = roundtrip(nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(3, 4, 1), nn.Flatten()), (3, 8, 8))
+    assert "global_avgpool keep" in spec and "flatten" in spec and diff == 0.0, spec
+    spec, _ = roundtrip(nn.Sequential(nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(1)), (3, 8, 8))  # returned as Cx1x1 maps
+    assert "global_avgpool keep" in spec, spec
+
+
+class Excite(nn.Module):
+    """Squeeze-and-excitation in its spellings: a pooled gate times the maps, either way round."""
+
+    def __init__(self, c: int) -> None:
+        super().__init__()
+        self.fc1, self.fc2, self.fc3 = nn.Conv2d(c, 2, 1), nn.Conv2d(2, c, 1), nn.Conv2d(c, c, 1)
+
+    def forward(self, x: Any) -> Any:
+        gate = torch.sigmoid(self.fc2(F.relu(self.fc1(F.adaptive_avg_pool2d(x, 1)))))
+        y = torch.mul(x, gate)
+        y = F.hardsigmoid(self.fc3(y.mean((2, 3), keepdim=True))).mul(y)
+        return (y * y).flatten(1)  # same shapes multiply too
+
+
+def test_squeeze_and_excitation_is_a_multiply() -> None:
+    torch.manual_seed(0)
+    spec, diff = roundtrip(Excite(6), (6, 5, 5))
+    assert spec.count("multiply {") == 3 and spec.count("global_avgpool keep") == 2 and diff == 0.0, spec
+
+
+@pytest.mark.parametrize(
+    ("fn", "reason"),
+    [
+        (lambda x: x * 2, "no constants"),
+        (lambda x: x * x[:, :1], "NxCx1x1 scale"),
+        (lambda x: x * x.mean(1), "a mean other than over H and W"),
+    ],
+)
+def test_a_multiply_archc_cannot_broadcast_is_refused(fn: Any, reason: str) -> None:
+    with pytest.raises(TorchImportError, match=re.escape(reason)):
+        from_torch(Lambda(fn), (3, 4, 4))
+
+
+def test_torchvision_squeeze_excitation_and_stochastic_depth() -> None:
+    ops = _torchvision().ops
+
+    class Residual(nn.Module):
+        def __init__(self, c: int, p: float) -> None:
+            super().__init__()
+            self.block = nn.Sequential(nn.Conv2d(c, c, 3, padding=1), ops.SqueezeExcitation(c, 2, nn.SiLU))
+            self.stochastic_depth = ops.StochasticDepth(p, "row")
+
+        def forward(self, x: Any) -> Any:
+            return self.stochastic_depth(self.block(x)) + x
+
+    torch.manual_seed(0)
+    spec, diff = roundtrip(nn.Sequential(Residual(4, 0.0), Residual(4, 0.1), nn.Flatten()), (4, 6, 6))
+    assert "stochastic_depth: stochastic_depth rate" in spec and "fc1: conv 2 1x1 silu" in spec and diff == 0.0, spec
+    assert "residual_1: residual(0.1)" in spec
+    assert "multiply {" in spec and "global_avgpool keep" in spec
+    with pytest.raises(TorchImportError, match=re.escape("stochastic_depth drops each sample (mode 'row')")):
+        from_torch(nn.Sequential(ops.StochasticDepth(0.1, "batch")), (3, 4, 4))
+
+
+def test_layer_norms_over_the_maps_or_a_vector() -> None:
+    norm2d = _torchvision().models.convnext.LayerNorm2d
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), norm2d(4, eps=1e-6), nn.Conv2d(4, 4, 1), nn.Flatten(), nn.LayerNorm(64), nn.Linear(64, 3))
+    spec, diff = roundtrip(model, (3, 6, 6))
+    assert "layernorm_1: layernorm eps=1e-06" in spec and "layernorm_4: layernorm\n" in spec, spec
+    assert diff < 1e-6  # not 0: archc's LayerNorm2d hands the next conv a contiguous tensor, torchvision's a permuted one
+    with pytest.raises(TorchImportError, match=re.escape("layer norm over (6, 6) of a rank-4 tensor")):
+        from_torch(nn.Sequential(nn.LayerNorm((6, 6))), (3, 6, 6))
 
 
 def test_import_callable_resolves_a_factory_and_archc_alone_imports_no_torch() -> None:
@@ -451,7 +555,11 @@ ZOO_INPUT = {"inception_v3": (3, 75, 75)}  # its smallest input: 75x75
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "name",
-    ["resnet18", "resnet50", "densenet121", "squeezenet1_1", "googlenet", "inception_v3", "mobilenet_v2", "mnasnet1_0", "regnet_x_400mf"],
+    [
+        *("resnet18", "resnet50", "densenet121", "squeezenet1_1", "googlenet", "inception_v3", "mobilenet_v2", "mnasnet1_0"),
+        *("regnet_x_400mf", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0", "regnet_y_400mf"),  # squeeze-and-excitation
+        "shufflenet_v2_x1_0",  # channel split and shuffle
+    ],
 )
 def test_torchvision_model_round_trips(name: str) -> None:
     tv = _torchvision()

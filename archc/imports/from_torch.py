@@ -222,8 +222,8 @@ class Printer:
                 kernel = v
             if key in torch_ops.POSITIONAL.get(u.op, ()):
                 words.append(text)
-            elif key == "ceil" and literal:
-                words.append("ceil")
+            elif key in torch_ops.FLAGS and literal:
+                words.append(key)
             else:
                 words.append(f"{key}={text}")
         if u.activation:

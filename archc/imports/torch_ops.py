@@ -55,6 +55,9 @@ POSITIONAL = {
     "lrn": ("size",),
     "leaky_relu": ("slope",),
     "elu": ("alpha",),
+    "stochastic_depth": ("rate",),
+    "split": ("parts",),
+    "shuffle": ("groups",),
 }
 DEFAULTS: dict[tuple[str, str], Any] = {
     ("conv", "stride"): 1,
@@ -69,10 +72,15 @@ DEFAULTS: dict[tuple[str, str], Any] = {
     ("batchnorm", "eps"): 1e-5,
     ("batchnorm", "momentum"): 0.1,
     ("dense", "bias"): True,
+    ("global_avgpool", "keep"): False,
+    ("split", "part"): 0,
+    ("layernorm", "eps"): 1e-5,
 }
+FLAGS = frozenset({"ceil", "keep"})  # options a printed layer writes as a bare word when true
+MERGES = frozenset({"add", "concat", "multiply"})
 FUSABLE = frozenset({"relu", "relu6", "silu", "hardswish", "hardsigmoid", "tanh", "sigmoid", "gelu"})
 TAKES_ACTIVATION = frozenset({"conv", "dense", "batchnorm"})
-STATEFUL = frozenset({"conv", "batchnorm", "dense", "prelu"})
+STATEFUL = frozenset({"conv", "batchnorm", "dense", "prelu", "layernorm"})
 
 
 def text(value: Any, key: str) -> str:
@@ -97,9 +105,31 @@ def is_container(m: Any) -> bool:
 
 
 def is_leaf(m: Any) -> bool:
+    return bool(_tracer().is_leaf_module(m, ""))
+
+
+# torchvision's modules that are archc ops, known by class and module so that torchvision need
+# not be imported: StochasticDepth traced through is a call of `stochastic_depth(x, p, mode,
+# self.training)` whose training flag is fixed at False, which cannot be told from a call that
+# never drops (as a module it reads `self.training` when run); ConvNeXt's LayerNorm2d traced
+# through is a permute, an F.layer_norm reading the module's own weight and a permute back.
+TORCHVISION_LEAVES = {"StochasticDepth": "torchvision.ops", "LayerNorm2d": "torchvision.models.convnext"}
+
+
+def _torchvision_leaf(m: Any) -> str | None:
+    t = type(m)
+    return t.__name__ if t.__module__.startswith(TORCHVISION_LEAVES.get(t.__name__, "\0")) else None
+
+
+def _tracer() -> Any:
+    """torch.fx's tracer, with TORCHVISION_LEAVES as leaf modules."""
     import torch.fx
 
-    return bool(torch.fx.Tracer().is_leaf_module(m, ""))
+    class Tracer(torch.fx.Tracer):  # type: ignore[misc]
+        def is_leaf_module(self, m: Any, qualname: str) -> bool:
+            return _torchvision_leaf(m) is not None or bool(super().is_leaf_module(m, qualname))
+
+    return Tracer()
 
 
 def trace(module: Any, shape: tuple[int, ...]) -> tuple[dict[str, Unit], str, str]:
@@ -111,7 +141,9 @@ def trace(module: Any, shape: tuple[int, ...]) -> tuple[dict[str, Unit], str, st
     was = module.training
     module.eval()
     try:
-        gm = torch.fx.symbolic_trace(module)
+        tracer = _tracer()
+        graph = tracer.trace(module)
+        gm = torch.fx.GraphModule(tracer.root, graph, type(module).__name__)
         inputs = [n.name for n in gm.graph.nodes if n.op == "placeholder" and not n.args]  # those without a default
         if len(inputs) == 1:
             with torch.no_grad(), warnings.catch_warnings():
@@ -128,7 +160,8 @@ def trace(module: Any, shape: tuple[int, ...]) -> tuple[dict[str, Unit], str, st
     mods = dict(module.named_modules())
     units: dict[str, Unit] = {}
     refusals: list[Refusal] = []
-    flat: set[str] = set()  # values archc holds as C while torch holds Cx1x1
+    flat = Pooled()
+    reshaped = Reshapes(gm)
     seen: set[str] = set()
     entry = exit_ = ""
     for node in gm.graph.nodes:
@@ -139,15 +172,18 @@ def trace(module: Any, shape: tuple[int, ...]) -> tuple[dict[str, Unit], str, st
             out = node.args[0]
             if not isinstance(out, torch.fx.Node):
                 refusals.append(Refusal("(the model)", "forward", "it returns more than one tensor"))
-            elif out.name in flat:
-                refusals.append(Refusal("(the model)", "forward", "it returns Cx1x1 maps, which archc's global_avgpool gives as a vector"))
             else:
+                flat.keep([out.name])  # a model returning Cx1x1 maps returns them as maps
                 exit_ = out.name
+            continue
+        if node.name in reshaped.skip:
             continue
         stack = tuple(p for p, _ in (node.meta.get("nn_module_stack") or {}).values() if p != node.target)
         where = node.target if node.op == "call_module" else (stack[-1] if stack else "(the model)")
         try:
-            unit = _unit(node, mods, flat)
+            if node.name in reshaped.refused:
+                raise Refuse(reshaped.refused[node.name])
+            unit = _unit(node, mods, flat, reshaped.units.get(node.name))
             _check_inplace(node, mods)
         except Refuse as why:
             refusals.append(Refusal(where, _op_name(node, mods), str(why)))
@@ -214,7 +250,155 @@ def _square(v: tuple[int, int]) -> Any:
     return v[0] if v[0] == v[1] else v
 
 
-def _unit(node: Any, mods: dict[str, Any], flat: set[str]) -> Unit:
+class Reshapes:
+    """The view and chunk patterns that are archc ops, found before the graph is read node by node.
+
+    torchvision's `channel_shuffle` traces as `x.size()`, a view to (N, g, C/g, H, W), a transpose
+    of axes 1 and 2, `contiguous()` and a view back to (N, C, H, W): the last view is `shuffle g`
+    reading x, the others compute nothing archc states (`skip`). `x.chunk(P, 1)` (or an even
+    `x.split(C/P, 1)`) traces as the chunk and a getitem per part: each getitem is `split P part=K`
+    reading x. The patterns are matched on the shapes the trace measured, which is exact for the
+    spec's one input shape; a view or chunk that matches no pattern is refused as before, and the
+    shape arithmetic (`size`, its items, `//`) is skipped only where it feeds a matched view."""
+
+    def __init__(self, gm: Any) -> None:
+        self.skip: set[str] = set()
+        self.units: dict[str, tuple[str, list[tuple[str, Any]], Any]] = {}  # node → (op, slots, the tensor it reads)
+        self.refused: dict[str, str] = {}
+        nodes = list(gm.graph.nodes)
+        for node in nodes:
+            if _is_call(node, "chunk", "split"):
+                self._chunk(node)
+            elif _is_call(node, "view", "reshape", "flatten"):
+                self._shuffle(node)
+        for node in reversed(nodes):  # users before what they read
+            arithmetic = node.op in ("call_method", "call_function") and "tensor_meta" not in node.meta
+            if arithmetic and node.users and all(u.name in self.skip or u.name in self.units for u in node.users):
+                self.skip.add(node.name)
+
+    def _chunk(self, node: Any) -> None:
+        import torch.fx
+
+        x = node.args[0]
+        shape = _shape(x) if isinstance(x, torch.fx.Node) else ()
+        size = (
+            node.args[1]
+            if len(node.args) > 1
+            else next((node.kwargs[k] for k in ("chunks", "split_size", "split_size_or_sections") if k in node.kwargs), None)
+        )
+        dim = node.args[2] if len(node.args) > 2 else node.kwargs.get("dim", 0)
+        what = str(node.target) if isinstance(node.target, str) else getattr(node.target, "__name__", "chunk")
+        if len(shape) < 2 or not isinstance(dim, int) or dim % len(shape) != 1:
+            self.refused[node.name] = f"{what} along dim {dim}: archc's split cuts the maps (dim 1)"
+            return
+        c = shape[1]
+        if what == "chunk":
+            parts = size if isinstance(size, int) and size > 0 and c % size == 0 else 0
+        elif isinstance(size, int):
+            parts = c // size if size > 0 and c % size == 0 else 0
+        else:
+            sizes = list(size) if isinstance(size, list | tuple) else []
+            parts = len(sizes) if sizes and all(isinstance(k, int) for k in sizes) and len(set(sizes)) == 1 and sum(sizes) == c else 0
+        if not parts:
+            self.refused[node.name] = f"{what}({size!r}) of {c} maps: archc's split cuts them into equal parts"
+            return
+        users = list(node.users)
+        if not all(u.target is operator.getitem and isinstance(u.args[1], int) and -parts <= u.args[1] < parts for u in users):
+            self.refused[node.name] = f"its parts are used other than one by one (x.{what}(...)[k]), which archc's split states"
+            return
+        self.skip.add(node.name)
+        for u in users:
+            self.units[u.name] = ("split", [("parts", parts), ("part", u.args[1] % parts)], x)
+
+    def _shuffle(self, last: Any) -> None:
+        out = _shape(last)
+        node = _single(last.args[0] if last.args else None)
+        if node is not None and _is_call(node, "contiguous"):
+            node = _single(node.args[0], node)
+        if node is None or len(out) != 4 or not _is_call(node, "transpose", "permute", "swapaxes"):
+            return
+        args = node.args[1:]
+        if len(args) == 1 and isinstance(args[0], list | tuple):
+            args = tuple(args[0])
+        swaps = _is_call(node, "permute") and tuple(a % 5 for a in args) == (0, 2, 1, 3, 4)
+        swaps |= not _is_call(node, "permute") and len(args) == 2 and {a % 5 for a in args if isinstance(a, int)} == {1, 2}
+        first = _single(node.args[0], node)
+        if not swaps or first is None or not _is_call(first, "view", "reshape"):
+            return
+        x = first.args[0]
+        n, c, h, w = out
+        grouped = _shape(first)
+        if _shape(x) != out or len(grouped) != 5 or grouped[0] != n or grouped[3:] != (h, w) or grouped[1] * grouped[2] != c:
+            return
+        self.units[last.name] = ("shuffle", [("groups", grouped[1])], x)
+        self.skip |= {first.name, node.name, *(a.name for a in last.args[:1] if a is not node)}
+
+
+def _is_call(node: Any, *names: str) -> bool:
+    """A call of Tensor.NAME or torch.NAME for one of the names."""
+    if node.op == "call_method":
+        return node.target in names
+    return node.op == "call_function" and _from_torch(node.target) and getattr(node.target, "__name__", "") in names
+
+
+def _single(node: Any, user: Any = None) -> Any:
+    """The node, when it is one and only `user` (or one node) reads it."""
+    import torch.fx
+
+    if not isinstance(node, torch.fx.Node) or len(node.users) != 1 or (user is not None and user not in node.users):
+        return None
+    return node
+
+
+class Pooled:
+    """The values torch holds as Cx1x1 maps after a 1x1 adaptive pool (or a mean with keepdim)
+    that archc holds as the C vector of a plain `global_avgpool`, as long as nothing reads them as
+    maps: a classifier's `pool → flatten → dense` reads best as `global_avgpool; dense`. Once a
+    layer does read one as maps (a squeeze-and-excitation gate's 1x1 conv, a `multiply`, the
+    model's output), the pools it comes from become `global_avgpool keep` and the flattens after
+    them flatten again, so that every value has torch's shape."""
+
+    def __init__(self) -> None:
+        self.origins: dict[str, frozenset[str]] = {}  # value → the pools it comes from
+        self.pools: dict[str, Unit] = {}
+        self.flattens: list[tuple[Unit, frozenset[str]]] = []  # flattens left out, with their input's pools
+
+    def __contains__(self, value: str) -> bool:
+        return value in self.origins
+
+    def pool(self, unit: Unit) -> None:
+        self.pools[unit.id] = unit
+        self.origins[unit.id] = frozenset({unit.id})
+
+    def derive(self, value: str, inputs: list[str]) -> None:
+        self.origins[value] = frozenset().union(*(self.origins[i] for i in inputs))
+
+    def flatten(self, unit: Unit, value: str) -> None:
+        unit.op, unit.slots = "identity", []
+        self.flattens.append((unit, self.origins[value]))
+
+    def keep(self, values: list[str]) -> None:
+        kept = frozenset().union(*(self.origins[v] for v in values if v in self.origins))
+        grown = bool(kept)
+        while grown:  # a value that several pools feed (an add of two) needs every one of them kept
+            grown = False
+            for o in self.origins.values():
+                if o & kept and not o <= kept:
+                    kept, grown = kept | o, True
+        for pid in kept:
+            self.pools[pid].slots = [("keep", True)]
+        self.origins = {v: o for v, o in self.origins.items() if not o & kept}
+        for unit, o in self.flattens:
+            if o <= kept:
+                unit.op = "flatten"
+
+
+# Ops that act on each element alone (or, for concat and split, on whole maps): on Cx1x1 maps and
+# on the C vector archc holds for them, they compute the same values.
+ELEMENTWISE = frozenset({"add", "concat", "multiply", "dropout", "identity", "leaky_relu", "elu", "softmax", "split"})
+
+
+def _unit(node: Any, mods: dict[str, Any], flat: Pooled, reshaped: tuple[str, list[tuple[str, Any]], Any] | None = None) -> Unit:
     import torch.fx
 
     if node.op == "get_attr":
@@ -223,28 +407,33 @@ def _unit(node: Any, mods: dict[str, Any], flat: set[str]) -> Unit:
     lists = [a for a in node.args if isinstance(a, list | tuple)]
     for lst in lists:
         tensors += [a for a in lst if isinstance(a, torch.fx.Node)]
+    if reshaped is not None:  # a channel shuffle's last view, or one part of a chunk: it reads the tensor they take apart
+        tensors = [reshaped[2]]
     ins = [t.name for t in tensors]
     in_flat = [t.name in flat for t in tensors]
     rank = len(_shape(tensors[0])) if tensors else 0
-    if node.op == "call_module":
+    if reshaped is not None:
+        op, slots = reshaped[0], reshaped[1]
+        unit = Unit(node.name, op, ins, slots)
+    elif node.op == "call_module":
         op, slots = _module(mods[node.target], rank, _shape(tensors[0]) if tensors else ())
         unit = Unit(node.name, op, ins[:1], slots, path=node.target)
     else:
         op, slots = _function(node, rank)
-        unit = Unit(node.name, op, ins if op in ("add", "concat") else ins[:1], slots)
+        unit = Unit(node.name, op, ins if op in MERGES else ins[:1], slots)
         if op == "add" and (len(tensors) != 2 or _shape(tensors[0]) != _shape(tensors[1])):
             raise Refuse("add needs two tensors of one shape (no constants, no broadcasting)")
+        if op == "multiply" and (len(tensors) != 2 or not _multipliable(_shape(tensors[0]), _shape(tensors[1]))):
+            raise Refuse("multiply needs two tensors of one shape, or NxCxHxW maps and an NxCx1x1 scale (no constants)")
     if any(in_flat):
-        if op in ("flatten",):
-            unit.op, unit.slots = "identity", []
-        elif op in ("add", "concat", "dropout", "identity") or op in FUSABLE or op in ("leaky_relu", "elu", "softmax"):
-            if not all(in_flat):
-                raise Refuse("it mixes a 1x1 adaptive pool's output with other maps")
-            flat.add(node.name)
+        if op == "flatten":
+            flat.flatten(unit, tensors[0].name)
+        elif all(in_flat) and (op in ELEMENTWISE or op in FUSABLE):
+            flat.derive(node.name, ins)
         else:
-            raise Refuse("it reads the Cx1x1 maps of a 1x1 adaptive pool, which archc's global_avgpool gives as a vector")
+            flat.keep([t.name for t, f in zip(tensors, in_flat, strict=True) if f])
     if op == "global_avgpool" and len(_shape(node)) == 4:
-        flat.add(node.name)
+        flat.pool(unit)
     if op in ("conv", "maxpool", "avgpool", "lrn") and rank != 4:
         raise Refuse(f"{op} needs NxCxHxW input; it gets rank {rank}")
     if op == "dense" and rank != 2:
@@ -252,10 +441,31 @@ def _unit(node: Any, mods: dict[str, Any], flat: set[str]) -> Unit:
     return unit
 
 
+def _multipliable(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
+    """One shape, or maps and a per-map scale (either way round): what archc's multiply broadcasts."""
+    return a == b or any(len(x) == 4 and y == (*x[:2], 1, 1) for x, y in ((a, b), (b, a)))
+
+
 def _module(m: Any, rank: int, in_shape: tuple[int, ...]) -> tuple[str, list[tuple[str, Any]]]:
     from torch import nn
 
     t = type(m)
+    if t is nn.LayerNorm or _torchvision_leaf(m) == "LayerNorm2d":
+        maps = t is not nn.LayerNorm  # LayerNorm2d: over the maps at each position
+        if not m.elementwise_affine or m.bias is None:
+            raise Refuse("layer norm without a scale and shift: archc's layernorm has both")
+        if rank != (4 if maps else 2) or tuple(m.normalized_shape) != in_shape[1:2]:
+            raise Refuse(
+                f"layer norm over {tuple(m.normalized_shape)} of a rank-{rank} tensor: archc's layernorm is over the maps"
+                " at each position (LayerNorm2d) or over a vector's features"
+            )
+        return "layernorm", [("eps", float(m.eps))]
+    if _torchvision_leaf(m) == "StochasticDepth":
+        if m.mode != "row":
+            raise Refuse(f"mode={m.mode!r} drops the whole batch at once; archc's stochastic_depth drops each sample (mode 'row')")
+        if not 0 <= m.p < 1:
+            raise Refuse(f"p={m.p}: archc's stochastic_depth takes a rate from 0 up to 1")
+        return "stochastic_depth", [("rate", float(m.p))]
     if t is nn.Conv2d:
         if m.padding_mode != "zeros":
             raise Refuse(f"padding_mode={m.padding_mode!r}: archc pads with zeros")
@@ -359,6 +569,7 @@ FUNCTIONS: dict[str, str] = {
     "max_pool2d": "maxpool", "avg_pool2d": "avgpool", "adaptive_avg_pool2d": "adaptive",
     "dropout": "dropout", "cat": "concat", "concat": "concat", "concatenate": "concat",
     "add": "add", "iadd": "add", "add_": "add", "contiguous": "identity", "mean": "mean",
+    "mul": "multiply", "multiply": "multiply",
 }  # fmt: skip
 SIGNATURES: dict[str, tuple[tuple[str, Any], ...]] = {
     "maxpool": (("kernel_size", None), ("stride", None), ("padding", 0), ("dilation", 1), ("ceil_mode", False), ("return_indices", False)),
@@ -392,7 +603,7 @@ def _function(node: Any, rank: int) -> tuple[str, list[tuple[str, Any]]]:
         import torch.nn.functional as F
 
         name = {id(F.max_pool2d): "max_pool2d"}.get(id(target), name)
-    known = node.op == "call_method" or target in (operator.add, operator.iadd) or _from_torch(target)
+    known = node.op == "call_method" or target in (operator.add, operator.iadd, operator.mul) or _from_torch(target)
     op = FUNCTIONS.get(name) if known else None
     if op is None:
         raise Refuse("no archc op computes it")
@@ -411,10 +622,10 @@ def _function(node: Any, rank: int) -> tuple[str, list[tuple[str, Any]]]:
             raise Refuse(f"flatten({a['start_dim']}, {a['end_dim']}): archc flattens everything but the batch")
         return "flatten", []
     if op == "mean":
-        dims = a["dim"]
-        if rank == 4 and not a["keepdim"] and dims is not None and sorted(d % 4 for d in dims) == [2, 3]:
-            return "global_avgpool", []
-        raise Refuse("a mean other than over H and W without keepdim")
+        dims = (a["dim"],) if isinstance(a["dim"], int) else a["dim"]
+        if rank == 4 and dims is not None and sorted(d % 4 for d in dims) == [2, 3]:
+            return "global_avgpool", []  # with keepdim, Cx1x1: Pooled decides whether it is `keep`
+        raise Refuse("a mean other than over H and W")
     if op in ("maxpool", "avgpool"):
         return _pool(op, a["kernel_size"], a["stride"], a["padding"], a["ceil_mode"], a.get("dilation", 1),
                      a.get("return_indices", False), a.get("count_include_pad", True), a.get("divisor_override"))  # fmt: skip

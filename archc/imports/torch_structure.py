@@ -241,7 +241,7 @@ class SeriesParallel:
                 v = inp
                 continue
             unit = self.b.units[v]
-            if unit.op in ("add", "concat"):
+            if unit.op in torch_ops.MERGES:
                 fork = max(self.dom[v] - {v}, key=lambda u: -1 if u == self.entry else self.b.order[u])
                 branches: list[tuple[str | None, list[Any]]] = [(None, self.seq(fork, i, root, stack)) for i in unit.inputs]
                 items.append(Merge(unit, branches))
