@@ -160,6 +160,16 @@ CATALOGUE: dict[str, OpDef] = {
                 Option("dilation", DIMS, 1),
                 Option("groups", INT, 1, doc="split input and output maps into towers"),
                 Option("bias", BOOL, True),
+                # One group per input map is DepthwiseConv2D in Keras (MobileNet's weights);
+                # keras.applications' ConvNeXt writes it as Conv2D(groups=C) instead. The same
+                # function, and the same PyTorch model: only the Keras kernel's layout differs.
+                Option(
+                    "keras_kernel",
+                    CHOICE,
+                    "depthwise",
+                    choices=("depthwise", "grouped"),
+                    doc="one group per input map: Keras' DepthwiseConv2D (kh, kw, maps, m), or Conv2D(groups) (kh, kw, 1, filters)",
+                ),
                 DROP,
             ),
             positional=("filters", "kernel"),

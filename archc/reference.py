@@ -230,15 +230,16 @@ def _dense(node: Node, ins: list[Tensor], p: _ParamView, train: bool) -> Tensor:
 
 
 def _pointwise_dense(node: Node, ins: list[Tensor], p: _ParamView, train: bool) -> Tensor:
-    """y[:, :, i, j] = W·x[:, :, i, j] + b: a dense layer over the maps, on the channels-last view and back."""
+    """y[:, :, i, j] = W·x[:, :, i, j] + b: a dense layer over the maps, shared by every position,
+    as one batched product W @ x over the (N, C, H·W) view (the kernel the generated code calls)."""
     import torch
-    import torch.nn.functional as F
 
-    # a contiguous channels-last input: on a strided one, F.linear's result depends on whether
-    # the weight requires grad (matmul folds the batch dimensions or not), as the model's does
-    # and the reference's does not
-    y = F.linear(ins[0].permute(0, 2, 3, 1).contiguous(), p["weight"], p.get("bias"))
-    return y.permute(0, 3, 1, 2).clone(memory_format=torch.contiguous_format)  # as _layernorm
+    x = ins[0]
+    n, c, h, w = x.shape
+    weight, maps = p["weight"].expand(n, -1, -1), x.reshape(n, c, h * w)
+    bias = p.get("bias")
+    y = torch.bmm(weight, maps) if bias is None else torch.baddbmm(bias[:, None], weight, maps)
+    return y.view(n, -1, h, w)
 
 
 def _rbf(node: Node, ins: list[Tensor], p: _ParamView, train: bool) -> Tensor:

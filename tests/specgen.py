@@ -131,6 +131,8 @@ class SpecGen:
             parts.append(f"dilation={dh}" if dh == dw else f"dilation={dh}x{dw}")
         if groups != 1:
             parts.append(f"groups={groups}")
+            if groups == c and r.random() < 0.3:  # keras.applications' ConvNeXt form of a depthwise conv
+                parts.append("keras_kernel=grouped")
         if r.random() < 0.2:
             parts.append("bias=false")
         text = " ".join(parts) + self.act()

@@ -30,23 +30,14 @@ PIXELS = {"ConvNeXtTiny": (128.0, 64.0)}
 # stem apart from specs/vgg16.arch: `archc examples` lists specs by stem).
 NAMES = ("VGG16", "ResNet50", "DenseNet121", "MobileNetV2", "InceptionV3", "ConvNeXtTiny", "MobileNetV3Small", "EfficientNetB0")
 ZOO = [pytest.param(name, marks=pytest.mark.slow) for name in NAMES]
-# Kernels that hold the application's numbers in the application's order but under another
-# shape, as many as there are. keras.applications' ConvNeXt writes its depthwise convs as
-# Conv2D(groups=C), kernel (7, 7, 1, C), and its pointwise convs as Dense layers on the
-# channels-last tensor, kernel (C, 4C); archc's Keras target writes `conv C 7x7 groups=C` as
-# DepthwiseConv2D, kernel (7, 7, C, 1), and `conv 4C 1x1` as Conv2D, kernel (1, 1, C, 4C), and
-# the language has no per-position dense layer on CxHxW maps. The shapes differ only in where
-# their 1s stand, so a reshape carries the weights over; set_weights(app.get_weights()) itself
-# refuses them.
-RESHAPED = {"ConvNeXtTiny": 54}  # 18 blocks: a depthwise and two pointwise kernels each
-# keras.applications' MobileNetV3 gates by ReLU(6.)(x + 3.) * (1/6), the compiled model by Keras'
-# hard_sigmoid, relu6(x + 3) / 6: an ulp apart at the gate, 1e-5 of the logits' scale after
-# eleven blocks of calibrated batch norms. test_mobilenet_v3_differs_only_in_hard_sigmoid_rounding
-# holds the two equal bit for bit once the application gates by Keras' hard_sigmoid.
+# Kernels that would hold the application's numbers in its order but under another shape: none.
+# (ConvNeXtTiny had 54 before `keras_kernel=grouped` and `pointwise_dense`: its depthwise convs
+# as DepthwiseConv2D and its pointwise layers as 1x1 Conv2Ds.)
+RESHAPED: dict[str, int] = {}
 # EfficientNet's second Rescaling multiplies by 1/sqrt(stddev), the spec divides by sqrt(stddev)
 # (`rescale` takes one factor, not one per map): 2 ulps apart after the stem's preprocessing, and
 # the rest of the network bit for bit (test_efficientnet_differs_only_in_the_second_rescaling).
-TOLERANCES = {"MobileNetV3Small": 5e-5, "EfficientNetB0": 5e-5}
+TOLERANCES = {"EfficientNetB0": 5e-5}
 
 
 def spec_path(spec: str) -> str:
@@ -159,28 +150,6 @@ def test_compiled_model_is_the_application(spec: str) -> None:
     assert moved > 0.05 * scale, f"{spec}: the output barely depends on the input ({moved:.3e} at scale {scale:.3e})"
     print(
         f"\n{spec}: {len(want)} weights ({len(reshaped)} reshaped), {app.count_params():,} params, max difference {diff:.2e} (output scale {scale:.2e})"
-    )
-
-
-@pytest.mark.slow
-def test_mobilenet_v3_differs_only_in_hard_sigmoid_rounding() -> None:
-    """With keras.applications' hard_sigmoid, ReLU(6.)(x + 3.) * (1/6), replaced by Keras' own
-    (relu6(x + 3) / 6, what the compiled model's `hardsigmoid` calls), MobileNetV3Small and the
-    compiled spec give the same outputs bit for bit: TOLERANCES' 5e-5 is that rounding alone."""
-    from keras.src.applications import mobilenet_v3
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(mobilenet_v3, "hard_sigmoid", lambda x: keras.layers.Activation("hard_sigmoid")(x))
-        app, compiled = models("MobileNetV3Small")
-    rng = np.random.default_rng(0)
-    calibrate(app, rng.standard_normal((4, SIZE, SIZE, 3)).astype("float32"), rng)
-    compiled.set_weights(app.get_weights())
-    x = rng.standard_normal((2, SIZE, SIZE, 3)).astype("float32")
-    np.testing.assert_array_equal(outputs(compiled, x), outputs(app, x))
-    ours, theirs = mobilenet_v3.hard_sigmoid, keras.activations.hard_sigmoid  # the same function
-    grid = np.linspace(-4, 4, 8001, dtype="float32")
-    np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(ours(keras.ops.convert_to_tensor(grid))), keras.ops.convert_to_numpy(theirs(grid)), rtol=1e-6, atol=1e-7
     )
 
 

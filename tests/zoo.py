@@ -67,7 +67,7 @@ ZOO = [
     Model("regnet_y_400mf", same_keys=2),
     Model("mobilenet_v2"),
     Model("efficientnet_b0", slow=True),
-    Model("convnext_tiny", slow=True),  # its Linear layers act per position: 1x1 convs here (36 weights reshaped)
+    Model("convnext_tiny", slow=True),  # its Linear layers act per position: pointwise_dense
     Model("mobilenet_v3_small"),
     Model("mobilenet_v3_large", slow=True),
     Model("shufflenet_v2_x1_0", same_keys=2),

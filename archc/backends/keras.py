@@ -110,9 +110,10 @@ def depthwise(net: Network, node: Node) -> bool:
     DepthwiseConv2D, with keras.applications' weight layout, rather than a grouped Conv2D.
     TensorFlow's depthwise kernel refuses strides that differ between H and W: those stay a
     grouped Conv2D, which computes the same; and so do groups a network parameter sets, since the
-    builder is written once for every value the parameter may take."""
+    builder is written once for every value the parameter may take. `keras_kernel=grouped` asks
+    for the grouped Conv2D (keras.applications' ConvNeXt)."""
     a = node.attrs
-    if "groups" in node.tainted or "filters" in node.tainted:
+    if "groups" in node.tainted or "filters" in node.tainted or a.get("keras_kernel") == "grouped":
         return False
     maps = net.nodes[node.inputs[0]].shape[0]
     equal_strides = pair(a["stride"])[0] == pair(a["stride"])[1]
