@@ -198,11 +198,13 @@ def _set_activation(opdef: ops.OpDef, arg: ir.Arg, value: ir.Scalar, out: Bound,
 
 def _accepts(option: ops.Option, value: ir.Scalar) -> bool:
     if isinstance(value, _Fraction):  # an expression's fraction: the whole-number slot it lands in says it is one
-        return option.kind in (ops.INT, ops.FLOAT, ops.DIMS, ops.PAD)
+        return option.kind in (ops.INT, ops.FLOAT, ops.FLOATS, ops.DIMS, ops.PAD)
     if option.kind == ops.INT:
         return isinstance(value, int)
     if option.kind == ops.FLOAT:
         return isinstance(value, (int, float))
+    if option.kind == ops.FLOATS:  # by position one number (a list is written as a keyword's value)
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
     if option.kind in (ops.DIMS, ops.PAD):
         return isinstance(value, (int, ir.Dims))
     return False

@@ -325,9 +325,13 @@ CATALOGUE: dict[str, OpDef] = {
         OpDef(
             "rescale",
             "preprocess",
-            "Input preprocessing: y = x·scale + offset (Keras' Rescaling; MobileNetV3 scales pixels to [−1, 1]). No parameters.",
+            "Input preprocessing: y = x·scale + offset (Keras' Rescaling; MobileNetV3 scales pixels to [−1, 1]), with one "
+            "factor for every element or one per channel (EfficientNet's 1/√stddev). No parameters.",
             "rescale scale=0.00784313725490196 offset=-1",
-            options=(Option("scale", FLOAT, required=True, doc="the factor"), Option("offset", FLOAT, 0.0, doc="added after scaling")),
+            options=(
+                Option("scale", FLOATS, required=True, doc="the factor, one for all or one per channel (map or feature)"),
+                Option("offset", FLOAT, 0.0, doc="added after scaling"),
+            ),
             positional=("scale",),
             pointwise=True,
         ),

@@ -255,8 +255,14 @@ def _flatten(node: Node, ins: list[Tensor], p: _ParamView, train: bool) -> Tenso
 
 
 def _rescale(node: Node, ins: list[Tensor], p: _ParamView, train: bool) -> Tensor:
-    """x·scale + offset, every element (Keras' Rescaling)."""
-    return ins[0] * node.attrs["scale"] + node.attrs["offset"]
+    """x·scale + offset, every element (Keras' Rescaling); a scale per channel multiplies its map (or feature)."""
+    import torch
+
+    x, scale = ins[0], node.attrs["scale"]
+    if len(scale) == 1:
+        return x * scale[0] + node.attrs["offset"]
+    factors = torch.tensor(scale, dtype=x.dtype).view(1, -1, *([1] * (x.dim() - 2)))
+    return x * factors + node.attrs["offset"]
 
 
 def _normalize(node: Node, ins: list[Tensor], p: _ParamView, train: bool) -> Tensor:

@@ -455,22 +455,28 @@ def flatten(name: str, attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
 
 
 def rescale(name: str, attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
-    return Outcome(shapes[0])
+    shape = shapes[0]
+    _per_channel(name, "scale", attrs["scale"], shape)
+    return Outcome(shape)
+
+
+def _per_channel(name: str, key: str, values: tuple[float, ...], shape: Shape) -> None:
+    """One value for every channel, or one per channel (map or feature)."""
+    c = shape[0]
+    what = "maps" if len(shape) == 3 else "features"
+    if len(values) not in (1, c):
+        raise ShapeProblem(
+            "channel-count",
+            f"{name} {key} has {len(values)} values, but its {fmt_shape(shape)} input has {c} {what}",
+            f"give one value per {what[:-1]} ({c}), or one value for all",
+            option=key,
+        )
 
 
 def normalize(name: str, attrs: dict[str, Any], shapes: list[Shape]) -> Outcome:
     shape = shapes[0]
-    c = shape[0]
-    what = "maps" if len(shape) == 3 else "features"
     for key in ("mean", "std"):
-        values = attrs[key]
-        if len(values) not in (1, c):
-            raise ShapeProblem(
-                "channel-count",
-                f"{name} {key} has {len(values)} values, but its {fmt_shape(shape)} input has {c} {what}",
-                f"give one value per {what[:-1]} ({c}), or one value for all",
-                option=key,
-            )
+        _per_channel(name, key, attrs[key], shape)
     bad = next((v for v in attrs["std"] if v <= 0), None)
     if bad is not None:
         raise ShapeProblem("option-value", f"{name} std must be above 0, got {bad!r}", "each channel is divided by its std", option="std")

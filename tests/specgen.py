@@ -264,6 +264,9 @@ class SpecGen:
         if kind == "dropout":
             return f"dropout {r.choice(['0.5', '0', '0.1'])}", shape
         if kind == "rescale":
+            if r.random() < 0.3:  # a factor per channel (EfficientNet's 1/sqrt(stddev))
+                factors = ", ".join(str(round(r.uniform(-2, 2), 3)) for _ in range(shape[0]))
+                return f"rescale scale={factors}" + r.choice(["", " offset=0.5"]), shape
             return r.choice(["rescale scale=1/127.5 offset=-1", "rescale scale=1/255", "rescale 2 offset=0.5", "rescale scale=-0.5"]), shape
         if kind == "normalize":
             per = shape[0] if r.random() < 0.7 else 1  # one value per channel, or one for all

@@ -135,7 +135,10 @@ def test_value_diagnostics() -> None:
     assert [e[0] for e in errors("    normalize mean=0, relu, 1 std=1")] == ["option-type"]
     got = errors("    conv 4 3x3 stride=1, 2")  # a list where one value belongs
     assert [e[0] for e in got] == ["option-type"] and "got 1, 2" in got[0][3]
-    assert [e[0] for e in errors("    rescale scale=1, 2")] == ["option-type"]
+    assert [e[0] for e in errors("    rescale scale=1, 2")] == ["channel-count"]  # a factor for all, or one per map (3)
+    assert errors("    rescale scale=1, 2, 0.5 offset=1") == []
+    assert [e[0] for e in errors("    rescale scale=1, relu, 2")] == ["option-type"]
+    assert [e[0] for e in errors("    rescale 2 offset=1, 2")] == ["option-type"]  # the offset is one number
 
 
 def test_module_parameters_in_a_list() -> None:

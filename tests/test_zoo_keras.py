@@ -34,10 +34,11 @@ ZOO = [pytest.param(name, marks=pytest.mark.slow) for name in NAMES]
 # (ConvNeXtTiny had 54 before `keras_kernel=grouped` and `pointwise_dense`: its depthwise convs
 # as DepthwiseConv2D and its pointwise layers as 1x1 Conv2Ds.)
 RESHAPED: dict[str, int] = {}
-# EfficientNet's second Rescaling multiplies by 1/sqrt(stddev), the spec divides by sqrt(stddev)
-# (`rescale` takes one factor, not one per map): 2 ulps apart after the stem's preprocessing, and
-# the rest of the network bit for bit (test_efficientnet_differs_only_in_the_second_rescaling).
-TOLERANCES = {"EfficientNetB0": 5e-5}
+# Tolerances above 1e-5 of the output's scale: none. (EfficientNetB0 and MobileNetV3Small were
+# 1.7e-5 and 1.0e-5 apart while their specs divided where keras.applications multiplies: by
+# sqrt(stddev) with `normalize` before `rescale` took a factor per map, and by 6 in archc's
+# hardsigmoid where the SE gate multiplies by 1/6.)
+TOLERANCES: dict[str, float] = {}
 
 
 def spec_path(spec: str) -> str:
@@ -151,27 +152,6 @@ def test_compiled_model_is_the_application(spec: str) -> None:
     print(
         f"\n{spec}: {len(want)} weights ({len(reshaped)} reshaped), {app.count_params():,} params, max difference {diff:.2e} (output scale {scale:.2e})"
     )
-
-
-@pytest.mark.slow
-def test_efficientnet_differs_only_in_the_second_rescaling() -> None:
-    """EfficientNetB0's stem preprocessing, x * (1/sqrt(stddev)) in the application and
-    x / sqrt(stddev) in the compiled spec, within 2 ulps; from the stem conv on, the same
-    preprocessed input gives the same logits bit for bit."""
-    size = SIZES["EfficientNetB0"]
-    app, compiled = models("EfficientNetB0")
-    rng = np.random.default_rng(0)
-    imagenet_statistics(app)
-    calibrate(app, rng.standard_normal((4, size, size, 3)).astype("float32"), rng)
-    compiled.set_weights(app.get_weights())
-    # the application pads with ZeroPadding2D before its stem conv, the compiled model's conv pads itself
-    start_app, start_compiled = app.get_layer("stem_conv_pad").input, compiled.get_layer("stem_conv").input
-    x = rng.standard_normal((2, size, size, 3)).astype("float32")
-    ours = keras.ops.convert_to_numpy(keras.Model(compiled.input, start_compiled)(x))
-    theirs = keras.ops.convert_to_numpy(keras.Model(app.input, start_app)(x))
-    assert (np.abs(ours - theirs) <= 2 * np.spacing(np.abs(theirs))).all()
-    tail_app, tail_compiled = keras.Model(start_app, app.output), keras.Model(start_compiled, compiled.output)
-    np.testing.assert_array_equal(outputs(tail_compiled, theirs), outputs(tail_app, theirs))
 
 
 @pytest.mark.parametrize("spec", NAMES)

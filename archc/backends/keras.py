@@ -47,8 +47,16 @@ ACTIVATION: dict[str, Callable[[Value], str | tuple[str, list[str]]]] = {
 }
 # Ops that read a CxHxW tensor.
 SPATIAL = frozenset(name for name, op in ops.CATALOGUE.items() if op.spatial)
-# Ops through which a flattened vector keeps its element order.
-ELEMENTWISE = frozenset(name for name, op in ops.CATALOGUE.items() if op.pointwise)
+
+
+def order_free(node: Node) -> bool:
+    """Whether a layer computes each element alone, whatever its position: a pointwise op whose
+    per-channel options (a `rescale scale=a, b, c`) hold one value for all. A flattened vector
+    may then keep Keras' H, W, C order through it."""
+    op = ops.CATALOGUE[node.op]
+    return op.pointwise and all(len(node.attrs[o.name]) == 1 for o in op.options if o.kind == ops.FLOATS)
+
+
 # Options a module builder takes from its parameters verbatim; all others are written out per
 # instance, and instances that then differ get builders of their own (inception, inception_2).
 # The options a builder writes as the parameter's expression (a module's or the network's); the
@@ -135,7 +143,7 @@ def hwc_flatten(net: Network, node: Node) -> bool:
         if nid in outputs:
             return False
         for reader in readers.get(nid, []):
-            if reader.op in ELEMENTWISE:
+            if order_free(reader):
                 todo.append(reader.id)
             elif reader.op not in ("dense", "rbf"):
                 return False
@@ -145,7 +153,7 @@ def hwc_flatten(net: Network, node: Node) -> bool:
 def flatten_source(net: Network, node: Node) -> Node | None:
     """The spatial flatten in H, W, C order that a dense or rbf layer reads, if any."""
     cur = net.nodes[node.inputs[0]]
-    while cur.op in ELEMENTWISE and cur.inputs:
+    while order_free(cur) and cur.inputs:
         cur = net.nodes[cur.inputs[0]]
     if cur.op != "flatten":
         return None
@@ -423,7 +431,9 @@ class KerasBackend(Backend):
         return [Call("layers.Flatten", [], self.name(node))]
 
     def emit_rescale(self, node: Node) -> list[Call]:
-        args = [self.value(node, "scale")] + ([f"offset={self.value(node, 'offset')}"] if node.attrs["offset"] else [])
+        scale = node.attrs["scale"]  # one factor, or a list that Rescaling applies along the channels-last axis
+        factor = fmt_float(scale[0]) if len(scale) == 1 else f"[{', '.join(fmt_float(v) for v in scale)}]"
+        args = [factor] + ([f"offset={self.value(node, 'offset')}"] if node.attrs["offset"] else [])
         return [Call("layers.Rescaling", args, self.name(node))]
 
     def emit_normalize(self, node: Node) -> list[Call]:

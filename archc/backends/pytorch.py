@@ -282,7 +282,11 @@ class TorchBackend(Backend):
         return self._function("torch.flatten({}, 1)")
 
     def emit_rescale(self, node: Node) -> Emitted:
-        scale, offset = node.attrs["scale"], node.attrs["offset"]
+        if len(node.attrs["scale"]) > 1:  # a factor per channel: a constant buffer that follows .to(device)
+            self.helpers.add("Rescale")
+            offset = node.attrs["offset"]
+            return self._module(f"Rescale(scale={self.floats(node.attrs['scale'])}" + (f", offset={fmt_float(offset)})" if offset else ")"))
+        (scale,), offset = node.attrs["scale"], node.attrs["offset"]
         # always a new tensor (never `x = x`), so that an in-place activation after it leaves the caller's input be
         text = "{}" if scale == 1 and offset else f"{{}} * {fmt_float(scale)}"
         if offset:

@@ -244,6 +244,23 @@ class Normalize(nn.Module):
         return (x - self.mean.view(shape)) / self.std.view(shape)
 '''
 
+RESCALE = '''
+class Rescale(nn.Module):
+    """x * scale[c] + offset for each map (or feature) c, as Keras' Rescaling with one factor per
+    channel. The factors are constants: a non-persistent buffer, which follows .to(device) and
+    which no state_dict holds."""
+
+    def __init__(self, scale: tuple[float, ...], offset: float = 0.0) -> None:
+        super().__init__()
+        self.register_buffer("scale", torch.tensor(scale), persistent=False)
+        self.scale: torch.Tensor  # the buffer's type, for type checkers
+        self.offset = offset
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape = (1, -1) + (1,) * (x.dim() - 2)  # channels first, broadcast over H and W
+        return x * self.scale.view(shape) + self.offset
+'''
+
 HELPERS = {
     "make_divisible": MAKE_DIVISIBLE,
     "whole": WHOLE,
@@ -259,4 +276,5 @@ HELPERS = {
     "LayerScale": LAYER_SCALE,
     "StochasticDepth": STOCHASTIC_DEPTH,
     "Normalize": NORMALIZE,
+    "Rescale": RESCALE,
 }
