@@ -273,6 +273,9 @@ def _keys(net: Any, paths: dict[tuple[str, ...], str], body: list[Any], source: 
             continue
         bare = tuple(c for k, c in enumerate(item.path) if item.path[: k + 1] not in branches)
         src = origin[bare]
+        if src in source:  # a layer scale: the source's parameter of a non-leaf module (CNBlock's `layer_scale`)
+            keys[f"{paths[item.path]}.weight"] = src
+            continue
         for key in source:
             if key.startswith(src + "."):
                 keys[f"{paths[item.path]}{key[len(src) :]}"] = key

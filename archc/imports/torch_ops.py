@@ -27,7 +27,7 @@ class Unit:
     op: str
     inputs: list[str]
     slots: list[tuple[str, Any]] = field(default_factory=list)
-    path: str | None = None  # the leaf module's path, when it is one
+    path: str | None = None  # the leaf module's path, when it is one (a layer_scale's: its parameter's)
     stack: tuple[str, ...] = ()  # the module paths it runs inside, outermost first
     activation: str | None = None
 
@@ -56,6 +56,8 @@ POSITIONAL = {
     "leaky_relu": ("slope",),
     "elu": ("alpha",),
     "stochastic_depth": ("rate",),
+    "pointwise_dense": ("units",),
+    "layer_scale": ("init",),
     "split": ("parts",),
     "shuffle": ("groups",),
 }
@@ -72,6 +74,7 @@ DEFAULTS: dict[tuple[str, str], Any] = {
     ("batchnorm", "eps"): 1e-5,
     ("batchnorm", "momentum"): 0.1,
     ("dense", "bias"): True,
+    ("pointwise_dense", "bias"): True,
     ("global_avgpool", "keep"): False,
     ("split", "part"): 0,
     ("layernorm", "eps"): 1e-5,
@@ -79,8 +82,8 @@ DEFAULTS: dict[tuple[str, str], Any] = {
 FLAGS = frozenset({"ceil", "keep"})  # options a printed layer writes as a bare word when true
 MERGES = frozenset({"add", "concat", "multiply"})
 FUSABLE = frozenset({"relu", "relu6", "silu", "hardswish", "hardsigmoid", "tanh", "sigmoid", "gelu"})
-TAKES_ACTIVATION = frozenset({"conv", "dense", "batchnorm"})
-STATEFUL = frozenset({"conv", "batchnorm", "dense", "prelu", "layernorm"})
+TAKES_ACTIVATION = frozenset({"conv", "dense", "pointwise_dense", "batchnorm"})
+STATEFUL = frozenset({"conv", "batchnorm", "dense", "pointwise_dense", "prelu", "layernorm", "layer_scale"})
 
 
 def text(value: Any, key: str) -> str:
@@ -183,12 +186,13 @@ def trace(module: Any, shape: tuple[int, ...]) -> tuple[dict[str, Unit], str, st
         try:
             if node.name in reshaped.refused:
                 raise Refuse(reshaped.refused[node.name])
-            unit = _unit(node, mods, flat, reshaped.units.get(node.name))
+            unit = _unit(node, mods, flat, reshaped.units.get(node.name), node.name in reshaped.channels_last)
             _check_inplace(node, mods)
         except Refuse as why:
             refusals.append(Refusal(where, _op_name(node, mods), str(why)))
             continue
         unit.stack = stack
+        unit.path = reshaped.params.get(node.name, unit.path)  # a layer scale's parameter, where its key is
         if unit.path is not None:
             if unit.path in seen:
                 if unit.op in STATEFUL:
@@ -259,18 +263,34 @@ class Reshapes:
     `x.split(C/P, 1)`) traces as the chunk and a getitem per part: each getitem is `split P part=K`
     reading x. The patterns are matched on the shapes the trace measured, which is exact for the
     spec's one input shape; a view or chunk that matches no pattern is refused as before, and the
-    shape arithmetic (`size`, its items, `//`) is skipped only where it feeds a matched view."""
+    shape arithmetic (`size`, its items, `//`) is skipped only where it feeds a matched view.
+
+    ConvNeXt's block permutes NxCxHxW maps to channels-last (0, 2, 3, 1), applies layers that
+    act at each position on its last axis (nn.LayerNorm over it, nn.Linear, elementwise
+    activations), each read by the next alone, and permutes back (0, 3, 1, 2): the permutes are
+    `identity`, the layers between them `channels_last` (a LayerNorm is archc's `layernorm` over
+    the maps at each position, a Linear `pointwise_dense`). Any other permute is refused. And
+    a parameter used outside its module by one multiply, (C, 1, 1) against NxCxHxW maps (or (C,)
+    against a vector), is a `layer_scale` (CNBlock's `layer_scale * self.block(x)`): `params`
+    gives the multiply its parameter's key."""
 
     def __init__(self, gm: Any) -> None:
         self.skip: set[str] = set()
         self.units: dict[str, tuple[str, list[tuple[str, Any]], Any]] = {}  # node → (op, slots, the tensor it reads)
         self.refused: dict[str, str] = {}
+        self.channels_last: set[str] = set()  # the per-position layers between the permutes
+        self.params: dict[str, str] = {}  # a layer scale's multiply → its parameter's key
         nodes = list(gm.graph.nodes)
         for node in nodes:
             if _is_call(node, "chunk", "split"):
                 self._chunk(node)
             elif _is_call(node, "view", "reshape", "flatten"):
                 self._shuffle(node)
+            elif node.op == "get_attr":
+                self._layer_scale(gm, node, nodes)
+        for node in nodes:
+            if _is_call(node, "permute") and node.name not in self.units:
+                self._channels_last(gm, node)
         for node in reversed(nodes):  # users before what they read
             arithmetic = node.op in ("call_method", "call_function") and "tensor_meta" not in node.meta
             if arithmetic and node.users and all(u.name in self.skip or u.name in self.units for u in node.users):
@@ -333,6 +353,118 @@ class Reshapes:
         self.units[last.name] = ("shuffle", [("groups", grouped[1])], x)
         self.skip |= {first.name, node.name, *(a.name for a in last.args[:1] if a is not node)}
 
+    def _channels_last(self, gm: Any, node: Any) -> None:
+        dims = _dims(node)
+        x = node.args[0] if node.args else None
+        if len(_shape(node)) != 4 or dims != (0, 2, 3, 1):
+            self.refused[node.name] = (
+                f"permute{dims}: archc has no transpose; it states ConvNeXt's channels-last permute (0, 2, 3, 1), layers"
+                " that act at each position and the permute (0, 3, 1, 2) back"
+            )
+            return
+        chain: list[Any] = []
+        v = node
+        while True:
+            users = list(v.users)
+            nxt = users[0] if len(users) == 1 else None
+            if nxt is not None and _is_call(nxt, "permute") and _dims(nxt) == (0, 3, 1, 2):
+                break
+            if nxt is None:
+                what = f"{'its value is read by more than one layer' if users else 'nothing reads it'}"
+            elif nxt.op == "output":
+                what = "it is the model's output"
+            else:
+                why = _per_position(gm, nxt)
+                if why is None:
+                    chain.append(nxt)
+                    v = nxt
+                    continue
+                what = why
+            self.refused[node.name] = (
+                "a channels-last permute (0, 2, 3, 1): archc states it only before layers that act at each position"
+                " (nn.LayerNorm over the last axis, nn.Linear, elementwise activations), each read by the next alone, up to"
+                f" the permute (0, 3, 1, 2) back; after {len(chain)} such layer(s), {what}"
+            )
+            return
+        back = users[0]
+        self.units[node.name] = ("identity", [], x)
+        self.units[back.name] = ("identity", [], v)
+        self.channels_last |= {n.name for n in chain}
+
+    def _layer_scale(self, gm: Any, node: Any, nodes: list[Any]) -> None:
+        import torch
+        import torch.fx
+
+        users = list(node.users)
+        mul = users[0] if len(users) == 1 else None
+        if mul is None or not (_is_call(mul, "mul", "multiply") or mul.target is operator.mul) or len(mul.args) != 2 or mul.kwargs:
+            return
+        others = [a for a in mul.args if a is not node]
+        x = others[0] if len(others) == 1 and isinstance(others[0], torch.fx.Node) else None
+        param = _attribute(gm, str(node.target))
+        if x is None or not isinstance(param, torch.nn.Parameter):
+            return
+        shape, c = tuple(param.shape), _shape(x)[1:2]
+        if len(_shape(x)) not in (2, 4) or shape != (c + (1, 1) if len(_shape(x)) == 4 else c):
+            return
+        if sum(1 for n in nodes if n.op == "get_attr" and n.target == node.target) != 1:
+            return  # used twice: its refusal stands
+        values = param.detach().flatten()
+        init = _float32(float(values[0])) if bool((values == values[0]).all()) else 1e-6
+        self.skip.add(node.name)
+        self.units[mul.name] = ("layer_scale", [("init", init)], x)
+        self.params[mul.name] = str(node.target)
+
+
+def _dims(node: Any) -> tuple[int, ...]:
+    """A permute's dims, whichever way they are spelled, each taken modulo the rank."""
+    args = list(node.args[1:]) or [node.kwargs.get("dims", ())]
+    if len(args) == 1 and isinstance(args[0], list | tuple):
+        args = list(args[0])
+    rank = len(_shape(node)) or 1
+    return tuple(a % rank if isinstance(a, int) else a for a in args)
+
+
+def _per_position(gm: Any, node: Any) -> str | None:
+    """None for a layer that acts at each position of a channels-last tensor; else what it is."""
+    from torch import nn
+
+    what = _op_name(node, dict(gm.named_modules()))
+    if node.op == "call_module":
+        m = gm.get_submodule(str(node.target))
+        t = type(m)
+        if t is nn.LayerNorm:
+            c = _shape(node)[-1:]
+            return None if tuple(m.normalized_shape) == c else f"{what} over {tuple(m.normalized_shape)}, not the last axis alone"
+        elementwise = {nn.Linear, nn.Identity, nn.Dropout, nn.GELU, nn.LeakyReLU, nn.ELU, nn.ReLU, nn.ReLU6, nn.SiLU}
+        elementwise |= {nn.Hardswish, nn.Hardsigmoid, nn.Sigmoid, nn.Tanh}
+        return None if t in elementwise else f"{what} follows"
+    name = node.target if isinstance(node.target, str) else getattr(node.target, "__name__", "")
+    known = node.op == "call_method" or (node.op == "call_function" and _from_torch(node.target))
+    op = FUNCTIONS.get(name) if known else None
+    return None if op in FUSABLE | {"leaky_relu", "elu", "identity"} else f"{what} follows"
+
+
+def _attribute(gm: Any, target: str) -> Any:
+    obj = gm
+    for part in target.split("."):
+        obj = getattr(obj, part, None)
+    return obj
+
+
+def _float32(v: float) -> float:
+    """The shortest decimal that is float32 `v` (1e-06 rather than 9.999999974752427e-07)."""
+    import struct
+
+    def f32(x: float) -> float:
+        return float(struct.unpack("f", struct.pack("f", x))[0])
+
+    for digits in range(1, 10):
+        short = float(f"{v:.{digits}g}")
+        if f32(short) == f32(v):
+            return short
+    return v
+
 
 def _is_call(node: Any, *names: str) -> bool:
     """A call of Tensor.NAME or torch.NAME for one of the names."""
@@ -394,11 +526,18 @@ class Pooled:
 
 
 # Ops that act on each element alone (or, for concat and split, on whole maps): on Cx1x1 maps and
-# on the C vector archc holds for them, they compute the same values.
+# on the C vector archc holds for them, they compute the same values. So does a layernorm over the
+# maps at their one position (ConvNeXt's head: LayerNorm2d on the pooled maps) and over the vector.
 ELEMENTWISE = frozenset({"add", "concat", "multiply", "dropout", "identity", "leaky_relu", "elu", "softmax", "split"})
 
 
-def _unit(node: Any, mods: dict[str, Any], flat: Pooled, reshaped: tuple[str, list[tuple[str, Any]], Any] | None = None) -> Unit:
+def _unit(
+    node: Any,
+    mods: dict[str, Any],
+    flat: Pooled,
+    reshaped: tuple[str, list[tuple[str, Any]], Any] | None = None,
+    channels_last: bool = False,
+) -> Unit:
     import torch.fx
 
     if node.op == "get_attr":
@@ -416,7 +555,7 @@ def _unit(node: Any, mods: dict[str, Any], flat: Pooled, reshaped: tuple[str, li
         op, slots = reshaped[0], reshaped[1]
         unit = Unit(node.name, op, ins, slots)
     elif node.op == "call_module":
-        op, slots = _module(mods[node.target], rank, _shape(tensors[0]) if tensors else ())
+        op, slots = _module(mods[node.target], rank, _shape(tensors[0]) if tensors else (), channels_last)
         unit = Unit(node.name, op, ins[:1], slots, path=node.target)
     else:
         op, slots = _function(node, rank)
@@ -428,7 +567,7 @@ def _unit(node: Any, mods: dict[str, Any], flat: Pooled, reshaped: tuple[str, li
     if any(in_flat):
         if op == "flatten":
             flat.flatten(unit, tensors[0].name)
-        elif all(in_flat) and (op in ELEMENTWISE or op in FUSABLE):
+        elif all(in_flat) and (op in ELEMENTWISE or op in FUSABLE or op == "layernorm"):
             flat.derive(node.name, ins)
         else:
             flat.keep([t.name for t, f in zip(tensors, in_flat, strict=True) if f])
@@ -446,10 +585,16 @@ def _multipliable(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
     return a == b or any(len(x) == 4 and y == (*x[:2], 1, 1) for x, y in ((a, b), (b, a)))
 
 
-def _module(m: Any, rank: int, in_shape: tuple[int, ...]) -> tuple[str, list[tuple[str, Any]]]:
+def _module(m: Any, rank: int, in_shape: tuple[int, ...], channels_last: bool = False) -> tuple[str, list[tuple[str, Any]]]:
     from torch import nn
 
     t = type(m)
+    if channels_last and t is nn.LayerNorm:  # between ConvNeXt's permutes, over the last axis (Reshapes checked)
+        if not m.elementwise_affine or m.bias is None:
+            raise Refuse("layer norm without a scale and shift: archc's layernorm has both")
+        return "layernorm", [("eps", float(m.eps))]
+    if channels_last and t is nn.Linear:
+        return "pointwise_dense", [("units", m.out_features), ("bias", m.bias is not None)]
     if t is nn.LayerNorm or _torchvision_leaf(m) == "LayerNorm2d":
         maps = t is not nn.LayerNorm  # LayerNorm2d: over the maps at each position
         if not m.elementwise_affine or m.bias is None:

@@ -192,6 +192,8 @@ class Builder:
         sub_stack = (*stack, path)
         if self.counts.get(cls, 0) > 1:  # a class used more than once: a spec module
             inst = Instance(path, cls, self.scope(sub_stack, path, entry, exit_, ids))
+            if not inst.items:  # it computes nothing archc states (ConvNeXt's Permute): no module to call
+                return []
             self._group(inst)
             return [Call(_local(path, root, _snake(cls)), inst)]
         return self.scope(sub_stack, root, entry, exit_, ids)
