@@ -531,6 +531,96 @@ def test_layer_norms_over_the_maps_or_a_vector() -> None:
         from_torch(nn.Sequential(nn.LayerNorm((6, 6))), (3, 6, 6))
 
 
+class ChannelsLast(nn.Module):
+    """ConvNeXt's block in plain torch: a permute to channels-last, per-position layers, the permute
+    back, and a parameter of the block itself as a layer scale."""
+
+    def __init__(self, c: int) -> None:
+        super().__init__()
+        self.dw = nn.Conv2d(c, c, 3, padding=1, groups=c)
+        self.norm, self.up, self.down = nn.LayerNorm(c, eps=1e-6), nn.Linear(c, 3 * c), nn.Linear(3 * c, c, bias=False)
+        self.gamma = nn.Parameter(torch.full((c, 1, 1), 0.5))
+
+    def forward(self, x: Any) -> Any:
+        y = self.dw(x).permute(0, 2, 3, 1)
+        y = torch.permute(self.down(F.relu(self.up(self.norm(y)))).contiguous(), [0, -1, 1, 2])
+        return x + y * self.gamma
+
+
+def test_channels_last_layers_between_permutes_and_a_layer_scale_parameter() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(ChannelsLast(4), ChannelsLast(4))
+    spec = from_torch(model, (4, 5, 5))
+    assert "norm: layernorm eps=1e-06" in spec and "up: pointwise_dense 12 relu" in spec and "down: pointwise_dense 4 bias=false" in spec
+    assert "gamma: layer_scale 0.5" in spec and "permute" not in spec, spec  # the init: the value a fresh model's scale has
+    with torch.no_grad():
+        for block in model:
+            block.gamma.copy_(torch.rand(4, 1, 1) + 0.5)
+            block.norm.weight.copy_(torch.rand(4) + 0.5)
+    spec, diff = roundtrip(model, (4, 5, 5))
+    assert "gamma: layer_scale 1e-06" in spec, spec  # values that differ: the language's default init; the weights load anyway
+    assert diff <= 1e-6
+    inv = {v: k for k, v in import_torch(model, (4, 5, 5)).keys.items()}
+    assert inv["1.gamma"].endswith("gamma.weight") and inv["1.up.weight"].endswith("up.weight")
+
+
+class Buffered(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("gamma", torch.ones(3, 1, 1))
+
+    def forward(self, x: Any) -> Any:
+        return x * self.gamma
+
+
+@pytest.mark.parametrize(
+    ("model", "reason"),
+    [
+        (Lambda(lambda x: x.permute(0, 1, 3, 2)), "Tensor.permute: permute(0, 1, 3, 2): archc has no transpose"),
+        (Lambda(lambda x: x.permute(0, 3, 1, 2)), "permute(0, 3, 1, 2): archc has no transpose"),
+        (nn.Sequential(Lambda(lambda x: x.permute(0, 2, 3, 1)), nn.Linear(3, 3)), "after 1 such layer(s), it is the model's output"),
+        (
+            Lambda(lambda x: x.permute(0, 2, 3, 1).softmax(-1).permute(0, 3, 1, 2)),
+            "after 0 such layer(s), Tensor.softmax follows",
+        ),
+        (
+            Lambda(lambda x: (lambda y: (y.relu() + y).permute(0, 3, 1, 2))(x.permute(0, 2, 3, 1))),
+            "after 0 such layer(s), its value is read by more than one layer",
+        ),
+        (Buffered(), "self.gamma: a parameter or buffer used outside its module"),
+    ],
+)
+def test_a_permute_or_parameter_that_is_no_convnext_pattern_is_refused(model: Any, reason: str) -> None:
+    with pytest.raises(TorchImportError, match=re.escape(reason)):
+        from_torch(model, (3, 4, 4))
+
+
+def test_a_layer_norm_over_more_than_the_last_axis_is_no_per_position_layer() -> None:
+    class Wide(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.norm = nn.LayerNorm((4, 3))
+
+        def forward(self, x: Any) -> Any:
+            return self.norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+    with pytest.raises(TorchImportError, match=re.escape("nn.LayerNorm over (4, 3), not the last axis alone")):
+        from_torch(Wide(), (3, 4, 4))
+
+
+def test_a_layer_scale_parameter_of_another_shape_is_refused() -> None:
+    class Odd(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.gamma = nn.Parameter(torch.ones(3))  # (C,) against maps: it would scale the columns
+
+        def forward(self, x: Any) -> Any:
+            return x * self.gamma
+
+    with pytest.raises(TorchImportError, match=re.escape("self.gamma: a parameter or buffer used outside its module")):
+        from_torch(Odd(), (3, 3, 3))
+
+
 def test_import_callable_resolves_a_factory_and_archc_alone_imports_no_torch() -> None:
     with pytest.raises(ValueError, match=re.escape("PACKAGE.MODULE:CALLABLE")):
         import_callable("torchvision.models.resnet18", (3, 64, 64))
@@ -577,6 +667,25 @@ def test_torchvision_model_with_adaptive_pool_round_trips(name: str) -> None:
     tv = _torchvision()
     torch.manual_seed(0)
     roundtrip(getattr(tv.models, name)(), (3, 64, 64))
+
+
+@pytest.mark.slow
+def test_torchvision_convnext_tiny_round_trips() -> None:
+    """CNBlock: depthwise conv, Permute, LayerNorm, Linear, GELU, Linear, Permute back, its own
+    `layer_scale` parameter, StochasticDepth and the residual add; the head LayerNorm2d, Flatten, Linear."""
+    from tests.test_zoo_convnext import randomised
+
+    tv = _torchvision()
+    torch.manual_seed(0)
+    model = tv.models.convnext_tiny()
+    randomised(model)  # layer scales away from 1e-6, or the blocks would barely count
+    spec, diff = roundtrip(model, (3, 64, 64))  # 64 / 4 / 2 / 2 / 2: the last stage sees 2x2 maps
+    print(f"convnext_tiny: {spec_lines(spec)} lines, max difference {diff:.1e} of the output scale")
+    assert "layer_scale: layer_scale 1e-06" in spec and "block_3: pointwise_dense units gelu" in spec and "permute" not in spec, spec
+    assert "avgpool: global_avgpool\n" in spec and "classifier_0: layernorm eps=1e-06\n" in spec, spec
+    assert spec_lines(spec) <= 50
+    keys = import_torch(model, (3, 64, 64)).keys
+    assert keys["features_1_0.branch1.layer_scale.weight"] == "features.1.0.layer_scale", sorted(keys)[:20]
 
 
 def test_the_cli_imports_a_callable(tmp_path: Path) -> None:
