@@ -640,7 +640,7 @@ def cmd_import_onnx(args: argparse.Namespace, out: Path | None) -> int:
 
 
 def cmd_import_torch(args: argparse.Namespace, out: Path | None) -> int:
-    from .imports.from_torch import TorchImportError, import_callable
+    from .imports.from_torch import SourceFailed, TorchImportError, import_callable
 
     require("torch")
     try:
@@ -648,6 +648,9 @@ def cmd_import_torch(args: argparse.Namespace, out: Path | None) -> int:
     except TorchImportError as exc:
         print(f"archc import: {args.file} cannot be expressed exactly:\n{exc}", file=sys.stderr)
         return EXIT_SPEC
+    except SourceFailed as exc:  # the user's environment or code: no traceback of archc's
+        print(f"archc: error: {exc}", file=sys.stderr)
+        return EXIT_ENV
     except (ImportError, AttributeError, ValueError) as exc:
         raise UsageError(f"{args.file}: {exc}") from None
     return _write_import(out, spec)

@@ -714,3 +714,19 @@ def test_the_package_exposes_the_importers_as_functions() -> None:
     text = archc.imports.from_torch(tiny(), (3, 8, 8))
     assert isinstance(text, str) and archc.load(text).total_params == 3 * 4 * 9 + 4 + 4 * 2 + 2
     assert callable(archc.imports.from_onnx) and callable(archc.imports.from_keras)
+
+
+def test_a_package_that_fails_to_load_is_the_environments_error_not_archcs(tmp_path, monkeypatch, capsys) -> None:
+    """A torchvision built for another torch raises RuntimeError while it is imported: exit 3
+    with the package's own message, no archc traceback (it was exit 4, "a bug in archc")."""
+    from archc.cli import main
+
+    (tmp_path / "broken_models.py").write_text('raise RuntimeError("operator torchvision::nms does not exist")\n')
+    (tmp_path / "failing_factory.py").write_text("def make():\n    raise ValueError('no weights here')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert main(["import", "broken_models:resnet18"]) == 3
+    err = capsys.readouterr().err
+    assert "importing broken_models failed: RuntimeError: operator torchvision::nms does not exist" in err
+    assert "Traceback" not in err and "bug in archc" not in err
+    assert main(["import", "failing_factory:make"]) == 3
+    assert "failing_factory:make() failed: ValueError: no weights here" in capsys.readouterr().err

@@ -48,15 +48,32 @@ class TorchImport:
 DEFAULT_INPUT = (3, 224, 224)
 
 
+class SourceFailed(Exception):
+    """The user's package failed while it was imported or while its callable built the model:
+    their environment or their code, not archc and not the model's structure."""
+
+
 def import_callable(target: str, input_shape: tuple[int, ...] | str = DEFAULT_INPUT) -> str:
     """`package.module:callable` (e.g. `torchvision.models:resnet50`), called with no arguments, as spec text."""
     module_name, sep, attr = target.partition(":")
     if not sep or not module_name or not attr:
         raise ValueError(f"{target!r}: expected PACKAGE.MODULE:CALLABLE, e.g. torchvision.models:resnet50")
-    factory: Any = importlib.import_module(module_name)
+    try:
+        factory: Any = importlib.import_module(module_name)
+    except ImportError:
+        raise
+    except Exception as exc:  # the package itself fails to load (a torchvision built for another torch, say)
+        raise SourceFailed(
+            f"importing {module_name} failed: {type(exc).__name__}: {exc} (the package does not load in this Python; "
+            "check that it was built for the installed torch)"
+        ) from exc
     for part in attr.split("."):
         factory = getattr(factory, part)
-    return from_torch(factory(), input_shape)
+    try:
+        model = factory()
+    except Exception as exc:
+        raise SourceFailed(f"{target}() failed: {type(exc).__name__}: {exc}") from exc
+    return from_torch(model, input_shape)
 
 
 def from_torch(module: Any, input_shape: tuple[int, ...] | str = DEFAULT_INPUT) -> str:
