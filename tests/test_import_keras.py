@@ -217,6 +217,7 @@ def test_import_archc_does_not_import_keras() -> None:
         ("DenseNet121", (32, 32, 3), ["module conv"]),
         ("MobileNetV2", (33, 33, 3), ["module block"]),
         ("MobileNetV2", (32, 32, 3), ["module block", "Conv1: conv 32 3x3 stride=2 pad=0x1x0x1 bias=false"]),
+        ("MobileNet", (32, 32, 3), ["conv_dw_2: conv 64 3x3 stride=2 pad=0x1x0x1 groups=64 bias=false", "flatten: flatten"]),
         (
             "MobileNetV3Small",
             (32, 32, 3),

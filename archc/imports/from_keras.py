@@ -1,7 +1,8 @@
 """A Keras 3 functional model → a readable .arch spec whose Keras build has the model's weight list.
 
-The model's layers are walked in its own order (`model.layers`, each layer's inbound node), each
-mapped to one archc Node (caffe.py's, so that spec.py writes it: activations fused, repeated
+The model's operations are walked in its own order (`model.operations`: its layers, the
+operations such as `x + 3.0` its graph applies to tensors, and the layers of a nested model in
+place; each one's inbound node), each mapped to one archc Node (caffe.py's, so that spec.py writes it: activations fused, repeated
 blocks such as ResNet50's `conv2_block1_*` made modules); every layer or option archc cannot
 express exactly is refused with the layer's name and class and the reason, never approximated.
 Shapes are Keras' channels-last (H, W, C), written as archc's CxHxW. keras is imported only by the
@@ -394,13 +395,17 @@ class Walker:
 
     def map_Reshape(self, layer: Any, ins: list[Node]) -> None:
         """keras.applications' squeeze-and-excitation: GlobalAveragePooling2D then Reshape((1, 1, C)),
-        which is `global_avgpool keep`; no other reshape has an archc op."""
+        which is `global_avgpool keep`; and Cx1x1 maps to a vector of C (MobileNet's head), which is
+        `flatten` (one position: no order to keep). No other reshape has an archc op."""
         src = ins[0]
         target = tuple(layer.target_shape)
+        if len(src.shape) == 3 and src.shape[1:] == (1, 1) and target == (src.shape[0],):
+            self.add(layer, "flatten", [], ins)
+            return
         pooled = src.op == "global_avgpool" and not src.args and len(src.shape) == 1
         if not pooled or target != (1, 1, src.shape[0]) or self.readers(keras_name(src) or "") != 1:
             raise Refusal(
-                f"target_shape={target}: archc reshapes only a GlobalAveragePooling2D's vector, read by nothing else, to its 1x1 maps (global_avgpool keep)"
+                f"target_shape={target}: archc reshapes only a GlobalAveragePooling2D's vector, read by nothing else, to its 1x1 maps (global_avgpool keep), and 1x1 maps to a vector (flatten)"
             )
         src.args = [Arg("keep", True, True)]
         src.shape = (src.shape[0], 1, 1)
