@@ -196,7 +196,7 @@ def test_the_newer_ops_import_with_their_weight_list_and_outputs(tmp_path: Path)
         "rescale -1 offset=2",  # 2 - x
         "gn: groupnorm 4 eps=0.001",
         "gmp: adaptive_maxpool 1",
-        "flatten",
+        "gmp_flatten: flatten",
         "fc: dense 5",
     ):
         assert line in body, line

@@ -389,7 +389,8 @@ class Walker:
         node = self.add(layer, "adaptive_maxpool", [Arg("size", 1, True)], ins)  # the largest of each map: Cx1x1
         if not layer.keepdims:
             node.shape = (ins[0].shape[0], 1, 1)
-            flat = Node("", "flatten", [], [node], (ins[0].shape[0],), self.span(), kind="GlobalMaxPooling2D")
+            name = f"{group_name(layer.name)}_flatten"  # named, so that any reader can name it in `from`
+            flat = Node(name, "flatten", [], [node], (ins[0].shape[0],), self.span(), kind="GlobalMaxPooling2D")
             self.graph.nodes.append(flat)
             self.alias(layer, flat)
 
