@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from ..diagnostics import Diagnostic, Span
 from .prototxt import Field, Ident, Message
 
-Value = int | float | str | bool | tuple[int, int]
+Value = int | float | str | bool | tuple[int, ...] | list[float]  # a list: one number per channel
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from ..ops import CATALOGUE
 from .caffe import TAKES_ACTIVATION, Arg, Graph, Node
 
 KEYWORDS = {"network", "module", "input", "repeat", "branch", "connections", "from", "aux"}
+FLAGS = {"ceil", "keep", "stored"}  # boolean options written as a bare word when true
 FUSABLE = {"relu", "sigmoid", "tanh", "softmax", "elu", "relu6", "silu", "hardswish", "hardsigmoid", "gelu"}
 
 
@@ -173,6 +174,10 @@ def value(v: object) -> str:
         return "true" if v else "false"
     if isinstance(v, tuple):
         return "x".join(map(str, v))
+    if isinstance(v, str):  # a word: `keras_kernel=grouped`
+        return v
+    if isinstance(v, list):  # one number per channel: `mean=0.485, 0.456, 0.406`
+        return ", ".join(number(x) for x in v)
     assert isinstance(v, int | float)
     return number(v)
 
@@ -188,8 +193,8 @@ class Writer:
         self.holes = holes
 
     def arg(self, layer: str, a: Arg) -> str:
-        if a.key == "ceil" and a.value is True:
-            return "ceil"
+        if a.key in FLAGS and a.value is True:
+            return a.key
         text = value(a.value)
         if self.holes is not None and not isinstance(a.value, bool):
             self.holes.append((text, f"{layer}_{a.key}"))
