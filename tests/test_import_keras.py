@@ -230,6 +230,7 @@ def test_import_archc_does_not_import_keras() -> None:
             ["module block", "normalization: normalize mean=0, 0, 0 std=1, 1, 1 stored", "drop: stochastic_depth drop_rate"]
             + ["se_squeeze: global_avgpool keep", "se_expand: conv se_expand_filters 1x1 sigmoid", "5x5, 1x2x1x2"],
         ),
+        ("InceptionV3", (75, 75, 3), ["average_pooling2d: avgpool 3x3 stride=1 pad=1 count_pad=false", "scale=false"]),
         (
             "ConvNeXtTiny",
             (32, 32, 3),
@@ -275,10 +276,6 @@ def refused(*body: object, shape: tuple[int, ...] = (8, 8, 3)) -> list[str]:
             "c (Conv2D): activation softplus has no archc activation",
         ),
         (lambda: [layers.LayerNormalization(center=False, name="ln")], "ln (LayerNormalization): center=False, scale=False or rms_scaling"),
-        (
-            lambda: [layers.AveragePooling2D(3, strides=1, padding="same", name="ap")],
-            'ap (AveragePooling2D): padding="same" averages over the input only',
-        ),
         (lambda: [layers.Conv2D(4, 2, strides=2, padding="same", name="c")], None),  # 8 → 4: no padding, exact
         (
             lambda: [layers.ZeroPadding2D(((1, 0), (1, 0)), name="zp"), layers.MaxPooling2D(2, name="mp")],

@@ -357,10 +357,9 @@ class Walker:
         self.spatial(src)
         k, s = tuple(layer.pool_size), tuple(layer.strides)
         pad4 = self.padding(layer, src, k, s, (1, 1), pool=True)
-        if op == "avgpool" and any(pad4):
-            raise Refusal(
-                "padding=\"same\" averages over the input only, leaving the padding out; archc's avgpool counts it (PyTorch's default)"
-            )
+        # Keras' own `same` padding is left out of the average: archc's `count_pad=false`
+        # (a ZeroPadding2D's zeros, merged below, are counted, and merged_pad refuses the two together)
+        uncounted = op == "avgpool" and any(pad4)
         src, pad4 = self.merged_pad(layer, src, pad4, pool=op[:3])
         pad = (pad4[0], pad4[2])
         if any(p > kk // 2 for p, kk in zip(pad, k, strict=True)):
@@ -370,6 +369,8 @@ class Walker:
             args.append(Arg("stride", s[0] if s[0] == s[1] else s))
         if pad != (0, 0):
             args.append(Arg("pad", pad[0] if pad[0] == pad[1] else pad))
+        if uncounted:
+            args.append(Arg("count_pad", False))
         self.add(layer, op, args, [src])
 
     def map_MaxPooling2D(self, layer: Any, ins: list[Node]) -> None:

@@ -18,7 +18,8 @@ from ..ops import CATALOGUE
 from .caffe import TAKES_ACTIVATION, Arg, Graph, Node
 
 KEYWORDS = {"network", "module", "input", "repeat", "branch", "connections", "from", "aux"}
-FLAGS = {"ceil", "keep", "stored"}  # boolean options written as a bare word when true
+# boolean options written as a bare word when true (`ceil`, `keep`, `stored`): the catalogue's flags
+FLAGS = {word for op in CATALOGUE.values() for word, (option, value) in op.flags.items() if value is True and word == option}
 FUSABLE = {"relu", "sigmoid", "tanh", "softmax", "elu", "relu6", "silu", "hardswish", "hardsigmoid", "gelu"}
 
 
