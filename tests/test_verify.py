@@ -99,6 +99,9 @@ ORACLES = {
             b: dw(8, 0x1x0x1)
             c: dw(8, 1)
             d: conv 6 2x2 pad=1x0x0x1 sigmoid
+            g: conv 6 3x3 pad=1 groups=6 keras_kernel=grouped
+            p: pointwise_dense 5 gelu
+            q: pointwise_dense 4 bias=false
             flatten
             fc: dense 3
         }
@@ -108,8 +111,10 @@ ORACLES = {
             input image: 3x6x5
             rescale 1/127.5 offset=-1
             normalize mean=0.485, 0.456, 0.406 std=0.229, 0.224, 0.225
+            rescale scale=2.09, 2.11, 2.1 offset=0.5
             conv 4 3x3 pad=1 relu
             flatten
+            rescale scale=PER_FEATURE                   # a factor per feature after a flatten
             dense 3
         }
     """,
@@ -188,6 +193,8 @@ ORACLES = {
         }
     """,
 }
+# 4 maps of 6x5 flattened: one factor each, in PyTorch's C, H, W order (the Keras flatten keeps its own)
+ORACLES["preprocessing"] = ORACLES["preprocessing"].replace("PER_FEATURE", ", ".join(str(round(0.5 + k / 60, 3)) for k in range(120)))
 
 
 @pytest.mark.parametrize("name", ORACLES)
@@ -202,7 +209,9 @@ def test_small_networks_agree(name: str) -> None:
 def test_oracles_reach_every_op_and_emitter_path() -> None:
     ops, keras_text = set(), ""
     for text in ORACLES.values():
-        nets = archc.compile_source(textwrap.dedent(text)).networks
+        comp = archc.compile_source(textwrap.dedent(text))
+        assert comp.errors == [], comp.errors  # an oracle with errors would drop its networks unseen
+        nets = comp.networks
         ops |= {n.op for net in nets for n in net.layers}
         keras_text += generate(nets, "keras", "oracle.arch")
     assert ops == set(archc.ops.CATALOGUE)
@@ -210,6 +219,7 @@ def test_oracles_reach_every_op_and_emitter_path() -> None:
     paths += ["count_pad=False", "AdaptivePool2D(", 'Identity(name="y")']
     paths += ["ConnectionTableConv2D(", "Subsampling(", "RBF(", "layers.Permute(", "for i in range(2):", "if aux:", "def block_2("]
     paths += ["layers.DepthwiseConv2D(", "ZeroPadding2D(((0, 1), (0, 1))", "ZeroPadding2D(((1, 0), (0, 1))"]
+    paths += ["groups=6", 'layers.Dense(5, activation="gelu", name="p")', "layers.Rescaling([2.09, 2.11, 2.1], offset=0.5"]
     paths += ['name="r-1_pad"', 'x = pair_(x, 4, name=f"p-{i}")', 'a = layers.Conv2D(c, 1, activation="relu", name=f"{name}-a")(x)']
     assert [p for p in paths if p not in keras_text] == []
 
