@@ -1,8 +1,9 @@
 """`archc import` / archc.imports.from_caffe: Caffe .prototxt → readable .arch specs.
 
-The fixtures in tests/data/caffe/ are the BVLC model zoo's deploy files (AlexNet and GoogLeNet
-with Input layers, CaffeNet in the old V1 `layers { type: CONVOLUTION }` form with `input_dim`);
-the imported specs must give the published parameter and MAC counts exactly.
+The BVLC model zoo's networks are written by tests/caffe_nets.py (AlexNet and GoogLeNet with Input
+layers, CaffeNet in the old V1 `layers { type: CONVOLUTION }` form with `input_dim`, GoogLeNet's
+train_val with its data, loss and accuracy layers); the imported specs must give the published
+parameter and MAC counts exactly.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 import math
 import random
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,19 +22,25 @@ from archc.imports import ImportRefused, from_caffe, import_caffe
 from archc.imports.caffe import pool_size
 from archc.imports.spec import legal
 from archc.shapes import window_out
-from tests.golden import ROOT
+from tests.caffe_nets import alexnet_deploy, caffenet_deploy, googlenet_deploy, googlenet_train_val
 from tests.test_cli import run
 
-DATA = ROOT / "tests" / "data" / "caffe"
-ZOO = {  # file: (network, params, MACs), as published
-    "bvlc_alexnet/deploy.prototxt": ("AlexNet", 60_965_224, 724_406_816),
-    "bvlc_reference_caffenet/deploy.prototxt": ("CaffeNet", 60_965_224, 724_406_816),
-    "bvlc_googlenet/deploy.prototxt": ("GoogleNet", 6_998_552, 1_582_671_872),
+ZOO = {  # net: (network, params, MACs), as published
+    alexnet_deploy: ("AlexNet", 60_965_224, 724_406_816),
+    caffenet_deploy: ("CaffeNet", 60_965_224, 724_406_816),
+    googlenet_deploy: ("GoogleNet", 6_998_552, 1_582_671_872),
 }
 
 
-def imported(path: str) -> str:
-    return from_caffe((DATA / path).read_text(encoding="utf-8"))
+def imported(net: Callable[[], str]) -> str:
+    return from_caffe(net())
+
+
+def written(net: Callable[[], str], folder: Path) -> Path:
+    """The net's text in a .prototxt file, for the command line."""
+    path = folder / f"{net.__name__}.prototxt"
+    path.write_text(net(), encoding="utf-8")
+    return path
 
 
 def one_space(spec: str) -> str:
@@ -55,11 +63,11 @@ def layer(name: str, typ: str, bottom: str | list[str], top: str, params: str = 
 
 
 # -- the model zoo ------------------------------------------------------------------------------------
-@pytest.mark.parametrize("path", sorted(ZOO))
-def test_zoo_summary_gives_the_published_figures(path: str, tmp_path: Path) -> None:
-    name, params, macs = ZOO[path]
+@pytest.mark.parametrize("net", list(ZOO), ids=lambda net: net.__name__)
+def test_zoo_summary_gives_the_published_figures(net: Callable[[], str], tmp_path: Path) -> None:
+    name, params, macs = ZOO[net]
     spec = tmp_path / "model.arch"
-    code, out, err = run("import", str(DATA / path), "-o", str(spec))
+    code, out, err = run("import", str(written(net, tmp_path)), "-o", str(spec))
     assert (code, err) == (0, "") and f"wrote {spec}" in out
     code, out, _ = run("summary", str(spec), "--json")
     figures = json.loads(out)
@@ -71,7 +79,7 @@ def test_zoo_summary_gives_the_published_figures(path: str, tmp_path: Path) -> N
 
 def test_googlenet_train_val_gives_the_aux_classifiers(tmp_path: Path) -> None:
     """The training graph: both auxiliary classifiers as aux heads, the data, losses and metrics left out."""
-    path = DATA / "bvlc_googlenet" / "train_val.prototxt"
+    path = written(googlenet_train_val, tmp_path)
     result = import_caffe(path.read_text(encoding="utf-8"), str(path), input_shape=(3, 224, 224))
     net = archc.load(result.spec)
     assert (net.total_params, net.inference_params) == (13_378_280, 6_998_552)  # specs/googlenet.arch's figures
@@ -85,7 +93,7 @@ def test_googlenet_train_val_gives_the_aux_classifiers(tmp_path: Path) -> None:
 
 
 def test_googlenet_inception_blocks_are_one_module_called_nine_times() -> None:
-    spec = imported("bvlc_googlenet/deploy.prototxt")
+    spec = imported(googlenet_deploy)
     assert spec.count("module ") == 1
     assert "module inception(conv_1x1_filters, conv_3x3_reduce_filters, conv_3x3_filters, " in spec
     calls = [line.split(":")[0].strip() for line in spec.splitlines() if ": inception(" in line]
@@ -99,8 +107,8 @@ def test_googlenet_inception_blocks_are_one_module_called_nine_times() -> None:
 
 
 def test_caffenet_differs_from_alexnet_only_in_the_lrn_pool_order() -> None:
-    alex = imported("bvlc_alexnet/deploy.prototxt").splitlines()
-    caffe = imported("bvlc_reference_caffenet/deploy.prototxt").splitlines()
+    alex = imported(alexnet_deploy).splitlines()
+    caffe = imported(caffenet_deploy).splitlines()
     assert sorted(set(alex) ^ set(caffe)) == ["network AlexNet {", "network CaffeNet {"]
     order = [line.split(":")[0].strip() for line in caffe if "pool" in line or "norm" in line]
     assert order == ["pool1", "norm1", "pool2", "norm2", "pool5"]
@@ -110,11 +118,11 @@ def test_caffenet_differs_from_alexnet_only_in_the_lrn_pool_order() -> None:
 @pytest.mark.parametrize("target", ["torch", "keras"])
 def test_imported_specs_build(target: str) -> None:
     pytest.importorskip(target)
-    for path in ("bvlc_alexnet/deploy.prototxt", "bvlc_googlenet/deploy.prototxt"):
-        net = archc.load(imported(path))
+    for source in (alexnet_deploy, googlenet_deploy):
+        net = archc.load(imported(source))
         model = archc.build_model(net, target)
         count = model.count_params() if target == "keras" else sum(p.numel() for p in model.parameters())
-        assert count == net.inference_params, path
+        assert count == net.inference_params, source.__name__
 
 
 # -- the text format ----------------------------------------------------------------------------------
@@ -353,10 +361,10 @@ def test_import_prints_to_stdout_notes_to_stderr_and_never_overwrites_unasked(tm
     assert "input data: 3x16x16" in target.read_text(encoding="utf-8")
 
 
-def test_import_loads_no_framework() -> None:
+def test_import_loads_no_framework(tmp_path: Path) -> None:
     from tests.test_imports import PROBE, probe
 
-    fixture = DATA / "bvlc_googlenet" / "deploy.prototxt"
+    fixture = written(googlenet_deploy, tmp_path)
     code = PROBE.replace('    archc.load("specs/alexnet.arch")\n', f'    codes.append(main(["import", {str(fixture)!r}]))\n')
     result = probe(code)
     assert result["codes"] == [1, 0, 0, 0, 0] and result["loaded"] == []
@@ -389,7 +397,7 @@ def mutated(text: str, rng: random.Random) -> str:
 
 def test_mutated_prototxts_give_a_spec_or_located_errors_never_a_crash() -> None:
     rng = random.Random(15)
-    sources = [(DATA / p).read_text(encoding="utf-8") for p in ("bvlc_alexnet/deploy.prototxt", "bvlc_reference_caffenet/deploy.prototxt")]
+    sources = [alexnet_deploy(), caffenet_deploy()]
     outcomes = {"spec": 0, "refused": 0}
     for k in range(400):
         text = mutated(mutated(sources[k % 2], rng), rng)
@@ -410,7 +418,7 @@ def test_import_reads_standard_input(monkeypatch: pytest.MonkeyPatch) -> None:
     import io
     import sys
 
-    text = (DATA / "bvlc_alexnet" / "deploy.prototxt").read_text(encoding="utf-8")
+    text = alexnet_deploy()
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(text.encode("utf-8"))))
     code, out, err = run("import", "-")
     assert (code, err) == (0, "") and out == from_caffe(text)
