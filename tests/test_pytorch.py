@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -201,6 +202,11 @@ def test_generated_code_is_ruff_clean(tmp_path: Path) -> None:
         pytest.skip("ruff is not installed")
     for spec in SPECS:
         (tmp_path / f"{spec.split('/')[-1]}.py").write_text(source(spec))
+    from tests.test_verify import ORACLES  # small networks reaching every op (long per-channel lists too)
+
+    for name, text in ORACLES.items():
+        nets = archc.compile_source(textwrap.dedent(text)).networks
+        (tmp_path / f"oracle_{name}.py").write_text(generate(nets, "torch", f"{name}.arch"))
     check = subprocess.run([str(ruff), "check", "--isolated", str(tmp_path)], capture_output=True, text=True)
     assert check.returncode == 0, check.stdout
     fmt = subprocess.run([str(ruff), "format", "--isolated", "--check", str(tmp_path)], capture_output=True, text=True)

@@ -19,6 +19,7 @@ from .. import ir, ops
 from ..expr import reads_names
 from ..graph import BranchSeq, Instance, Item, Network, Node, RepeatBlock, item_nodes
 from .base import Namespace, fmt_float
+from .pyformat import exploded
 
 if TYPE_CHECKING:
     from .keras import KerasBackend
@@ -65,7 +66,8 @@ def render_call(head: str, args: list[str], tail: str, indent: int) -> list[str]
     split_tail = tail and indent + len(f"{head}({joined})") + 1 <= LINE
     if args and not split_tail and indent + len(INDENT) + len(joined) <= LINE:
         return [f"{head}(", INDENT + joined, f"){tail}"]
-    return [f"{head}(", *(f"{INDENT}{a}," for a in args), f"){tail}"]
+    lines = [line for a in args for line in exploded(a, INDENT, LINE - indent)]
+    return [f"{head}(", *lines, f"){tail}"]
 
 
 def render(stmts: list[Stmt], level: int) -> list[str]:

@@ -571,7 +571,8 @@ class Body:
                 self.gen.helpers.add(ACTIVATION_HELPERS[node.activation])
         if node.op == "softmax" and self.gen.logits and node.id in self.net.final_softmaxes:
             expr = ins[0]
-        self.forward.extend(_assign(target, expr, level, self.comment(node), plain=True))
+        if expr != target:  # a final softmax left out for logits computes nothing: no `x = x`
+            self.forward.extend(_assign(target, expr, level, self.comment(node), plain=True))
         self.var_of[node.id] = target
 
     def branch(self, br: BranchSeq, merge: Node, level: int) -> str:

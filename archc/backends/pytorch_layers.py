@@ -185,8 +185,9 @@ class PointwiseLinear(nn.Linear):
         # a contiguous copy each way: twice torchvision's time for ConvNeXt's blocks)
         n, c, h, w = x.shape
         weight, maps = self.weight.expand(n, -1, -1), x.reshape(n, c, h * w)
-        y = torch.bmm(weight, maps) if self.bias is None else torch.baddbmm(self.bias[:, None], weight, maps)
-        return y.view(n, -1, h, w)
+        if self.bias is None:
+            return torch.bmm(weight, maps).view(n, -1, h, w)
+        return torch.baddbmm(self.bias[:, None], weight, maps).view(n, -1, h, w)
 '''
 
 LAYER_SCALE = '''
