@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 from ..ops import CATALOGUE
+from . import spec
 from .onnx_reader import FUSES, KEYWORDS, NETWORK_INPUT, Block, Item, Layer, Module, OnnxImportError, Reader, Unit
 
 # ---------------------------------------------------------------------------------------------
@@ -144,20 +145,12 @@ def _relative(path: str, prefix: str) -> str:
     return path[len(prefix) + 1 :] if path.startswith(prefix + ".") else ("" if path == prefix else path)
 
 
-class Scope:
-    def __init__(self) -> None:
-        self.taken: set[str] = set()
+class Scope(spec.Scope):
+    """The names taken in one network or module body (spec.py's, shared with the other importers)."""
 
     def name(self, wanted: str) -> str:
         """`wanted`, or `wanted_2`, ... if taken; "" stays "" (an unnamed layer)."""
-        if not wanted:
-            return ""
-        name, k = wanted, 1
-        while name in self.taken:
-            k += 1
-            name = f"{wanted}_{k}"
-        self.taken.add(name)
-        return name
+        return self.claim(wanted) if wanted else ""
 
 
 class Writer:
