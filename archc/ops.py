@@ -129,6 +129,23 @@ def _adaptive(name: str, kind: str, example: str, label: str) -> OpDef:
     return OpDef(name, "pool", doc, example, options=(size,), positional=("size",), spatial=True, label=label)
 
 
+def _dense(name: str, doc: str, example: str, spatial: bool = False, label: str = "") -> OpDef:
+    """A dense layer on a vector, or (`spatial`) at each position of maps: the same options and weights."""
+    return OpDef(
+        name,
+        "dense",
+        doc,
+        example,
+        options=(Option("units", INT, required=True), Option("bias", BOOL, True)),
+        positional=("units",),
+        activation=True,
+        trainable=True,
+        out_channels="units",
+        spatial=spatial,
+        label=label,
+    )
+
+
 def _activation(name: str, doc: str, label: str, *options: Option, pointwise: bool = True, trainable: bool = False) -> OpDef:
     positional = tuple(o.name for o in options if o.kind != CHOICE)
     example = f"{name} {options[0].default}" if positional else name
@@ -276,29 +293,13 @@ CATALOGUE: dict[str, OpDef] = {
             positional=("rate",),
             label="stochastic depth",
         ),
-        OpDef(
-            "dense",
-            "dense",
-            "Fully connected layer on a flat vector (insert `flatten` after a spatial tensor).",
-            "fc6: dense 4096 relu",
-            options=(Option("units", INT, required=True), Option("bias", BOOL, True)),
-            positional=("units",),
-            activation=True,
-            trainable=True,
-            out_channels="units",
-        ),
-        OpDef(
+        _dense("dense", "Fully connected layer on a flat vector (insert `flatten` after a spatial tensor).", "fc6: dense 4096 relu"),
+        _dense(
             "pointwise_dense",
-            "dense",
             "A dense layer at each position of a CxHxW tensor, over its C maps: the function of a 1x1 conv, "
             "with a dense layer's weight, (units, C) in PyTorch's nn.Linear (as torchvision's ConvNeXt) and "
             "(C, units) in Keras' Dense on the channels-last maps (as keras.applications' ConvNeXt).",
             "pwconv1: pointwise_dense 384",
-            options=(Option("units", INT, required=True), Option("bias", BOOL, True)),
-            positional=("units",),
-            activation=True,
-            trainable=True,
-            out_channels="units",
             spatial=True,
             label="pointwise dense",
         ),
